@@ -1,0 +1,660 @@
+"""CriteoHook: credentials and typed calls for Criteo's Marketing Solutions audience API."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import requests
+from airflow.sdk import BaseHook
+from airflow.sdk.log import mask_secret
+
+from airflow_provider_criteo import __version__
+from airflow_provider_criteo.connection import CriteoConnectionConfig
+from airflow_provider_criteo.defaults import CONN_TYPE, DEFAULT_CONN_ID
+from airflow_provider_criteo.exceptions import (
+    CriteoApiError,
+    CriteoAuthenticationError,
+    CriteoConfigurationError,
+    CriteoNotFoundError,
+    CriteoPermissionError,
+    CriteoRateLimitError,
+    CriteoResponseError,
+    CriteoServerError,
+    CriteoValidationError,
+    CriteoVersionGoneError,
+)
+from airflow_provider_criteo.resources import (
+    IDENTIFIER_TYPES,
+    MAX_IDENTIFIERS_PER_REQUEST,
+    Advertiser,
+    AmendmentResult,
+    AudienceSegment,
+    ContactListStatistics,
+)
+from airflow_provider_criteo.retry import RetryPolicy, is_retryable
+from airflow_provider_criteo.throttle import DEFAULT_CALLS_PER_MINUTE, RateLimiter, shared_limiter
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Iterator
+
+T = TypeVar("T")
+
+SEARCH_PAGE_SIZE = 100
+NAME_MUST_BE_UNIQUE = "name-must-be-unique"
+# Refresh a token this long before Criteo says it expires (capped at a fifth of its lifetime).
+TOKEN_REFRESH_MARGIN = 60.0
+# Seconds the connection test (a person waiting on the UI's Test button) may take per attempt.
+TEST_CONNECTION_TIMEOUT = 10.0
+
+# Failures of the transport itself: no (complete) response, so the call may be retried.
+_TRANSIENT = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+)
+
+_ERROR_CLASSES: dict[int, type[CriteoApiError]] = {
+    400: CriteoValidationError,
+    401: CriteoAuthenticationError,
+    403: CriteoPermissionError,
+    404: CriteoNotFoundError,
+    410: CriteoVersionGoneError,
+    413: CriteoValidationError,
+    415: CriteoValidationError,
+    429: CriteoRateLimitError,
+}
+
+
+def chunked(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """Split any iterable into lists of at most ``size`` items, without materialising it."""
+    iterator = iter(items)
+    while chunk := list(itertools.islice(iterator, size)):
+        yield chunk
+
+
+class CriteoHook(BaseHook):
+    """Talk to Criteo's Marketing Solutions API with the credentials of a ``criteo`` connection.
+
+    It fetches OAuth2 client-credentials tokens and refreshes them before they expire (and once on
+    a 401), keeps one HTTP session alive, throttles to the app's calls per minute, and retries
+    429, 5xx and connection errors with the backoff the server asks for, within a deadline.
+    Nothing is read from the connection until the first call.
+
+    :param criteo_conn_id: the Airflow connection holding the client id, secret and extras.
+    :param timeout: seconds to wait for a connection and for a response, per attempt.
+    :param max_retries: retries of one call after a 5xx or connection error (429s are bounded by
+        ``retry_deadline`` alone: they are Criteo pacing the app, not failures).
+    :param retry_deadline: seconds after the first attempt of a call beyond which no retry starts.
+    :param retry_backoff: first exponential backoff step in seconds (doubles per attempt).
+    :param calls_per_minute: client-side cap shared by all hooks of this app in the process.
+    """
+
+    conn_name_attr = "criteo_conn_id"
+    default_conn_name = DEFAULT_CONN_ID
+    conn_type = CONN_TYPE
+    hook_name = "Criteo"
+
+    def __init__(
+        self,
+        criteo_conn_id: str = DEFAULT_CONN_ID,
+        *,
+        timeout: float = 120.0,
+        max_retries: int = 8,
+        retry_deadline: float = 900.0,
+        retry_backoff: float = 1.0,
+        calls_per_minute: int = DEFAULT_CALLS_PER_MINUTE,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.criteo_conn_id = criteo_conn_id
+        self.timeout = timeout
+        self.retry_policy = RetryPolicy(
+            max_retries=max_retries, deadline=retry_deadline, backoff=retry_backoff
+        )
+        self.calls_per_minute = calls_per_minute
+        self._token: str | None = None
+        self._token_refresh_at = 0.0
+
+    # ----------------------------------------------------------------- configuration and transport
+
+    @cached_property
+    def config(self) -> CriteoConnectionConfig:
+        """The connection's settings, read once; the client secret is registered for masking."""
+        config = CriteoConnectionConfig.from_connection(self.get_connection(self.criteo_conn_id))
+        mask_secret(config.client_secret)
+        return config
+
+    @cached_property
+    def session(self) -> requests.Session:
+        """One keep-alive HTTP session for every call of this hook."""
+        session = requests.Session()
+        session.headers.update(
+            {"Accept": "application/json", "User-Agent": f"airflow-provider-criteo/{__version__}"}
+        )
+        return session
+
+    @cached_property
+    def rate_limiter(self) -> RateLimiter:
+        """The process-wide limiter of this connection's Criteo application."""
+        return shared_limiter(self.config.base_url, self.config.client_id, self.calls_per_minute)
+
+    def get_conn(self) -> requests.Session:
+        """Return the HTTP session (Airflow's hook convention)."""
+        return self.session
+
+    @property
+    def advertiser_id(self) -> str | None:
+        """The connection's default advertiser id."""
+        return self.config.advertiser_id
+
+    def _advertiser(self, advertiser_id: str | None) -> str:
+        resolved = advertiser_id or self.config.advertiser_id
+        if not resolved:
+            raise CriteoConfigurationError(
+                f"No Criteo advertiser id: set advertiser_id in the extras of connection "
+                f"{self.criteo_conn_id!r} or pass advertiser_id to the task."
+            )
+        return str(resolved)
+
+    def _api_path(self, path: str) -> str:
+        return f"/{self.config.api_version}/{path}"
+
+    # ---------------------------------------------------------------------------------- auth
+
+    def get_access_token(self) -> str:
+        """Return a valid access token, fetching a new one when the cached one is about to expire."""
+        if self._token is None or time.monotonic() >= self._token_refresh_at:
+            self._fetch_token()
+        assert self._token is not None
+        return self._token
+
+    def _fetch_token(self) -> None:
+        config = self.config
+        response = self._send(
+            "POST",
+            "/oauth2/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": config.client_id,
+                "client_secret": config.client_secret,
+            },
+            authenticated=False,
+        )
+        body = self._json(response, "POST", "/oauth2/token")
+        try:
+            token = str(body["access_token"])
+            lifetime = float(body.get("expires_in") or 0)
+        except (KeyError, TypeError, ValueError) as err:
+            raise self._malformed("POST", "/oauth2/token", response, err) from None
+        mask_secret(token)
+        self._token = token
+        self._token_refresh_at = time.monotonic() + lifetime - min(TOKEN_REFRESH_MARGIN, lifetime / 5)
+
+    # ---------------------------------------------------------------------------------- HTTP core
+
+    def _send(
+        self,
+        method: str,
+        endpoint: str,
+        *,
+        params: dict[str, Any] | None = None,
+        body: Any = None,
+        data: dict[str, str] | None = None,
+        authenticated: bool = True,
+    ) -> requests.Response:
+        """Send one call with throttling, the one-refresh-on-401 rule and retries; return a 2xx."""
+        payload = data if body is None else json.dumps(body, separators=(",", ":")).encode()
+        headers = {} if body is None else {"Content-Type": "application/json"}
+        policy = self.retry_policy
+        started = time.monotonic()
+        refreshed = False
+        attempt = failures = 0
+        while True:
+            if authenticated:
+                headers["Authorization"] = f"Bearer {self.get_access_token()}"
+            response, failure = self._attempt(method, endpoint, params, payload, headers)
+            if response is not None:
+                if response.ok:
+                    return response
+                if response.status_code == 401 and authenticated and not refreshed:
+                    self.log.info(
+                        "Criteo refused the access token on %s %s; fetching a new one.", method, endpoint
+                    )
+                    self._token, refreshed = None, True
+                    continue
+                if not is_retryable(response.status_code):
+                    raise self._api_error(method, endpoint, response)
+            status = None if response is None else response.status_code
+            attempt += 1
+            # A 429 is Criteo pacing us, not a failure: it is bounded by the deadline alone.
+            failures += status != 429
+            wait = policy.wait(attempt, status, None if response is None else response.headers)
+            elapsed = time.monotonic() - started
+            if failures > policy.max_retries or elapsed + wait > policy.deadline:
+                raise self._give_up(method, endpoint, response, failure, attempt, elapsed)
+            self.log.warning(
+                "Criteo %s %s: %s; retrying in %.1fs (attempt %d, %d of %d failure retries used).",
+                method,
+                endpoint,
+                f"status {status}" if response is not None else type(failure).__name__,
+                wait,
+                attempt,
+                failures,
+                policy.max_retries,
+            )
+            time.sleep(wait)
+
+    def _attempt(
+        self,
+        method: str,
+        endpoint: str,
+        params: dict[str, Any] | None,
+        payload: bytes | dict[str, str] | None,
+        headers: dict[str, str],
+    ) -> tuple[requests.Response | None, Exception | None]:
+        """Make one throttled HTTP request; a transport failure is returned, not raised."""
+        self.rate_limiter.acquire()
+        try:
+            response = self.session.request(
+                method,
+                self.config.base_url + endpoint,
+                params=params,
+                data=payload,
+                headers=headers,
+                timeout=self.timeout,
+            )
+        except _TRANSIENT as err:
+            return None, err
+        self._note_rate_limit(response)
+        return response, None
+
+    def _note_rate_limit(self, response: requests.Response) -> None:
+        """When Criteo says no call remains in the window, hold every caller until its reset."""
+        remaining = response.headers.get("x-ratelimit-remaining")
+        reset = response.headers.get("x-ratelimit-reset")
+        if remaining == "0" and reset:
+            try:
+                self.rate_limiter.pause_until(float(reset))
+            except ValueError:
+                self.log.debug("Ignoring unparsable x-ratelimit-reset header %r", reset)
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        body: Any = None,
+        allow_errors: bool = False,
+    ) -> dict[str, Any]:
+        """Call an API endpoint and return its JSON envelope, raising on errors in a 2xx body."""
+        endpoint = self._api_path(path)
+        response = self._send(method, endpoint, params=params, body=body)
+        envelope = self._json(response, method, endpoint)
+        for warning in envelope.get("warnings") or []:
+            self.log.warning(
+                "Criteo %s %s warns: %s (%s)",
+                method,
+                endpoint,
+                warning.get("code"),
+                warning.get("detail") or warning.get("title"),
+            )
+        errors = envelope.get("errors") or []
+        if errors and not allow_errors:
+            raise self._api_error(method, endpoint, response, errors[0])
+        return envelope
+
+    def _parse(self, method: str, path: str, response_body: dict[str, Any], parser: Callable[[Any], T]) -> T:
+        """Apply a resource parser, turning a body that breaks the contract into a clear error."""
+        try:
+            return parser(response_body)
+        except (KeyError, TypeError, ValueError, AttributeError) as err:
+            raise CriteoResponseError(
+                method=method,
+                endpoint=self._api_path(path),
+                status=200,
+                detail=f"the response lacks what the API documents: {type(err).__name__}: {err}",
+            ) from None
+
+    # ---------------------------------------------------------------------------------- errors
+
+    def _json(self, response: requests.Response, method: str, endpoint: str) -> dict[str, Any]:
+        try:
+            body = response.json()
+        except ValueError as err:
+            raise self._malformed(method, endpoint, response, err) from None
+        if not isinstance(body, dict):
+            raise self._malformed(method, endpoint, response, TypeError("not a JSON object"))
+        return body
+
+    @staticmethod
+    def _malformed(
+        method: str, endpoint: str, response: requests.Response, err: Exception
+    ) -> CriteoResponseError:
+        content_type = response.headers.get("Content-Type", "no content type")
+        return CriteoResponseError(
+            method=method,
+            endpoint=endpoint,
+            status=response.status_code,
+            detail=f"unexpected response body ({content_type}, {len(response.content)} bytes): "
+            f"{type(err).__name__}",
+        )
+
+    def _api_error(
+        self,
+        method: str,
+        endpoint: str,
+        response: requests.Response,
+        problem: dict[str, Any] | None = None,
+        note: str | None = None,
+    ) -> CriteoApiError:
+        """Build the exception for a failed call from Criteo's error envelope or OAuth error."""
+        status = response.status_code
+        if problem is None:
+            problem = self._first_problem(response)
+        detail = "; ".join(filter(None, [problem.get("detail") or problem.get("title"), note]))
+        error_class = _ERROR_CLASSES.get(status, CriteoServerError if status >= 500 else CriteoApiError)
+        if status < 300:
+            error_class = CriteoResponseError
+        return error_class(
+            method=method,
+            endpoint=endpoint,
+            status=status,
+            code=problem.get("code"),
+            trace_id=problem.get("traceId"),
+            detail=detail or None,
+            hint=self._hint(status, endpoint),
+        )
+
+    @staticmethod
+    def _first_problem(response: requests.Response) -> dict[str, Any]:
+        try:
+            body = response.json()
+        except ValueError:
+            content_type = response.headers.get("Content-Type", "no content type")
+            return {"detail": f"non-JSON response ({content_type}, {len(response.content)} bytes)"}
+        if not isinstance(body, dict):
+            return {}
+        if "error" in body:  # OAuth2 token endpoint
+            return {"code": body.get("error"), "detail": body.get("error_description")}
+        errors = body.get("errors") or [{}]
+        return errors[0] if isinstance(errors[0], dict) else {}
+
+    def _hint(self, status: int, endpoint: str) -> str | None:
+        conn = self.criteo_conn_id
+        if status in (400, 401) and endpoint == "/oauth2/token":
+            return f"Check the Client ID and Client Secret of the Airflow connection {conn!r}"
+        if status == 403:
+            return (
+                "The Criteo app may not act for this advertiser: in Criteo's developer portal, ask the "
+                "advertiser to grant the app consent with the Audience scope"
+            )
+        if status == 410:
+            return f"Set a supported api_version in the extras of the Airflow connection {conn!r}"
+        return None
+
+    def _give_up(
+        self,
+        method: str,
+        endpoint: str,
+        response: requests.Response | None,
+        failure: Exception | None,
+        attempts: int,
+        elapsed: float,
+    ) -> CriteoApiError:
+        summary = f"gave up after {attempts} attempts in {elapsed:.0f}s"
+        if response is None:
+            return CriteoServerError(
+                method=method,
+                endpoint=endpoint,
+                status=None,
+                detail=f"{type(failure).__name__}: {failure}; {summary}",
+            )
+        return self._api_error(method, endpoint, response, note=summary)
+
+    # ---------------------------------------------------------------------------------- API
+
+    def list_advertisers(self) -> list[Advertiser]:
+        """Return the advertisers this app may act for (``GET /{version}/advertisers/me``)."""
+        body = self._call("GET", "advertisers/me")
+        return self._parse(
+            "GET", "advertisers/me", body, lambda b: [Advertiser.from_resource(r) for r in b["data"]]
+        )
+
+    def get_application(self) -> dict[str, Any]:
+        """Return who this app is (``GET me``): a cheap check that the credentials work."""
+        body = self._call("GET", "marketing-solutions/me")
+        return self._parse("GET", "marketing-solutions/me", body, lambda b: dict(b["data"]["attributes"]))
+
+    def search_audience_segments(
+        self,
+        *,
+        advertiser_ids: Iterable[str] | None = None,
+        segment_ids: Iterable[str] | None = None,
+        segment_types: Iterable[str] | None = ("ContactList",),
+        page_size: int = SEARCH_PAGE_SIZE,
+    ) -> Iterator[AudienceSegment]:
+        """Yield every audience segment matching the filters, following the pages."""
+        attributes: dict[str, list[str]] = {}
+        if advertiser_ids is not None:
+            attributes["advertiserIds"] = [str(a) for a in advertiser_ids]
+        if segment_ids is not None:
+            attributes["audienceSegmentIds"] = [str(s) for s in segment_ids]
+        if segment_types is not None:
+            attributes["audienceSegmentTypes"] = list(segment_types)
+        body = {"data": {"type": "AudienceSegment", "attributes": attributes}}
+        path = "marketing-solutions/audience-segments/search"
+        offset = 0
+        while True:
+            page = self._call("POST", path, params={"limit": page_size, "offset": offset}, body=body)
+            segments, total = self._parse("POST", path, page, _segment_page)
+            yield from segments
+            offset += len(segments)
+            if not segments or offset >= total:
+                return
+
+    def find_contact_list_segment(
+        self, name: str, *, advertiser_id: str | None = None
+    ) -> AudienceSegment | None:
+        """Return the advertiser's contact-list segment with exactly this name, or None."""
+        advertiser = self._advertiser(advertiser_id)
+        for segment in self.search_audience_segments(advertiser_ids=[advertiser]):
+            if segment.name == name:
+                return segment
+        return None
+
+    def create_contact_list_segment(
+        self, name: str, *, advertiser_id: str | None = None, description: str = ""
+    ) -> AudienceSegment:
+        """Create an empty contact-list segment; a duplicate name raises ``CriteoValidationError``."""
+        advertiser = self._advertiser(advertiser_id)
+        path = "marketing-solutions/audience-segments/create"
+        item = {
+            "type": "AudienceSegment",
+            "attributes": {
+                "advertiserId": advertiser,
+                "name": name,
+                "description": description,
+                "contactList": {},
+            },
+        }
+        endpoint = self._api_path(path)
+        body = self._call("POST", path, body={"data": [item]}, allow_errors=True)
+        created = self._parse(
+            "POST", path, body, lambda b: [AudienceSegment.from_resource(r) for r in b["data"]]
+        )
+        if created:
+            return created[0]
+        problem = (body.get("errors") or [{}])[0]
+        raise CriteoValidationError(
+            method="POST",
+            endpoint=endpoint,
+            status=200,
+            code=problem.get("code"),
+            trace_id=problem.get("traceId"),
+            detail=problem.get("detail") or "no segment was created",
+        )
+
+    def get_or_create_contact_list_segment(
+        self, name: str, *, advertiser_id: str | None = None, description: str = ""
+    ) -> tuple[AudienceSegment, bool]:
+        """Return the named contact-list segment, creating it when missing; also whether it was created.
+
+        A concurrent creation of the same name (Criteo answers ``name-must-be-unique``) is resolved
+        by reading the segment the other writer created.
+        """
+        existing = self.find_contact_list_segment(name, advertiser_id=advertiser_id)
+        if existing is not None:
+            return existing, False
+        try:
+            return self.create_contact_list_segment(
+                name, advertiser_id=advertiser_id, description=description
+            ), True
+        except CriteoValidationError as err:
+            if err.code != NAME_MUST_BE_UNIQUE:
+                raise
+        existing = self.find_contact_list_segment(name, advertiser_id=advertiser_id)
+        if existing is None:
+            raise CriteoResponseError(
+                method="POST",
+                endpoint=self._api_path("marketing-solutions/audience-segments/create"),
+                status=200,
+                code=NAME_MUST_BE_UNIQUE,
+                detail=f"Criteo says the name is taken but no contact-list segment named {name!r} is visible",
+            )
+        return existing, False
+
+    def update_audience_segment(
+        self, segment_id: str, *, name: str | None = None, description: str | None = None
+    ) -> AudienceSegment:
+        """Rename a segment and/or change its description."""
+        attributes: dict[str, Any] = {}
+        if name is not None:
+            attributes["name"] = name
+        if description is not None:
+            attributes["description"] = {"value": description}
+        path = "marketing-solutions/audience-segments"
+        body = self._call(
+            "PATCH",
+            path,
+            body={"data": [{"id": str(segment_id), "type": "AudienceSegment", "attributes": attributes}]},
+        )
+        return self._parse("PATCH", path, body, lambda b: AudienceSegment.from_resource(b["data"][0]))
+
+    def delete_audience_segments(self, segment_ids: Iterable[str]) -> list[str]:
+        """Delete segments; return the ids Criteo confirmed."""
+        items = [{"id": str(s), "type": "AudienceSegment", "attributes": {}} for s in segment_ids]
+        if not items:
+            return []
+        path = "marketing-solutions/audience-segments/delete"
+        body = self._call("POST", path, body={"data": items})
+        return self._parse("POST", path, body, lambda b: [str(r["id"]) for r in b["data"]])
+
+    def amend_contact_list(
+        self,
+        segment_id: str,
+        operation: str,
+        identifiers: Iterable[str],
+        *,
+        identifier_type: str = "email",
+        gum_caller_id: int | None = None,
+        batch_size: int = MAX_IDENTIFIERS_PER_REQUEST,
+    ) -> AmendmentResult:
+        """Add or remove identifiers in requests of at most ``batch_size``; return the summed counts.
+
+        ``identifiers`` may be any iterable (a generator streams); amendments are idempotent, so a
+        batch re-sent after a lost response changes nothing twice.
+        """
+        if operation not in ("add", "remove"):
+            raise ValueError(f"operation must be 'add' or 'remove', not {operation!r}")
+        if identifier_type not in IDENTIFIER_TYPES:
+            raise ValueError(
+                f"identifier_type must be one of {sorted(IDENTIFIER_TYPES)}, not {identifier_type!r}"
+            )
+        if (identifier_type == "gum") != (gum_caller_id is not None):
+            raise ValueError("gum_caller_id is required with identifier_type 'gum', and only with it")
+        if not 1 <= batch_size <= MAX_IDENTIFIERS_PER_REQUEST:
+            raise ValueError(f"batch_size must be between 1 and {MAX_IDENTIFIERS_PER_REQUEST}")
+        path = f"marketing-solutions/audience-segments/{_numeric(segment_id)}/contact-list"
+        attributes: dict[str, Any] = {"operation": operation, "identifierType": identifier_type}
+        if gum_caller_id is not None:
+            attributes["gumCallerId"] = gum_caller_id
+        result = AmendmentResult(operation=operation)
+        for batch in chunked(identifiers, batch_size):
+            body = {
+                "data": {"type": "ContactlistAmendment", "attributes": {**attributes, "identifiers": batch}}
+            }
+            response = self._call("PATCH", path, body=body)
+            result = self._parse("PATCH", path, response, result.plus_response)
+        return result
+
+    def add_identifiers(self, segment_id: str, identifiers: Iterable[str], **kwargs: Any) -> AmendmentResult:
+        """Add identifiers to a contact-list segment (see :meth:`amend_contact_list`)."""
+        return self.amend_contact_list(segment_id, "add", identifiers, **kwargs)
+
+    def remove_identifiers(
+        self, segment_id: str, identifiers: Iterable[str], **kwargs: Any
+    ) -> AmendmentResult:
+        """Remove identifiers from a contact-list segment (see :meth:`amend_contact_list`)."""
+        return self.amend_contact_list(segment_id, "remove", identifiers, **kwargs)
+
+    def wipe_contact_list(self, segment_id: str) -> None:
+        """Remove every member of a contact-list segment."""
+        self._call("DELETE", f"marketing-solutions/audience-segments/{_numeric(segment_id)}/contact-list")
+
+    def get_contact_list_statistics(self, segment_id: str) -> ContactListStatistics:
+        """Return the number of identifiers, matches and the match rate of a contact-list segment."""
+        path = f"marketing-solutions/audience-segments/{_numeric(segment_id)}/contact-list/statistics"
+        body = self._call("GET", path)
+        return self._parse("GET", path, body, lambda b: ContactListStatistics.from_resource(b["data"]))
+
+    # ---------------------------------------------------------------------------------- UI test
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Check the credentials and that the configured advertiser is available (the UI's Test button).
+
+        A person is waiting for the answer, so the check retries once at most, within seconds.
+        """
+        probe = type(self)(
+            self.criteo_conn_id,
+            timeout=min(self.timeout, TEST_CONNECTION_TIMEOUT),
+            max_retries=1,
+            retry_deadline=TEST_CONNECTION_TIMEOUT,
+            retry_backoff=self.retry_policy.backoff,
+            calls_per_minute=self.calls_per_minute,
+        )
+        try:
+            advertisers = probe.list_advertisers()
+        except (CriteoApiError, CriteoConfigurationError) as err:
+            return False, str(err)
+        available = ", ".join(a.id for a in advertisers) or "none"
+        advertiser = self.config.advertiser_id
+        if advertiser and advertiser not in {a.id for a in advertisers}:
+            return False, (
+                f"Credentials work, but advertiser {advertiser} is not among the advertisers this app may "
+                f"use ({available}). Fix advertiser_id, or ask the advertiser to grant the app consent."
+            )
+        message = f"Connected to Criteo API {self.config.api_version}; advertisers available: {available}."
+        if not self.config.data_transfer_consent:
+            message += (
+                " Data transfer consent is off: exports will refuse to send member data until it is on."
+            )
+        return True, message
+
+
+def _segment_page(body: dict[str, Any]) -> tuple[list[AudienceSegment], int]:
+    segments = [AudienceSegment.from_resource(r) for r in body["data"]]
+    return segments, int(body["meta"]["totalItems"])
+
+
+def _numeric(segment_id: str) -> str:
+    """Criteo's path ids are numeric: refuse anything else rather than build an odd URL."""
+    text = str(segment_id)
+    if not text.isdigit():
+        raise ValueError(f"audience segment id must be numeric, not {text!r}")
+    return text

@@ -1,0 +1,346 @@
+"""SegmentExportOperator: stream one segment from a SQL database into a Criteo audience."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from airflow.sdk import BaseOperator
+
+from airflow_provider_criteo.defaults import DEFAULT_CONN_ID
+from airflow_provider_criteo.exceptions import CriteoConfigurationError
+from airflow_provider_criteo.hooks.criteo import CriteoHook, chunked
+from airflow_provider_criteo.identifiers import Rejection, prepare_email
+from airflow_provider_criteo.members import HashedMembers, MemberSet, PlainMembers
+from airflow_provider_criteo.resources import MAX_IDENTIFIERS_PER_REQUEST, AudienceSegment
+from airflow_provider_criteo.source import DEFAULT_CHUNK_SIZE, get_sql_hook, stream_column, table_query
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping, Sequence
+
+    from airflow.sdk import Context
+
+SYNC_MODES = ("mirror", "add_only", "replace")
+DEFAULT_MAX_PROFILES = 1_000_000
+# How many rejected rows the task log lists by position (never by value).
+REJECTED_ROWS_LOGGED = 10
+PROGRESS_INTERVAL = 10.0
+
+
+@dataclass
+class ExportSummary:
+    """What one export read, rejected and changed: the task's XCom value (no personal data)."""
+
+    segment: str
+    audience_name: str
+    advertiser_id: str | None
+    sync_mode: str
+    dry_run: bool
+    audience_id: str | None = None
+    audience_created: bool = False
+    rows_read: int = 0
+    valid: int = 0
+    invalid: int = 0
+    duplicates: int = 0
+    added: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    requests: int = 0
+    rejected_by_reason: dict[str, int] = field(default_factory=dict)
+
+    def as_table(self) -> str:
+        """The summary as an aligned two-column table, for the task log."""
+        rows = {k: v for k, v in asdict(self).items() if k != "rejected_by_reason"}
+        rows.update({f"rejected: {reason}": n for reason, n in sorted(self.rejected_by_reason.items())})
+        width = max(map(len, rows))
+        return "\n".join(f"{key.ljust(width)}  {value}" for key, value in rows.items())
+
+
+class SegmentExportOperator(BaseOperator):
+    """Export the members of one segment, identified by e-mail, to a Criteo contact-list audience.
+
+    Reads the segment through any common-sql connection, normalises, validates, de-duplicates and
+    (by default) SHA-256-hashes the addresses, finds or creates the audience segment named after
+    the segment for the advertiser, and sends the members in batches of at most 50,000. Invalid
+    rows are counted by reason and never sent; plaintext addresses never leave the worker and
+    never reach logs, XComs or errors. Returns a small JSON summary.
+
+    Several segments are several tasks: ``SegmentExportOperator.partial(...).expand(segment=[...])``.
+
+    :param segment: name of the segment to export. (templated)
+    :param sql_conn_id: connection of the database holding the segment (any common-sql hook). (templated)
+    :param sql: query returning the segment's members, or a path to a ``.sql`` file; mutually
+        exclusive with ``table``. (templated)
+    :param table: table or view holding exactly this segment's members; validated and quoted,
+        optionally schema-qualified. (templated)
+    :param parameters: parameters bound to ``sql``, in the driver's paramstyle. (templated)
+    :param email_column: the column holding the e-mail addresses.
+    :param criteo_conn_id: the Criteo connection. (templated)
+    :param advertiser_id: Criteo advertiser; defaults to the connection's ``advertiser_id``. (templated)
+    :param audience_name: name of the Criteo audience segment; defaults to ``segment``. (templated)
+    :param audience_description: description given to an audience segment this task creates. (templated)
+    :param sync_mode: ``"mirror"`` (default; until mirror sync lands it adds every member, like
+        ``"add_only"``), ``"add_only"`` (add every member, remove nothing) or ``"replace"`` (wipe the
+        audience, then add every member: the audience is empty in between).
+    :param hash_emails: send the SHA-256 of each normalised address (default) rather than the address.
+    :param max_profiles: fail, sending nothing, when the segment has more distinct valid members;
+        ``None`` lifts the cap.
+    :param dry_run: read, validate and report, sending no member data and changing nothing at Criteo.
+    :param chunk_size: rows fetched from the database at a time.
+    """
+
+    template_fields: Sequence[str] = (
+        "segment",
+        "sql_conn_id",
+        "sql",
+        "table",
+        "parameters",
+        "criteo_conn_id",
+        "advertiser_id",
+        "audience_name",
+        "audience_description",
+        "sync_mode",
+        "dry_run",
+    )
+    template_ext: Sequence[str] = (".sql",)
+    template_fields_renderers: ClassVar[dict[str, str]] = {"sql": "sql", "parameters": "json"}
+    ui_color = "#f48120"
+    # Shadows BaseOperator.dry_run(), which only renders templates and which nothing in Airflow calls:
+    # the design contract names this parameter, and a template field must be an attribute.
+    dry_run: bool  # type: ignore[assignment]
+
+    def __init__(
+        self,
+        *,
+        segment: str,
+        sql_conn_id: str,
+        sql: str | None = None,
+        table: str | None = None,
+        parameters: Mapping[str, Any] | Sequence[Any] | None = None,
+        email_column: str = "email",
+        criteo_conn_id: str = DEFAULT_CONN_ID,
+        advertiser_id: str | None = None,
+        audience_name: str | None = None,
+        audience_description: str | None = None,
+        sync_mode: str = "mirror",
+        hash_emails: bool = True,
+        max_profiles: int | None = DEFAULT_MAX_PROFILES,
+        dry_run: bool = False,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if (sql is None) == (table is None):
+            raise ValueError("Pass exactly one of sql or table.")
+        if not _is_template(sync_mode):
+            _check_sync_mode(sync_mode)
+        if max_profiles is not None and max_profiles < 1:
+            raise ValueError("max_profiles must be a positive number, or None for no cap.")
+        self.segment = segment
+        self.sql_conn_id = sql_conn_id
+        self.sql = sql
+        self.table = table
+        self.parameters = parameters
+        self.email_column = email_column
+        self.criteo_conn_id = criteo_conn_id
+        self.advertiser_id = advertiser_id
+        self.audience_name = audience_name
+        self.audience_description = audience_description
+        self.sync_mode = sync_mode
+        self.hash_emails = hash_emails
+        self.max_profiles = max_profiles
+        self.dry_run = dry_run
+        self.chunk_size = chunk_size
+
+    @cached_property
+    def hook(self) -> CriteoHook:
+        """The Criteo hook of ``criteo_conn_id``."""
+        return CriteoHook(self.criteo_conn_id)
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        """Read, prepare and send the segment; return the summary."""
+        _check_sync_mode(self.sync_mode)
+        if not isinstance(self.dry_run, bool):
+            raise CriteoConfigurationError(
+                f"dry_run must be true or false, not {self.dry_run!r}; when it comes from a template, set "
+                "render_template_as_native_obj=True on the DAG."
+            )
+        self._check_consent()
+        summary = ExportSummary(
+            segment=self.segment,
+            audience_name=self.audience_name or self.segment,
+            advertiser_id=self.advertiser_id or self.hook.advertiser_id,
+            sync_mode=self.sync_mode,
+            dry_run=self.dry_run,
+        )
+        if not summary.advertiser_id:
+            raise CriteoConfigurationError(
+                f"No Criteo advertiser id: set advertiser_id in the extras of connection "
+                f"{self.criteo_conn_id!r} or pass advertiser_id to the task."
+            )
+        members = self._read(summary)
+        self._check_size(len(members))
+        if self.dry_run:
+            self._dry_run(summary, members)
+        else:
+            self._send(summary, members)
+        self.log.info("Criteo export of segment %r:\n%s", self.segment, summary.as_table())
+        return asdict(summary)
+
+    # ------------------------------------------------------------------------------------ checks
+
+    def _check_consent(self) -> None:
+        """No member data leaves for Criteo before someone agreed to it on the connection."""
+        if self.hook.config.data_transfer_consent:
+            return
+        if self.dry_run:
+            self.log.warning(
+                "Connection %r has no data transfer consent; a dry run sends nothing.", self.criteo_conn_id
+            )
+            return
+        raise CriteoConfigurationError(
+            f"Connection {self.criteo_conn_id!r} has not agreed to send customer data to Criteo: tick "
+            "'I agree to send customer data to Criteo' on the connection (extra data_transfer_consent=true) "
+            "once your data protection review allows it. Nothing was read or sent."
+        )
+
+    def _check_size(self, distinct: int) -> None:
+        if self.max_profiles is not None and distinct > self.max_profiles:
+            raise CriteoConfigurationError(
+                f"Segment {self.segment!r} has {distinct:,} distinct valid members, over max_profiles="
+                f"{self.max_profiles:,}. Nothing was sent. Raise max_profiles (or set it to None) if this "
+                "size is expected."
+            )
+
+    # ------------------------------------------------------------------------------------ reading
+
+    def _read(self, summary: ExportSummary) -> MemberSet:
+        """Stream the email column and keep the distinct valid members; count the rest by reason."""
+        sql_hook = get_sql_hook(self.sql_conn_id)
+        query = (
+            self.sql if self.sql is not None else table_query(sql_hook, self.table or "", self.email_column)
+        )
+        members: MemberSet = HashedMembers() if self.hash_emails else PlainMembers()
+        rejected: Counter[Rejection] = Counter()
+        rejected_rows: list[str] = []
+        progress = _Progress(self.log, "read", "rows")
+        for chunk in stream_column(sql_hook, query, self.parameters, self.email_column, self.chunk_size):
+            for value in chunk:
+                summary.rows_read += 1
+                normalized, rejection = prepare_email(value)
+                if normalized is not None:
+                    members.add(normalized)
+                    summary.valid += 1
+                    continue
+                assert rejection is not None
+                rejected[rejection] += 1
+                if len(rejected_rows) < REJECTED_ROWS_LOGGED:
+                    rejected_rows.append(f"row {summary.rows_read}: {rejection.value}")
+            progress.update(summary.rows_read)
+        members.freeze()
+        summary.invalid = sum(rejected.values())
+        summary.duplicates = summary.valid - len(members)
+        summary.rejected_by_reason = {reason.value: n for reason, n in rejected.items()}
+        self.log.info(
+            "Read %d rows of segment %r: %d valid (%d distinct), %d rejected.",
+            summary.rows_read,
+            self.segment,
+            summary.valid,
+            len(members),
+            summary.invalid,
+        )
+        if rejected_rows:
+            self.log.warning(
+                "First rejected rows (by position, values withheld): %s", "; ".join(rejected_rows)
+            )
+        return members
+
+    # ------------------------------------------------------------------------------------ sending
+
+    def _dry_run(self, summary: ExportSummary, members: MemberSet) -> None:
+        """Report what a real run would add, without creating or changing anything at Criteo."""
+        audience = self.hook.find_contact_list_segment(
+            summary.audience_name, advertiser_id=summary.advertiser_id
+        )
+        summary.audience_id = audience.id if audience else None
+        summary.added = len(members)
+        self.log.info(
+            "Dry run: would send %d members to audience %r; nothing sent.",
+            len(members),
+            summary.audience_name,
+        )
+
+    def _send(self, summary: ExportSummary, members: MemberSet) -> None:
+        audience, created = self._audience(summary)
+        summary.audience_id, summary.audience_created = audience.id, created
+        if self.sync_mode == "replace" and not created:
+            self.log.info("Replace: wiping audience %s before adding the segment's members.", audience.id)
+            self.hook.wipe_contact_list(audience.id)
+            summary.requests += 1
+        summary.added = self._amend(audience, "add", members.identifiers(), len(members), summary)
+
+    def _audience(self, summary: ExportSummary) -> tuple[AudienceSegment, bool]:
+        audience, created = self.hook.get_or_create_contact_list_segment(
+            summary.audience_name,
+            advertiser_id=summary.advertiser_id,
+            description=self.audience_description or f"Segment {self.segment!r}, exported by Airflow",
+        )
+        self.log.info(
+            "%s Criteo audience %r (id %s) of advertiser %s.",
+            "Created" if created else "Found",
+            audience.name,
+            audience.id,
+            audience.advertiser_id,
+        )
+        return audience, created
+
+    def _amend(
+        self,
+        audience: AudienceSegment,
+        operation: str,
+        identifiers: Iterable[str],
+        total: int,
+        summary: ExportSummary,
+    ) -> int:
+        """Send one operation in batches of at most 50,000, logging progress; return the count sent."""
+        batches = -(-total // MAX_IDENTIFIERS_PER_REQUEST)
+        progress = _Progress(self.log, f"{operation} batches sent to audience {audience.id}", "identifiers")
+        sent = 0
+        for number, batch in enumerate(chunked(identifiers, MAX_IDENTIFIERS_PER_REQUEST), start=1):
+            result = self.hook.amend_contact_list(audience.id, operation, batch)
+            summary.requests += result.requests
+            sent += len(batch)
+            progress.update(sent, f"{number}/{batches}")
+        return sent
+
+
+def _is_template(value: object) -> bool:
+    return isinstance(value, str) and "{{" in value
+
+
+def _check_sync_mode(value: object) -> None:
+    if value not in SYNC_MODES:
+        raise CriteoConfigurationError(f"sync_mode must be one of {', '.join(SYNC_MODES)}; not {value!r}.")
+
+
+class _Progress:
+    """Logs a long loop's progress at most every ``PROGRESS_INTERVAL`` seconds, with its rate."""
+
+    def __init__(self, log: Any, what: str, unit: str) -> None:
+        self._log = log
+        self._what = what
+        self._unit = unit
+        self._started = self._last = time.monotonic()
+
+    def update(self, count: int, detail: str = "") -> None:
+        now = time.monotonic()
+        if now - self._last < PROGRESS_INTERVAL:
+            return
+        self._last = now
+        rate = count / max(now - self._started, 1e-9)
+        self._log.info(
+            "Progress: %s %s %d %s (%.0f %s/s)", self._what, detail, count, self._unit, rate, self._unit
+        )

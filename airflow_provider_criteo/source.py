@@ -1,0 +1,117 @@
+"""Reading a segment's identifier column from any common-sql connection, in chunks.
+
+Rows are streamed with ``fetchmany`` (on PostgreSQL through a server-side cursor), so the worker
+never holds a whole result set. Table names are validated and quoted, never interpolated raw.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from contextlib import closing
+from typing import TYPE_CHECKING, Any
+
+from airflow.exceptions import AirflowNotFoundException
+from airflow.sdk import BaseHook
+
+from airflow_provider_criteo.exceptions import CriteoConfigurationError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping, Sequence
+
+    from airflow.providers.common.sql.hooks.sql import DbApiHook
+
+DEFAULT_CHUNK_SIZE = 10_000
+
+# One part of a (schema-qualified) table name: a letter or underscore, then letters, digits, _ or $.
+_IDENTIFIER_PART = re.compile(r"[^\W\d]\w*(?:\$\w*)*")
+
+
+def get_sql_hook(conn_id: str) -> DbApiHook:
+    """Return the common-sql hook of a connection, or fail saying why it cannot be read."""
+    from airflow.providers.common.sql.hooks.sql import DbApiHook
+
+    try:
+        conn = BaseHook.get_connection(conn_id)
+    except AirflowNotFoundException:
+        raise CriteoConfigurationError(
+            f"Unknown connection {conn_id!r}: define it in the Airflow UI, as AIRFLOW_CONN_"
+            f"{conn_id.upper()} or in your secrets backend."
+        ) from None
+    hook = conn.get_hook()
+    if not isinstance(hook, DbApiHook):
+        raise CriteoConfigurationError(
+            f"Connection {conn_id!r} is of type {conn.conn_type!r}, whose hook {type(hook).__name__} is not "
+            "a SQL (common-sql DbApiHook) hook: point sql_conn_id at a database connection."
+        )
+    return hook
+
+
+def quote_name(hook: DbApiHook, name: str, *, max_parts: int = 3) -> str:
+    """Validate a table or column name (up to ``max_parts`` dotted parts) and quote each part.
+
+    The quoting is the connection's (``escape_word_format``, ANSI double quotes by default), so a
+    valid name is always read as a name and never as SQL.
+    """
+    parts = name.split(".")
+    if not 1 <= len(parts) <= max_parts or not all(_IDENTIFIER_PART.fullmatch(p) for p in parts):
+        raise CriteoConfigurationError(
+            f"Unsafe name {name!r}: use letters, digits and underscores (tables may be schema-qualified, "
+            "schema.table); for anything else, pass a sql query."
+        )
+    return ".".join(hook.escape_word_format.format(p) for p in parts)
+
+
+def table_query(hook: DbApiHook, table: str, column: str) -> str:
+    """The query that reads one column of a table or view."""
+    return f"SELECT {quote_name(hook, column, max_parts=1)} FROM {quote_name(hook, table)}"
+
+
+def stream_column(
+    hook: DbApiHook,
+    sql: str,
+    parameters: Mapping[str, Any] | Sequence[Any] | None,
+    column: str,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+) -> Iterator[list[Any]]:
+    """Yield the values of ``column`` in chunks of at most ``chunk_size`` rows.
+
+    Fails before yielding anything when the result has no such column, naming those it has.
+    """
+    with closing(hook.get_conn()) as conn:
+        cursor = _streaming_cursor(hook, conn)
+        try:
+            if parameters:
+                cursor.execute(sql, parameters)
+            else:
+                cursor.execute(sql)
+            rows = cursor.fetchmany(chunk_size)
+            index = _column_index(cursor.description, column)
+            while rows:
+                yield [row[index] for row in rows]
+                rows = cursor.fetchmany(chunk_size)
+        finally:
+            cursor.close()
+
+
+def _streaming_cursor(hook: DbApiHook, conn: Any) -> Any:
+    """A cursor that streams: server-side (named) on PostgreSQL, the driver's default elsewhere."""
+    if type(conn).__module__.split(".")[0] in ("psycopg", "psycopg2"):
+        cursor = conn.cursor(name=f"criteo_export_{uuid.uuid4().hex[:12]}")
+        cursor.itersize = DEFAULT_CHUNK_SIZE
+        return cursor
+    return conn.cursor()
+
+
+def _column_index(description: Sequence[Sequence[Any]] | None, column: str) -> int:
+    """Find the column by name; drivers differ in the case they report, so fall back to casefold."""
+    names = [str(d[0]) for d in description or []]
+    if column in names:
+        return names.index(column)
+    folded = [n.casefold() for n in names]
+    if column.casefold() in folded:
+        return folded.index(column.casefold())
+    raise CriteoConfigurationError(
+        f"The query returns no column {column!r}; its columns are {names}. Set email_column to one of them "
+        "or select the address column under that name."
+    )

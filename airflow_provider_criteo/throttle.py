@@ -1,0 +1,82 @@
+"""Client-side throttling to Criteo's app-wide rate limit (250 calls per rolling minute).
+
+Criteo counts calls per application, so every hook in a process that uses the same app shares one
+:class:`RateLimiter` (see :func:`shared_limiter`). Tasks in other processes share the limit too:
+bound them with an Airflow pool.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+DEFAULT_CALLS_PER_MINUTE = 250
+WINDOW_SECONDS = 60.0
+
+
+class RateLimiter:
+    """A sliding-window limiter: at most ``calls`` acquisitions in any ``window`` seconds.
+
+    It also honours the server's own view: :meth:`pause_until` blocks every caller until a wall-clock
+    time, which the hook sets from ``x-ratelimit-reset`` when Criteo says no calls remain.
+    """
+
+    def __init__(
+        self,
+        calls: int = DEFAULT_CALLS_PER_MINUTE,
+        window: float = WINDOW_SECONDS,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if calls < 1:
+            raise ValueError("calls must be at least 1")
+        self.calls = calls
+        self.window = window
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._stamps: deque[float] = deque()
+        self._paused_until = 0.0
+
+    def acquire(self) -> float:
+        """Block until a call may be made; return the seconds spent waiting."""
+        waited = 0.0
+        while True:
+            with self._lock:
+                now = self._clock()
+                while self._stamps and now - self._stamps[0] >= self.window:
+                    self._stamps.popleft()
+                wait = max(self._paused_until - now, 0.0)
+                if not wait and len(self._stamps) >= self.calls:
+                    wait = self._stamps[0] + self.window - now
+                if wait <= 0:
+                    self._stamps.append(now)
+                    return waited
+            self._sleep(wait)
+            waited += wait
+
+    def pause_until(self, wall_clock_epoch: float) -> None:
+        """Let no call through before ``wall_clock_epoch`` (Unix seconds, as Criteo sends it)."""
+        delay = wall_clock_epoch - time.time()
+        if delay > 0:
+            with self._lock:
+                self._paused_until = max(self._paused_until, self._clock() + delay)
+
+
+_shared: dict[tuple[str, str, int], RateLimiter] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_limiter(base_url: str, client_id: str, calls_per_minute: int) -> RateLimiter:
+    """Return the process-wide limiter of one Criteo application."""
+    key = (base_url, client_id, calls_per_minute)
+    with _shared_lock:
+        if key not in _shared:
+            _shared[key] = RateLimiter(calls_per_minute)
+        return _shared[key]

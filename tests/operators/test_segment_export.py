@@ -1,0 +1,227 @@
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+
+from airflow_provider_criteo.exceptions import CriteoConfigurationError
+from airflow_provider_criteo.hooks.criteo import CriteoHook
+from airflow_provider_criteo.operators.segment_export import SegmentExportOperator
+from airflow_provider_criteo.sandbox import DEFAULT_ADVERTISER_ID
+from tests.helpers import criteo_connection_json
+
+ROWS = [
+    ("vip", "Alice@Example.com"),
+    ("vip", " alice@example.com "),
+    ("vip", "bob@example.org"),
+    ("vip", None),
+    ("vip", "not-an-email"),
+    ("vip", ""),
+    ("churn", "carol@example.net"),
+    ("vip", "dave@example.co.uk"),
+]
+VIP = ["alice@example.com", "bob@example.org", "dave@example.co.uk"]
+PLAINTEXT = ["alice@example.com", "bob@example.org", "dave@example.co.uk", "carol@example.net", "not-an-email"]
+
+
+def sha(address: str) -> str:
+    return hashlib.sha256(address.encode()).hexdigest()
+
+
+def export(warehouse, **kwargs) -> SegmentExportOperator:
+    defaults = {
+        "task_id": "export",
+        "segment": "vip",
+        "sql_conn_id": warehouse.conn_id,
+        "sql": warehouse.segment_sql,
+        "parameters": {"segment": "vip"},
+        "sync_mode": "add_only",
+    }
+    return SegmentExportOperator(**(defaults | kwargs))
+
+
+def audience_members(sandbox, name: str) -> set[str]:
+    (segment,) = [s for s in sandbox.segments() if s["attributes"]["name"] == name]
+    return sandbox.members(segment["id"])
+
+
+def test_export_streams_hashes_and_counts(warehouse, criteo_conn, criteo_sandbox):
+    warehouse.load(ROWS)
+    summary = export(warehouse, chunk_size=2).execute(context={})
+    assert audience_members(criteo_sandbox, "vip") == {sha(a) for a in VIP}
+    assert summary == {
+        "segment": "vip",
+        "audience_name": "vip",
+        "advertiser_id": DEFAULT_ADVERTISER_ID,
+        "sync_mode": "add_only",
+        "dry_run": False,
+        "audience_id": summary["audience_id"],
+        "audience_created": True,
+        "rows_read": 7,
+        "valid": 4,
+        "invalid": 3,
+        "duplicates": 1,
+        "added": 3,
+        "removed": 0,
+        "unchanged": 0,
+        "requests": 1,
+        "rejected_by_reason": {"null": 1, "invalid_format": 1, "empty": 1},
+    }
+    assert summary["audience_id"].isdigit()
+    json.dumps(summary)
+
+
+def test_a_second_export_finds_the_audience(sqlite_warehouse, criteo_conn, criteo_sandbox):
+    sqlite_warehouse.load(ROWS)
+    first = export(sqlite_warehouse).execute(context={})
+    second = export(sqlite_warehouse).execute(context={})
+    assert second["audience_id"] == first["audience_id"]
+    assert not second["audience_created"]
+    assert len(criteo_sandbox.segments()) == 1
+
+
+def test_no_plaintext_address_leaves_the_worker_or_reaches_logs(sqlite_warehouse, criteo_conn, criteo_sandbox, capfd):
+    sqlite_warehouse.load(ROWS)
+    summary = export(sqlite_warehouse).execute(context={})
+    sent = json.dumps([r.body for r in criteo_sandbox.requests])
+    log = "".join(capfd.readouterr())
+    assert "Read 7 rows of segment 'vip'" in log  # the task log was captured
+    for text in (sent, log, json.dumps(summary)):
+        for address in PLAINTEXT:
+            assert address not in text
+        assert "@example" not in text.lower()
+
+
+def test_rejected_rows_are_logged_by_position_and_reason(sqlite_warehouse, criteo_conn, capfd):
+    sqlite_warehouse.load(ROWS)
+    export(sqlite_warehouse).execute(context={})
+    assert "row 4: null; row 5: invalid_format; row 6: empty" in capfd.readouterr().out
+
+
+def test_summary_is_logged_as_a_table(sqlite_warehouse, criteo_conn, capfd):
+    sqlite_warehouse.load(ROWS)
+    export(sqlite_warehouse).execute(context={})
+    log = capfd.readouterr().out
+    assert "rows_read                 7\n" in log
+    assert "rejected: invalid_format  1\n" in log
+
+
+def test_table_mode_reads_a_quoted_table(sqlite_warehouse, criteo_conn, criteo_sandbox):
+    sqlite_warehouse.execute("CREATE TABLE vip_members (email TEXT, name TEXT)")
+    sqlite_warehouse.execute("INSERT INTO vip_members VALUES ('Eve@Example.com', 'Eve')")
+    summary = export(sqlite_warehouse, sql=None, parameters=None, table="vip_members").execute(context={})
+    assert summary["added"] == 1
+    assert audience_members(criteo_sandbox, "vip") == {sha("eve@example.com")}
+
+
+@pytest.mark.parametrize(
+    "table", ["vip; DROP TABLE segment_members", 'vip"--', "vip members", "a.b.c.d", "x/*", "", "1vip"]
+)
+def test_unsafe_table_is_refused_before_anything_is_sent(sqlite_warehouse, criteo_conn, criteo_sandbox, table):
+    with pytest.raises(CriteoConfigurationError, match="Unsafe name"):
+        export(sqlite_warehouse, sql=None, parameters=None, table=table).execute(context={})
+    assert criteo_sandbox.requests == []
+
+
+def test_missing_column_names_the_columns_that_exist(warehouse, criteo_conn, criteo_sandbox):
+    warehouse.load(ROWS)
+    with pytest.raises(CriteoConfigurationError, match=r"no column 'mail'; its columns are \['email'\]"):
+        export(warehouse, email_column="mail").execute(context={})
+    assert criteo_sandbox.requests == []
+
+
+def test_unknown_connection_says_how_to_define_it(criteo_conn, criteo_sandbox):
+    op = SegmentExportOperator(task_id="t", segment="vip", sql_conn_id="nowhere", sql="SELECT 1")
+    with pytest.raises(CriteoConfigurationError, match="Unknown connection 'nowhere'.*AIRFLOW_CONN_NOWHERE"):
+        op.execute(context={})
+    assert criteo_sandbox.requests == []
+
+
+def test_non_sql_connection_is_refused(criteo_conn, criteo_sandbox):
+    op = SegmentExportOperator(task_id="t", segment="vip", sql_conn_id=criteo_conn, sql="SELECT 1")
+    with pytest.raises(CriteoConfigurationError, match="not a SQL"):
+        op.execute(context={})
+    assert criteo_sandbox.requests == []
+
+
+def test_missing_consent_fails_before_reading(criteo_sandbox, monkeypatch):
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_CRITEO_DEFAULT", criteo_connection_json(criteo_sandbox.url, data_transfer_consent=False)
+    )
+    op = SegmentExportOperator(task_id="t", segment="vip", sql_conn_id="never-read", sql="SELECT 1")
+    with pytest.raises(CriteoConfigurationError, match="has not agreed to send customer data"):
+        op.execute(context={})
+    assert criteo_sandbox.requests == []
+
+
+def test_over_max_profiles_fails_and_sends_nothing(sqlite_warehouse, criteo_conn, criteo_sandbox):
+    sqlite_warehouse.load(ROWS)
+    with pytest.raises(CriteoConfigurationError, match="3 distinct valid members, over max_profiles=2"):
+        export(sqlite_warehouse, max_profiles=2).execute(context={})
+    assert criteo_sandbox.requests == []
+
+
+def test_max_profiles_none_lifts_the_cap(sqlite_warehouse, criteo_conn):
+    sqlite_warehouse.load(ROWS)
+    assert export(sqlite_warehouse, max_profiles=None).execute(context={})["added"] == 3
+
+
+def test_dry_run_reports_and_sends_nothing(sqlite_warehouse, criteo_conn, criteo_sandbox):
+    sqlite_warehouse.load(ROWS)
+    summary = export(sqlite_warehouse, dry_run=True).execute(context={})
+    assert (summary["dry_run"], summary["added"], summary["audience_id"]) == (True, 3, None)
+    assert criteo_sandbox.segments() == []
+    assert all("contact-list" not in r.path and "create" not in r.path for r in criteo_sandbox.requests)
+
+
+def test_replace_wipes_then_adds(sqlite_warehouse, criteo_conn, criteo_sandbox):
+    sqlite_warehouse.load(ROWS)
+    hook = CriteoHook(criteo_conn)
+    audience = hook.create_contact_list_segment("vip")
+    hook.add_identifiers(audience.id, [sha("gone@example.com")])
+    summary = export(sqlite_warehouse, sync_mode="replace").execute(context={})
+    assert summary["audience_id"] == audience.id
+    assert criteo_sandbox.members(audience.id) == {sha(a) for a in VIP}
+
+
+def test_add_only_keeps_existing_members(sqlite_warehouse, criteo_conn, criteo_sandbox):
+    sqlite_warehouse.load(ROWS)
+    hook = CriteoHook(criteo_conn)
+    audience = hook.create_contact_list_segment("vip")
+    hook.add_identifiers(audience.id, [sha("kept@example.com")])
+    export(sqlite_warehouse, sync_mode="add_only").execute(context={})
+    assert criteo_sandbox.members(audience.id) == {sha(a) for a in [*VIP, "kept@example.com"]}
+
+
+def test_unhashed_export_sends_normalised_addresses(sqlite_warehouse, criteo_conn, criteo_sandbox):
+    sqlite_warehouse.load(ROWS)
+    export(sqlite_warehouse, hash_emails=False).execute(context={})
+    assert audience_members(criteo_sandbox, "vip") == set(VIP)
+
+
+def test_audience_name_and_advertiser_override(sqlite_warehouse, criteo_sandbox, monkeypatch):
+    criteo_sandbox.add_app("other-client", "other-secret-value", advertiser_ids=("12345", "67890"))
+    conn = criteo_connection_json(criteo_sandbox.url, client_id="other-client", client_secret="other-secret-value")
+    monkeypatch.setenv("AIRFLOW_CONN_CRITEO_OTHER", conn)
+    sqlite_warehouse.load(ROWS)
+    summary = export(
+        sqlite_warehouse, criteo_conn_id="criteo_other", advertiser_id="67890", audience_name="VIP buyers"
+    ).execute(context={})
+    (segment,) = criteo_sandbox.segments()
+    assert segment["attributes"]["advertiserId"] == "67890"
+    assert segment["attributes"]["name"] == "VIP buyers"
+    assert summary["advertiser_id"] == "67890"
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [({"sync_mode": "merge"}, "sync_mode"), ({"table": "t"}, "exactly one")])
+def test_bad_arguments_fail_when_the_dag_is_parsed(sqlite_warehouse, kwargs, message):
+    with pytest.raises((ValueError, CriteoConfigurationError), match=message):
+        export(sqlite_warehouse, **kwargs)
+
+
+def test_templated_sync_mode_is_checked_at_run_time(sqlite_warehouse, criteo_conn):
+    op = export(sqlite_warehouse, sync_mode="{{ params.mode }}")
+    op.sync_mode = "merge"  # as rendered
+    with pytest.raises(CriteoConfigurationError, match="sync_mode must be one of"):
+        op.execute(context={})

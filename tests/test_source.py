@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+from contextlib import closing
+
+import pytest
+
+from airflow_provider_criteo.exceptions import CriteoConfigurationError
+from airflow_provider_criteo.source import get_sql_hook, quote_name, stream_column, table_query
+
+
+class FakeHook:
+    def __init__(self, escape_word_format: str = '"{}"') -> None:
+        self.escape_word_format = escape_word_format
+
+
+@pytest.mark.parametrize(
+    ("name", "quoted"),
+    [
+        ("members", '"members"'),
+        ("crm.members", '"crm"."members"'),
+        ("warehouse.crm.vip_2024", '"warehouse"."crm"."vip_2024"'),
+        ("Ségment_élite", '"Ségment_élite"'),
+        ("_private$1", '"_private$1"'),
+    ],
+)
+def test_valid_names_are_quoted_part_by_part(name, quoted):
+    assert quote_name(FakeHook(), name) == quoted
+
+
+def test_the_connections_quote_style_is_used():
+    assert quote_name(FakeHook("`{}`"), "crm.members") == "`crm`.`members`"
+
+
+@pytest.mark.parametrize(
+    "name",
+    ['members"; DROP TABLE x; --', "members --", "a b", "a..b", ".a", "a.", "1abc", "a.b.c.d", "", "a/*b*/", "tab\tle"],
+)
+def test_anything_else_is_refused(name):
+    with pytest.raises(CriteoConfigurationError, match="Unsafe name"):
+        quote_name(FakeHook(), name)
+
+
+def test_column_names_take_one_part():
+    with pytest.raises(CriteoConfigurationError):
+        table_query(FakeHook(), "members", "t.email")
+    assert table_query(FakeHook(), "crm.members", "email") == 'SELECT "email" FROM "crm"."members"'
+
+
+def test_stream_column_yields_chunks(warehouse):
+    warehouse.load([("vip", f"user{i}@example.com") for i in range(25)])
+    hook = get_sql_hook(warehouse.conn_id)
+    chunks = list(stream_column(hook, f"SELECT segment, email FROM {warehouse.table}", None, "EMAIL", 10))
+    assert [len(c) for c in chunks] == [10, 10, 5]
+    assert chunks[0][0] == "user0@example.com"
+
+
+def test_postgres_streams_through_a_server_side_cursor(postgres_warehouse):
+    postgres_warehouse.load([("vip", f"user{i}@example.com") for i in range(30)])
+    hook = get_sql_hook(postgres_warehouse.conn_id)
+    with closing(stream_column(hook, f"SELECT email FROM {postgres_warehouse.table}", None, "email", 10)) as chunks:
+        next(chunks)
+        with closing(postgres_warehouse.connect()) as observer, observer.cursor() as cursor:
+            cursor.execute("SELECT query FROM pg_stat_activity WHERE query LIKE 'FETCH FORWARD 10 FROM %'")
+            assert cursor.fetchall(), "the export's backend is not fetching from a server-side cursor"
+        assert sum(len(c) for c in chunks) == 20

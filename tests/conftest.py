@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
 from airflow_provider_criteo.sandbox import CriteoSandbox
 from tests.helpers import criteo_connection_json
+from tests.openapi_validation import validate_recorded
 from tests.warehouse import postgres_warehouse, sqlite_warehouse, warehouse
 
 __all__ = ["postgres_warehouse", "sqlite_warehouse", "warehouse"]  # fixtures shared with every test
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+
+SANDBOX_TESTS = Path(__file__).parent / "sandbox"
 
 
 @pytest.fixture(scope="session")
@@ -35,3 +39,23 @@ def criteo_conn(criteo_sandbox: CriteoSandbox, monkeypatch: pytest.MonkeyPatch) 
     """The connection ``criteo_default`` pointing at the sandbox, defined as an environment variable."""
     monkeypatch.setenv("AIRFLOW_CONN_CRITEO_DEFAULT", criteo_connection_json(criteo_sandbox.url))
     return "criteo_default"
+
+
+@pytest.fixture(autouse=True)
+def every_exchange_conforms_to_the_spec(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After each test that used the sandbox, validate every journaled exchange against Criteo's spec.
+
+    Every response is checked, and every request the provider's code sent. The emulator's own tests
+    (and tests marked ``off_spec``) send off-spec requests on purpose: there a request is checked when
+    the sandbox accepted it (2xx), as the sandbox must never accept what Criteo's schema refuses.
+    """
+    yield
+    if "criteo_sandbox" not in request.fixturenames:
+        return
+    sandbox: CriteoSandbox = request.getfixturevalue("criteo_sandbox_server")
+    on_purpose = request.path.is_relative_to(SANDBOX_TESTS) or request.node.get_closest_marker("off_spec")
+    for entry in sandbox.requests:
+        if entry.status is not None and entry.response is None:
+            continue  # recorded with record_bodies=False
+        accepted = entry.status is not None and 200 <= entry.status < 300
+        validate_recorded(entry, check_request=not on_purpose or accepted)

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 from airflow.sdk import Connection
@@ -68,3 +71,31 @@ def test_bad_connections_say_what_to_fix(fields, message):
     conn = Connection(conn_id="c", conn_type="criteo", **fields)
     with pytest.raises(CriteoConfigurationError, match=message):
         CriteoConnectionConfig.from_connection(conn)
+
+
+def test_connection_from_a_secrets_backend(tmp_path):
+    """A secrets backend (here Airflow's local-filesystem one) serves the connection like any other."""
+    connections = {
+        "criteo_vault": {
+            "conn_type": "criteo",
+            "login": "vault-client",
+            "password": "vault-secret",
+            "extra": {"advertiser_id": "31337", "data_transfer_consent": True},
+        }
+    }
+    (tmp_path / "connections.json").write_text(json.dumps(connections))
+    backend_kwargs = json.dumps({"connections_file_path": str(tmp_path / "connections.json")})
+    env = {
+        **os.environ,
+        "AIRFLOW__SECRETS__BACKEND": "airflow.secrets.local_filesystem.LocalFilesystemBackend",
+        "AIRFLOW__SECRETS__BACKEND_KWARGS": backend_kwargs,
+    }
+    script = (
+        "from airflow_provider_criteo.hooks.criteo import CriteoHook\n"
+        "c = CriteoHook('criteo_vault').config\n"
+        "print(c.client_id, c.advertiser_id, c.data_transfer_consent)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.split()[-3:] == ["vault-client", "31337", "True"]

@@ -19,7 +19,11 @@ def test_provider_info_passes_airflows_schema():
 
 
 def test_entry_point_is_registered():
-    (entry_point,) = [e for e in entry_points(group="apache_airflow_provider") if e.value.startswith("airflow_provider_criteo")]
+    (entry_point,) = [
+        e
+        for e in entry_points(group="apache_airflow_provider")
+        if e.value.startswith("airflow_provider_criteo")
+    ]
     assert entry_point.load() is get_provider_info
 
 
@@ -41,7 +45,11 @@ def test_airflow_sees_the_connection_type_and_its_form():
     assert hook_info is not None
     assert hook_info.hook_class_name == "airflow_provider_criteo.hooks.criteo.CriteoHook"
     widgets = manager.connection_form_widgets
-    assert {"extra__criteo__advertiser_id", "extra__criteo__api_version", "extra__criteo__data_transfer_consent"} <= set(widgets)
+    assert {
+        "extra__criteo__advertiser_id",
+        "extra__criteo__api_version",
+        "extra__criteo__data_transfer_consent",
+    } <= set(widgets)
     behaviour = manager.field_behaviours["criteo"]
     assert set(behaviour["hidden_fields"]) == {"schema", "port"}
     assert behaviour["relabeling"] == {"login": "Client ID", "password": "Client Secret", "host": "API URL"}

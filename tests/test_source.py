@@ -33,7 +33,19 @@ def test_the_connections_quote_style_is_used():
 
 @pytest.mark.parametrize(
     "name",
-    ['members"; DROP TABLE x; --', "members --", "a b", "a..b", ".a", "a.", "1abc", "a.b.c.d", "", "a/*b*/", "tab\tle"],
+    [
+        'members"; DROP TABLE x; --',
+        "members --",
+        "a b",
+        "a..b",
+        ".a",
+        "a.",
+        "1abc",
+        "a.b.c.d",
+        "",
+        "a/*b*/",
+        "tab\tle",
+    ],
 )
 def test_anything_else_is_refused(name):
     with pytest.raises(CriteoConfigurationError, match="Unsafe name"):
@@ -57,7 +69,9 @@ def test_stream_column_yields_chunks(warehouse):
 def test_postgres_streams_through_a_server_side_cursor(postgres_warehouse):
     postgres_warehouse.load([("vip", f"user{i}@example.com") for i in range(30)])
     hook = get_sql_hook(postgres_warehouse.conn_id)
-    with closing(stream_column(hook, f"SELECT email FROM {postgres_warehouse.table}", None, "email", 10)) as chunks:
+    with closing(
+        stream_column(hook, f"SELECT email FROM {postgres_warehouse.table}", None, "email", 10)
+    ) as chunks:
         next(chunks)
         with closing(postgres_warehouse.connect()) as observer, observer.cursor() as cursor:
             cursor.execute("SELECT query FROM pg_stat_activity WHERE query LIKE 'FETCH FORWARD 10 FROM %'")

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from airflow_provider_criteo.exceptions import CriteoConfigurationError
+from airflow_provider_criteo.exceptions import CriteoConfigurationError, CriteoValidationError
 from airflow_provider_criteo.hooks.criteo import CriteoHook
 from airflow_provider_criteo.operators.segment_export import SegmentExportOperator
 from airflow_provider_criteo.sandbox import DEFAULT_ADVERTISER_ID
@@ -22,7 +22,13 @@ ROWS = [
     ("vip", "dave@example.co.uk"),
 ]
 VIP = ["alice@example.com", "bob@example.org", "dave@example.co.uk"]
-PLAINTEXT = ["alice@example.com", "bob@example.org", "dave@example.co.uk", "carol@example.net", "not-an-email"]
+PLAINTEXT = [
+    "alice@example.com",
+    "bob@example.org",
+    "dave@example.co.uk",
+    "carol@example.net",
+    "not-an-email",
+]
 
 
 def sha(address: str) -> str:
@@ -81,7 +87,9 @@ def test_a_second_export_finds_the_audience(sqlite_warehouse, criteo_conn, crite
     assert len(criteo_sandbox.segments()) == 1
 
 
-def test_no_plaintext_address_leaves_the_worker_or_reaches_logs(sqlite_warehouse, criteo_conn, criteo_sandbox, capfd):
+def test_no_plaintext_address_leaves_the_worker_or_reaches_logs(
+    sqlite_warehouse, criteo_conn, criteo_sandbox, capfd
+):
     sqlite_warehouse.load(ROWS)
     summary = export(sqlite_warehouse).execute(context={})
     sent = json.dumps([r.body for r in criteo_sandbox.requests])
@@ -118,7 +126,9 @@ def test_table_mode_reads_a_quoted_table(sqlite_warehouse, criteo_conn, criteo_s
 @pytest.mark.parametrize(
     "table", ["vip; DROP TABLE segment_members", 'vip"--', "vip members", "a.b.c.d", "x/*", "", "1vip"]
 )
-def test_unsafe_table_is_refused_before_anything_is_sent(sqlite_warehouse, criteo_conn, criteo_sandbox, table):
+def test_unsafe_table_is_refused_before_anything_is_sent(
+    sqlite_warehouse, criteo_conn, criteo_sandbox, table
+):
     with pytest.raises(CriteoConfigurationError, match="Unsafe name"):
         export(sqlite_warehouse, sql=None, parameters=None, table=table).execute(context={})
     assert criteo_sandbox.requests == []
@@ -133,7 +143,7 @@ def test_missing_column_names_the_columns_that_exist(warehouse, criteo_conn, cri
 
 def test_unknown_connection_says_how_to_define_it(criteo_conn, criteo_sandbox):
     op = SegmentExportOperator(task_id="t", segment="vip", sql_conn_id="nowhere", sql="SELECT 1")
-    with pytest.raises(CriteoConfigurationError, match="Unknown connection 'nowhere'.*AIRFLOW_CONN_NOWHERE"):
+    with pytest.raises(CriteoConfigurationError, match=r"Unknown connection 'nowhere'.*AIRFLOW_CONN_NOWHERE"):
         op.execute(context={})
     assert criteo_sandbox.requests == []
 
@@ -202,7 +212,9 @@ def test_unhashed_export_sends_normalised_addresses(sqlite_warehouse, criteo_con
 
 def test_audience_name_and_advertiser_override(sqlite_warehouse, criteo_sandbox, monkeypatch):
     criteo_sandbox.add_app("other-client", "other-secret-value", advertiser_ids=("12345", "67890"))
-    conn = criteo_connection_json(criteo_sandbox.url, client_id="other-client", client_secret="other-secret-value")
+    conn = criteo_connection_json(
+        criteo_sandbox.url, client_id="other-client", client_secret="other-secret-value"
+    )
     monkeypatch.setenv("AIRFLOW_CONN_CRITEO_OTHER", conn)
     sqlite_warehouse.load(ROWS)
     summary = export(
@@ -214,7 +226,9 @@ def test_audience_name_and_advertiser_override(sqlite_warehouse, criteo_sandbox,
     assert summary["advertiser_id"] == "67890"
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [({"sync_mode": "merge"}, "sync_mode"), ({"table": "t"}, "exactly one")])
+@pytest.mark.parametrize(
+    ("kwargs", "message"), [({"sync_mode": "merge"}, "sync_mode"), ({"table": "t"}, "exactly one")]
+)
 def test_bad_arguments_fail_when_the_dag_is_parsed(sqlite_warehouse, kwargs, message):
     with pytest.raises((ValueError, CriteoConfigurationError), match=message):
         export(sqlite_warehouse, **kwargs)
@@ -225,3 +239,15 @@ def test_templated_sync_mode_is_checked_at_run_time(sqlite_warehouse, criteo_con
     op.sync_mode = "merge"  # as rendered
     with pytest.raises(CriteoConfigurationError, match="sync_mode must be one of"):
         op.execute(context={})
+
+
+def test_a_failed_upload_names_the_call_but_no_address(sqlite_warehouse, criteo_conn, criteo_sandbox):
+    sqlite_warehouse.load(ROWS)
+    criteo_sandbox.inject_fault(path="contact-list", method="PATCH", status=400, count=1)
+    with pytest.raises(CriteoValidationError) as err:
+        export(sqlite_warehouse, hash_emails=False).execute(context={})
+    message = str(err.value)
+    assert "PATCH /2026-07/marketing-solutions/audience-segments/" in message
+    assert "status=400" in message
+    for address in PLAINTEXT:
+        assert address not in message

@@ -12,7 +12,12 @@ from airflow.utils.session import create_session
 from airflow.utils.state import DagRunState, TaskInstanceState
 
 DAG_FILE = Path(__file__).parents[1] / "dags" / "criteo_export_e2e.py"
-ROWS = [("vip", "Alice@Example.com"), ("vip", "bob@example.org"), ("vip", "bad"), ("churn", "carol@example.net")]
+ROWS = [
+    ("vip", "Alice@Example.com"),
+    ("vip", "bob@example.org"),
+    ("vip", "bad"),
+    ("churn", "carol@example.net"),
+]
 
 
 def sha(address: str) -> str:
@@ -56,7 +61,11 @@ def test_mapped_export_of_two_segments(e2e_dag, warehouse, criteo_conn, criteo_s
     assert audience(criteo_sandbox, "vip") == {sha("alice@example.com"), sha("bob@example.org")}
     assert audience(criteo_sandbox, "churn") == {sha("carol@example.net")}
     by_segment = summaries(run)
-    assert (by_segment["vip"]["rows_read"], by_segment["vip"]["added"], by_segment["vip"]["invalid"]) == (3, 2, 1)
+    assert (by_segment["vip"]["rows_read"], by_segment["vip"]["added"], by_segment["vip"]["invalid"]) == (
+        3,
+        2,
+        1,
+    )
     assert (by_segment["churn"]["rows_read"], by_segment["churn"]["added"]) == (1, 1)
 
 

@@ -9,7 +9,6 @@ import pytest
 import requests
 
 from airflow_provider_criteo.sandbox import DEFAULT_ADVERTISER_ID, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
-from tests.openapi_validation import validate_recorded
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -111,21 +110,3 @@ def client(criteo_sandbox: CriteoSandbox) -> Iterator[CriteoClient]:
     api = CriteoClient(criteo_sandbox.url)
     yield api
     api.session.close()
-
-
-@pytest.fixture(autouse=True)
-def every_exchange_conforms_to_the_spec(
-    request: pytest.FixtureRequest, criteo_sandbox_server: CriteoSandbox
-) -> Iterator[None]:
-    """After each test on the shared sandbox, validate every journaled exchange against the spec.
-
-    Every response is checked. A request is checked when the sandbox accepted it (2xx): the sandbox
-    must never accept what Criteo's schema refuses.
-    """
-    yield
-    if "criteo_sandbox" not in request.fixturenames:
-        return
-    for entry in criteo_sandbox_server.requests:
-        if entry.status is not None and entry.response is None:
-            continue  # recorded with record_bodies=False
-        validate_recorded(entry, check_request=entry.status is not None and 200 <= entry.status < 300)

@@ -547,12 +547,20 @@ class CriteoHook(BaseHook):
         return self._parse("PATCH", path, body, lambda b: AudienceSegment.from_resource(b["data"][0]))
 
     def delete_audience_segments(self, segment_ids: Iterable[str]) -> list[str]:
-        """Delete segments; return the ids Criteo confirmed."""
+        """Delete segments; return the ids Criteo confirmed.
+
+        Ids Criteo reports as unknown are logged, not raised: a segment that is already gone is the
+        state a delete asks for.
+        """
         items = [{"id": str(s), "type": "AudienceSegment", "attributes": {}} for s in segment_ids]
         if not items:
             return []
         path = "marketing-solutions/audience-segments/delete"
-        body = self._call("POST", path, body={"data": items})
+        body = self._call("POST", path, body={"data": items}, allow_errors=True)
+        for problem in body.get("errors") or []:
+            self.log.warning(
+                "Criteo did not delete a segment: %s (%s)", problem.get("code"), problem.get("detail")
+            )
         return self._parse("POST", path, body, lambda b: [str(r["id"]) for r in b["data"]])
 
     def amend_contact_list(

@@ -10,6 +10,7 @@ from airflow_provider_criteo.exceptions import (
     CriteoConfigurationError,
     CriteoNotFoundError,
     CriteoRateLimitError,
+    CriteoResponseError,
     CriteoServerError,
     CriteoValidationError,
     CriteoVersionGoneError,
@@ -222,6 +223,15 @@ def test_rename_describe_and_delete(hook, criteo_sandbox):
     assert hook.delete_audience_segments([segment.id]) == [segment.id]
     assert hook.find_contact_list_segment("new") is None
     assert criteo_sandbox.segments() == []
+    assert hook.delete_audience_segments([segment.id]) == []  # already gone: nothing to confirm
+
+
+def test_a_2xx_carrying_errors_is_not_a_silent_success(hook):
+    segment = hook.create_contact_list_segment("vip")
+    with pytest.raises(CriteoResponseError) as err:
+        hook.update_audience_segment("424242", name="x")
+    assert err.value.code == "segment-not-found"
+    assert hook.find_contact_list_segment("vip") == segment
 
 
 def test_add_120001_identifiers_in_three_requests(hook, criteo_sandbox):

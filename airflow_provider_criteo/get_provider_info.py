@@ -28,6 +28,12 @@ def get_provider_info() -> dict[str, Any]:
                 "tags": ["service"],
             }
         ],
+        "operators": [
+            {
+                "integration-name": INTEGRATION,
+                "python-modules": ["airflow_provider_criteo.operators.segment_export"],
+            }
+        ],
         "hooks": [
             {"integration-name": INTEGRATION, "python-modules": ["airflow_provider_criteo.hooks.criteo"]}
         ],

@@ -94,3 +94,23 @@ class CriteoServerError(CriteoApiError):
 
 class CriteoResponseError(CriteoApiError):
     """Criteo answered something that is not the documented response (bad JSON, missing fields)."""
+
+
+class CriteoStateError(CriteoError):
+    """The mirror-sync snapshot store refused or could not serve a request."""
+
+
+class SnapshotCorruptError(CriteoStateError):
+    """A committed snapshot cannot be read; it is never taken for an empty audience."""
+
+
+class SnapshotConflictError(CriteoStateError):
+    """Another run committed a snapshot of the same audience first (compare-and-swap failed)."""
+
+
+class AudienceLockedError(CriteoStateError):
+    """Another export of the same audience is running; this one sent nothing."""
+
+
+class LargeRemovalError(CriteoError):
+    """The segment came back empty or shrank too much: refused before anything was sent."""

@@ -21,6 +21,10 @@ DIGEST_SIZE = 32
 class MemberSet(Protocol):
     """Collects normalised identifiers and yields each distinct one once, as it is sent to Criteo."""
 
+    @property
+    def digests(self) -> np.ndarray | None:
+        """The sorted, distinct SHA-256 digests once frozen; None when members are not hashed."""
+
     def add(self, normalized: str) -> None:
         """Add one normalised identifier."""
 
@@ -56,9 +60,14 @@ class HashedMembers:
 
     def identifiers(self) -> Iterator[str]:
         """Yield each digest as 64 lower-case hex characters, in sorted order."""
-        raw = self.digests.tobytes()
-        for start in range(0, len(raw), DIGEST_SIZE):
-            yield raw[start : start + DIGEST_SIZE].hex()
+        return hex_identifiers(self.digests)
+
+
+def hex_identifiers(digests: np.ndarray) -> Iterator[str]:
+    """Yield each 32-byte digest of an array as the 64 lower-case hex characters Criteo expects."""
+    raw = digests.tobytes()
+    for start in range(0, len(raw), DIGEST_SIZE):
+        yield raw[start : start + DIGEST_SIZE].hex()
 
 
 class PlainMembers:
@@ -67,6 +76,7 @@ class PlainMembers:
     def __init__(self) -> None:
         self._members: set[str] = set()
         self._sorted: list[str] = []
+        self.digests: np.ndarray | None = None
 
     def add(self, normalized: str) -> None:
         """Keep one normalised identifier."""

@@ -42,6 +42,14 @@ def criteo_conn(criteo_sandbox: CriteoSandbox, monkeypatch: pytest.MonkeyPatch) 
 
 
 @pytest.fixture(autouse=True)
+def snapshot_location(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test keeps its mirror snapshots in its own folder (the sandbox reuses audience ids)."""
+    location = tmp_path / "snapshots"
+    monkeypatch.setenv("AIRFLOW__CRITEO__SNAPSHOT_LOCATION", str(location))
+    return location
+
+
+@pytest.fixture(autouse=True)
 def every_exchange_conforms_to_the_spec(request: pytest.FixtureRequest) -> Iterator[None]:
     """After each test that used the sandbox, validate every journaled exchange against Criteo's spec.
 

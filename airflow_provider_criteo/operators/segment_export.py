@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+import uuid
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
@@ -12,16 +12,22 @@ from airflow.sdk import BaseOperator
 
 from airflow_provider_criteo.defaults import DEFAULT_CONN_ID
 from airflow_provider_criteo.exceptions import CriteoConfigurationError
-from airflow_provider_criteo.hooks.criteo import CriteoHook, chunked
+from airflow_provider_criteo.hooks.criteo import CriteoHook
 from airflow_provider_criteo.identifiers import Rejection, prepare_email
 from airflow_provider_criteo.members import HashedMembers, MemberSet, PlainMembers
-from airflow_provider_criteo.resources import MAX_IDENTIFIERS_PER_REQUEST, AudienceSegment
+from airflow_provider_criteo.mirror import DEFAULT_MAX_REMOVAL_FRACTION
+from airflow_provider_criteo.progress import Progress
+from airflow_provider_criteo.resources import MAX_IDENTIFIERS_PER_REQUEST
 from airflow_provider_criteo.source import DEFAULT_CHUNK_SIZE, get_sql_hook, stream_column, table_query
+from airflow_provider_criteo.state import SnapshotKey, SnapshotStore
+from airflow_provider_criteo.sync import ON_MISSING_STATE, AudienceSync, SyncPolicy, SyncResult
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping, Sequence
+    from collections.abc import Mapping, Sequence
 
     from airflow.sdk import Context
+
+    from airflow_provider_criteo.resources import AudienceSegment
 
 SYNC_MODES = ("mirror", "add_only", "replace")
 DEFAULT_MAX_PROFILES = 1_000_000
@@ -49,7 +55,16 @@ class ExportSummary:
     removed: int = 0
     unchanged: int = 0
     requests: int = 0
+    audience_wiped: bool = False
+    snapshot_version: int | None = None
     rejected_by_reason: dict[str, int] = field(default_factory=dict)
+
+    def apply(self, result: SyncResult) -> None:
+        """Take the counts of what the sync did (or would do)."""
+        self.added, self.removed, self.unchanged = result.added, result.removed, result.unchanged
+        self.requests += result.requests
+        self.audience_wiped = result.wiped
+        self.snapshot_version = result.snapshot_version
 
     def as_table(self) -> str:
         """The summary as an aligned two-column table, for the task log."""
@@ -82,14 +97,29 @@ class SegmentExportOperator(BaseOperator):
     :param advertiser_id: Criteo advertiser; defaults to the connection's ``advertiser_id``. (templated)
     :param audience_name: name of the Criteo audience segment; defaults to ``segment``. (templated)
     :param audience_description: description given to an audience segment this task creates. (templated)
-    :param sync_mode: ``"mirror"`` (default; until mirror sync lands it adds every member, like
-        ``"add_only"``), ``"add_only"`` (add every member, remove nothing) or ``"replace"`` (wipe the
-        audience, then add every member: the audience is empty in between).
+    :param sync_mode: ``"mirror"`` (default: send only the members who joined and left since the last
+        successful run, so the audience holds exactly the segment), ``"add_only"`` (add every member,
+        remove nothing) or ``"replace"`` (wipe the audience, then add every member: the audience is
+        empty in between). (templated)
     :param hash_emails: send the SHA-256 of each normalised address (default) rather than the address.
     :param max_profiles: fail, sending nothing, when the segment has more distinct valid members;
         ``None`` lifts the cap.
     :param dry_run: read, validate and report, sending no member data and changing nothing at Criteo.
     :param chunk_size: rows fetched from the database at a time.
+    :param snapshot_location: where mirror snapshots live: a folder or an ``ObjectStoragePath`` URL
+        (``s3://...``) that every worker reaches; default ``[criteo] snapshot_location``, else
+        ``$AIRFLOW_HOME/criteo/snapshots``. (templated)
+    :param on_missing_state: what mirror does when the audience exists but has no snapshot (first
+        mirror export of an existing audience, or a lost snapshot): ``"replace"`` (default: wipe, then
+        add, so the audience is exact at once; it is empty for a moment) or ``"add_only"`` (add the
+        segment; members from before stay until a replace).
+    :param max_removal_fraction: mirror refuses, sending nothing, to remove more than this share of
+        the audience in one run, or to empty it (default 0.5): a broken upstream table must not wipe
+        a live audience.
+    :param allow_large_removal: lift that guard for a run whose shrinkage is real.
+    :param batch_size: identifiers per amendment request, at most Criteo's 50,000.
+    :param hook_params: keyword arguments for :class:`CriteoHook` (``timeout``, ``max_retries``,
+        ``retry_deadline``, ...).
     """
 
     template_fields: Sequence[str] = (
@@ -104,6 +134,7 @@ class SegmentExportOperator(BaseOperator):
         "audience_description",
         "sync_mode",
         "dry_run",
+        "snapshot_location",
     )
     template_ext: Sequence[str] = (".sql",)
     template_fields_renderers: ClassVar[dict[str, str]] = {"sql": "sql", "parameters": "json"}
@@ -130,6 +161,12 @@ class SegmentExportOperator(BaseOperator):
         max_profiles: int | None = DEFAULT_MAX_PROFILES,
         dry_run: bool = False,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
+        snapshot_location: str | None = None,
+        on_missing_state: str = "replace",
+        max_removal_fraction: float = DEFAULT_MAX_REMOVAL_FRACTION,
+        allow_large_removal: bool = False,
+        batch_size: int = MAX_IDENTIFIERS_PER_REQUEST,
+        hook_params: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -139,6 +176,17 @@ class SegmentExportOperator(BaseOperator):
             _check_sync_mode(sync_mode)
         if max_profiles is not None and max_profiles < 1:
             raise ValueError("max_profiles must be a positive number, or None for no cap.")
+        if on_missing_state not in ON_MISSING_STATE:
+            raise ValueError(f"on_missing_state must be one of {ON_MISSING_STATE}, not {on_missing_state!r}.")
+        if not 1 <= batch_size <= MAX_IDENTIFIERS_PER_REQUEST:
+            raise ValueError(f"batch_size must be between 1 and {MAX_IDENTIFIERS_PER_REQUEST:,}.")
+        if not 0 <= max_removal_fraction <= 1:
+            raise ValueError("max_removal_fraction must be between 0 and 1.")
+        if sync_mode == "mirror" and not hash_emails:
+            raise ValueError(
+                "sync_mode='mirror' needs hash_emails=True: its snapshot keeps digests only, and removing an "
+                "address would mean sending it in plain. Use sync_mode='replace' to send plain addresses."
+            )
         self.segment = segment
         self.sql_conn_id = sql_conn_id
         self.sql = sql
@@ -154,11 +202,20 @@ class SegmentExportOperator(BaseOperator):
         self.max_profiles = max_profiles
         self.dry_run = dry_run
         self.chunk_size = chunk_size
+        self.snapshot_location = snapshot_location
+        self.batch_size = batch_size
+        self.hook_params = hook_params or {}
+        self.sync_policy = SyncPolicy(
+            on_missing_state=on_missing_state,
+            max_removal_fraction=max_removal_fraction,
+            allow_large_removal=allow_large_removal,
+            batch_size=batch_size,
+        )
 
     @cached_property
     def hook(self) -> CriteoHook:
         """The Criteo hook of ``criteo_conn_id``."""
-        return CriteoHook(self.criteo_conn_id)
+        return CriteoHook(self.criteo_conn_id, **self.hook_params)
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Read, prepare and send the segment; return the summary."""
@@ -186,7 +243,7 @@ class SegmentExportOperator(BaseOperator):
         if self.dry_run:
             self._dry_run(summary, members)
         else:
-            self._send(summary, members)
+            self._send(summary, members, owner=_lock_owner(context))
         self.log.info("Criteo export of segment %r:\n%s", self.segment, summary.as_table())
         return asdict(summary)
 
@@ -226,7 +283,7 @@ class SegmentExportOperator(BaseOperator):
         members: MemberSet = HashedMembers() if self.hash_emails else PlainMembers()
         rejected: Counter[Rejection] = Counter()
         rejected_rows: list[str] = []
-        progress = _Progress(self.log, "read", "rows")
+        progress = Progress(self.log, "read", "rows")
         for chunk in stream_column(sql_hook, query, self.parameters, self.email_column, self.chunk_size):
             for value in chunk:
                 summary.rows_read += 1
@@ -260,27 +317,34 @@ class SegmentExportOperator(BaseOperator):
 
     # ------------------------------------------------------------------------------------ sending
 
+    def _sync(self, summary: ExportSummary, audience_id: str, owner: str) -> AudienceSync:
+        store = SnapshotStore.from_config(self.snapshot_location) if self.hash_emails else None
+        key = SnapshotKey(advertiser_id=str(summary.advertiser_id), audience_id=audience_id)
+        return AudienceSync(
+            self.hook, store, key, owner=owner, policy=self.sync_policy, segment=self.segment, log=self.log
+        )
+
     def _dry_run(self, summary: ExportSummary, members: MemberSet) -> None:
-        """Report what a real run would add, without creating or changing anything at Criteo."""
+        """Report what a real run would send, without creating or changing anything at Criteo."""
         audience = self.hook.find_contact_list_segment(
             summary.audience_name, advertiser_id=summary.advertiser_id
         )
         summary.audience_id = audience.id if audience else None
-        summary.added = len(members)
+        sync = self._sync(summary, audience.id if audience else "0", owner="dry-run")
+        result = sync.preview(self.sync_mode, members.digests, len(members), exists=audience is not None)
+        summary.apply(result)
         self.log.info(
-            "Dry run: would send %d members to audience %r; nothing sent.",
-            len(members),
+            "Dry run: would add %d and remove %d members of audience %r; nothing sent.",
+            result.added,
+            result.removed,
             summary.audience_name,
         )
 
-    def _send(self, summary: ExportSummary, members: MemberSet) -> None:
+    def _send(self, summary: ExportSummary, members: MemberSet, owner: str) -> None:
         audience, created = self._audience(summary)
         summary.audience_id, summary.audience_created = audience.id, created
-        if self.sync_mode == "replace" and not created:
-            self.log.info("Replace: wiping audience %s before adding the segment's members.", audience.id)
-            self.hook.wipe_contact_list(audience.id)
-            summary.requests += 1
-        summary.added = self._amend(audience, "add", members.identifiers(), len(members), summary)
+        sync = self._sync(summary, audience.id, owner)
+        summary.apply(sync.run(self.sync_mode, members.digests, members.identifiers(), created))
 
     def _audience(self, summary: ExportSummary) -> tuple[AudienceSegment, bool]:
         audience, created = self.hook.get_or_create_contact_list_segment(
@@ -297,24 +361,13 @@ class SegmentExportOperator(BaseOperator):
         )
         return audience, created
 
-    def _amend(
-        self,
-        audience: AudienceSegment,
-        operation: str,
-        identifiers: Iterable[str],
-        total: int,
-        summary: ExportSummary,
-    ) -> int:
-        """Send one operation in batches of at most 50,000, logging progress; return the count sent."""
-        batches = -(-total // MAX_IDENTIFIERS_PER_REQUEST)
-        progress = _Progress(self.log, f"{operation} batches sent to audience {audience.id}", "identifiers")
-        sent = 0
-        for number, batch in enumerate(chunked(identifiers, MAX_IDENTIFIERS_PER_REQUEST), start=1):
-            result = self.hook.amend_contact_list(audience.id, operation, batch)
-            summary.requests += result.requests
-            sent += len(batch)
-            progress.update(sent, f"{number}/{batches}")
-        return sent
+
+def _lock_owner(context: Context) -> str:
+    """The task instance as lock owner: its own retry may take the audience's lock back at once."""
+    ti = context.get("ti")
+    if ti is None:
+        return f"process-{uuid.uuid4().hex}"
+    return f"{ti.dag_id}/{ti.run_id}/{ti.task_id}/{getattr(ti, 'map_index', -1)}"
 
 
 def _is_template(value: object) -> bool:
@@ -324,23 +377,3 @@ def _is_template(value: object) -> bool:
 def _check_sync_mode(value: object) -> None:
     if value not in SYNC_MODES:
         raise CriteoConfigurationError(f"sync_mode must be one of {', '.join(SYNC_MODES)}; not {value!r}.")
-
-
-class _Progress:
-    """Logs a long loop's progress at most every ``PROGRESS_INTERVAL`` seconds, with its rate."""
-
-    def __init__(self, log: Any, what: str, unit: str) -> None:
-        self._log = log
-        self._what = what
-        self._unit = unit
-        self._started = self._last = time.monotonic()
-
-    def update(self, count: int, detail: str = "") -> None:
-        now = time.monotonic()
-        if now - self._last < PROGRESS_INTERVAL:
-            return
-        self._last = now
-        rate = count / max(now - self._started, 1e-9)
-        self._log.info(
-            "Progress: %s %s %d %s (%.0f %s/s)", self._what, detail, count, self._unit, rate, self._unit
-        )

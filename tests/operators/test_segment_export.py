@@ -72,6 +72,8 @@ def test_export_streams_hashes_and_counts(warehouse, criteo_conn, criteo_sandbox
         "removed": 0,
         "unchanged": 0,
         "requests": 1,
+        "audience_wiped": False,
+        "snapshot_version": 1,
         "rejected_by_reason": {"null": 1, "invalid_format": 1, "empty": 1},
     }
     assert summary["audience_id"].isdigit()

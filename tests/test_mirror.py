@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from airflow_provider_criteo.exceptions import LargeRemovalError
+from airflow_provider_criteo.mirror import check_removal, plan_mirror
+from airflow_provider_criteo.state import Intent
+
+
+def digests(*ids: int) -> np.ndarray:
+    """Sorted, distinct 32-byte digests (with trailing zero bytes, the tricky case for numpy)."""
+    return np.unique(np.array([i.to_bytes(2, "big") + b"\x00" * 30 for i in ids], dtype="S32"))
+
+
+def ids(array: np.ndarray) -> set[int]:
+    raw = array.tobytes()
+    return {int.from_bytes(raw[i : i + 2], "big") for i in range(0, len(raw), 32)}
+
+
+def test_plan_sends_only_who_joined_and_who_left():
+    plan = plan_mirror(current=digests(2, 3, 4, 5), previous=digests(1, 2, 3))
+    assert (ids(plan.adds), ids(plan.removes), plan.unchanged, plan.previous, plan.leaving) == (
+        {4, 5},
+        {1},
+        2,
+        3,
+        1,
+    )
+
+
+def test_first_run_adds_everything():
+    plan = plan_mirror(current=digests(1, 2), previous=digests())
+    assert (ids(plan.adds), ids(plan.removes), plan.unchanged) == ({1, 2}, set(), 0)
+
+
+def test_uncommitted_runs_are_folded_in():
+    crashed = Intent("intent-1", adds=digests(7, 8), removes=digests(2, 3))
+    plan = plan_mirror(current=digests(1, 3, 8), previous=digests(1, 2, 3), intents=[crashed])
+    # 7 may have been added and is not current: removed again. 3 may have been removed and is current:
+    # added again. 8 may be there and is current: re-added (idempotent), never counted as unchanged.
+    assert ids(plan.adds) == {3, 8}
+    assert ids(plan.removes) == {2, 7}
+    assert plan.unchanged == 1
+    assert plan.leaving == 1  # only 2 was committed and is gone: 7 is a retry's clean-up
+
+
+def test_removal_guard():
+    check_removal(leaving=5, previous=10, current=5, max_fraction=0.5, segment="vip")
+    with pytest.raises(LargeRemovalError, match="would remove 6 of 10 members"):
+        check_removal(leaving=6, previous=10, current=4, max_fraction=0.5, segment="vip")
+    with pytest.raises(LargeRemovalError, match="came back empty: the run would remove all 10 members"):
+        check_removal(leaving=10, previous=10, current=0, max_fraction=1.0, segment="vip")
+    with pytest.raises(LargeRemovalError, match="would remove its members"):
+        check_removal(leaving=0, previous=None, current=0, max_fraction=0.5, segment="vip")
+    check_removal(leaving=0, previous=0, current=0, max_fraction=0.5, segment="vip")

@@ -34,12 +34,14 @@ class CriteoConnectionConfig:
     api_version: str
     advertiser_id: str | None
     data_transfer_consent: bool
+    ca_bundle: str | None = None
 
     def __repr__(self) -> str:
         return (
             f"CriteoConnectionConfig(conn_id={self.conn_id!r}, client_id={self.client_id!r}, "
             f"client_secret='***', base_url={self.base_url!r}, api_version={self.api_version!r}, "
-            f"advertiser_id={self.advertiser_id!r}, data_transfer_consent={self.data_transfer_consent})"
+            f"advertiser_id={self.advertiser_id!r}, data_transfer_consent={self.data_transfer_consent}, "
+            f"ca_bundle={self.ca_bundle!r})"
         )
 
     @classmethod
@@ -65,6 +67,7 @@ class CriteoConnectionConfig:
             data_transfer_consent=to_bool(
                 conn.conn_id, "data_transfer_consent", extra.get("data_transfer_consent")
             ),
+            ca_bundle=extra.get("ca_bundle") or None,
         )
 
 

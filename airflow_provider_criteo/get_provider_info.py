@@ -58,6 +58,12 @@ def get_provider_info() -> dict[str, Any]:
                             "pattern": r"^(\d{4}-\d{2})?$",
                         },
                     },
+                    "ca_bundle": {
+                        "label": "CA bundle path",
+                        "description": "Only behind a TLS-intercepting proxy: the file of CA certificates "
+                        "to trust. TLS verification is always on.",
+                        "schema": {"type": ["string", "null"]},
+                    },
                     "data_transfer_consent": {
                         "label": "I agree to send customer data to Criteo",
                         "description": "Data privacy consent: member identifiers (hashed e-mails) leave "

@@ -7,7 +7,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from airflow_provider_criteo.hooks.criteo import CriteoHook
 from airflow_provider_criteo.sandbox import CriteoSandbox
+from airflow_provider_criteo.throttle import RateLimiter
 from tests.helpers import criteo_connection_json
 from tests.openapi_validation import validate_recorded
 from tests.warehouse import postgres_warehouse, sqlite_warehouse, warehouse
@@ -39,6 +41,14 @@ def criteo_conn(criteo_sandbox: CriteoSandbox, monkeypatch: pytest.MonkeyPatch) 
     """The connection ``criteo_default`` pointing at the sandbox, defined as an environment variable."""
     monkeypatch.setenv("AIRFLOW_CONN_CRITEO_DEFAULT", criteo_connection_json(criteo_sandbox.url))
     return "criteo_default"
+
+
+@pytest.fixture
+def hook(criteo_conn: str) -> CriteoHook:
+    """A hook with quick retries and its own limiter, so tests neither wait nor share state."""
+    hook = CriteoHook(criteo_conn, timeout=5, retry_backoff=0.01)
+    hook.rate_limiter = RateLimiter(1000)
+    return hook
 
 
 @pytest.fixture(autouse=True)

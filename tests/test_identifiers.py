@@ -3,6 +3,8 @@ from __future__ import annotations
 import hashlib
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from airflow_provider_criteo.identifiers import Rejection, normalize_email, prepare_email, sha256_hex
 
@@ -76,3 +78,34 @@ def test_normalising_is_idempotent():
 def test_sha256_hex_is_criteo_form():
     assert sha256_hex("alice@example.com") == hashlib.sha256(b"alice@example.com").hexdigest()
     assert len(sha256_hex("x@y.zz")) == 64
+
+
+@given(st.text())
+@settings(max_examples=2000)
+def test_any_string_gives_one_canonical_address_or_a_counted_rejection(value):
+    normalized, rejection = prepare_email(value)
+    assert (normalized is None) != (rejection is None)
+    if normalized is not None:
+        assert prepare_email(normalized) == (normalized, None)  # canonical: stable under re-preparation
+        assert len(sha256_hex(normalized)) == 64
+
+
+@given(st.text())
+def test_normalising_any_string_is_idempotent(value):
+    once = normalize_email(value)
+    assert normalize_email(once) == once
+
+
+ADDRESS = st.builds(
+    lambda local, domain, tld: f"{local}@{domain}.{tld}",
+    st.from_regex(r"[a-z0-9]([a-z0-9._+-]{0,20}[a-z0-9])?", fullmatch=True).filter(lambda s: ".." not in s),
+    st.from_regex(r"[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?", fullmatch=True),
+    st.from_regex(r"[a-z]{2,10}", fullmatch=True),
+)
+
+
+@given(ADDRESS, st.text(" \t\n", max_size=3), st.text(" \t\n", max_size=3), st.randoms())
+def test_case_and_whitespace_variants_give_one_digest(address, before, after, random):
+    variant = "".join(c.upper() if random.random() < 0.5 else c for c in address)
+    assert prepare_email(address) == (address, None)
+    assert sha256_hex(prepare_email(before + variant + after)[0]) == sha256_hex(address)

@@ -47,6 +47,8 @@ SEARCH_PAGE_SIZE = 100
 NAME_MUST_BE_UNIQUE = "name-must-be-unique"
 # Refresh a token this long before Criteo says it expires (capped at a fifth of its lifetime).
 TOKEN_REFRESH_MARGIN = 60.0
+# No Criteo answer comes near this (a search page of 100 segments is ~100 kB): anything larger is refused.
+MAX_RESPONSE_BYTES = 16 * 1024 * 1024
 # Seconds the connection test (a person waiting on the UI's Test button) may take per attempt.
 TEST_CONNECTION_TIMEOUT = 10.0
 
@@ -259,19 +261,45 @@ class CriteoHook(BaseHook):
     ) -> tuple[requests.Response | None, Exception | None]:
         """Make one throttled HTTP request; a transport failure is returned, not raised."""
         self.rate_limiter.acquire()
+        url = self.config.base_url + endpoint
         try:
             response = self.session.request(
                 method,
-                self.config.base_url + endpoint,
+                url,
                 params=params,
                 data=payload,
                 headers=headers,
                 timeout=self.timeout,
+                verify=self.config.ca_bundle or True,
+                stream=True,
             )
+            self._read_capped(method, endpoint, response)
+        except requests.exceptions.SSLError as err:
+            raise CriteoConfigurationError(
+                f"TLS verification of {self.config.base_url} failed ({type(err).__name__}). It cannot be "
+                "turned off: if a proxy re-signs the traffic, set the extra ca_bundle of connection "
+                f"{self.criteo_conn_id!r} to the path of its CA certificates."
+            ) from None
         except _TRANSIENT as err:
             return None, err
         self._note_rate_limit(response)
         return response, None
+
+    @staticmethod
+    def _read_capped(method: str, endpoint: str, response: requests.Response) -> None:
+        """Read the body, refusing one larger than any Criteo answer (a proxy page, a runaway server)."""
+        body = bytearray()
+        for chunk in response.iter_content(64 * 1024):
+            body += chunk
+            if len(body) > MAX_RESPONSE_BYTES:
+                response.close()
+                raise CriteoResponseError(
+                    method=method,
+                    endpoint=endpoint,
+                    status=response.status_code,
+                    detail=f"the response body exceeds {MAX_RESPONSE_BYTES:,} bytes; it was not read",
+                )
+        response._content = bytes(body)
 
     def _note_rate_limit(self, response: requests.Response) -> None:
         """When Criteo says no call remains in the window, hold every caller until its reset."""
@@ -342,7 +370,7 @@ class CriteoHook(BaseHook):
             endpoint=endpoint,
             status=response.status_code,
             detail=f"unexpected response body ({content_type}, {len(response.content)} bytes): "
-            f"{type(err).__name__}",
+            f"{type(err).__name__}: {err}",
         )
 
     def _api_error(

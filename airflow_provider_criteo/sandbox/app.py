@@ -90,6 +90,11 @@ async def _serve(
         await asyncio.sleep(delay)
         await _drop_connection(request.scope)
         return Response(status_code=500)
+    if fault is not None and fault.body is not None and fault.status is not None:
+        _record(state, call, fault.status, None, fault=True)
+        await asyncio.sleep(delay)
+        headers = {TRACE_HEADER: call.trace_id}
+        return Response(fault.body.encode(), fault.status, headers, media_type=fault.content_type)
     if fault is not None and fault.status is not None:
         outcome = _fault_outcome(state, fault, fault.status, call, outcome)
     # A fault that skips the request has a status or drops the connection, so there is an answer now.

@@ -35,7 +35,10 @@ _STOP_TIMEOUT = 10.0
 
 
 class CriteoSandbox:
-    """A local Criteo API on ``url``, serving ``state``; a context manager, or ``start()``/``stop()``."""
+    """A local Criteo API on ``url``, serving ``state``; a context manager, or ``start()``/``stop()``.
+
+    ``tls`` is an optional (certificate file, key file) pair: the sandbox then serves HTTPS.
+    """
 
     def __init__(
         self,
@@ -45,6 +48,7 @@ class CriteoSandbox:
         state: SandboxState | None = None,
         state_file: str | os.PathLike[str] | None = None,
         log_level: str = "warning",
+        tls: tuple[str, str] | None = None,
     ) -> None:
         """Serve ``state`` (a fresh one by default); ``state_file`` is loaded at start, saved at stop."""
         self.host = host
@@ -52,6 +56,7 @@ class CriteoSandbox:
         self.state = state or SandboxState()
         self.state_file = state_file
         self.log_level = log_level
+        self.tls = tls
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._socket: socket.socket | None = None
@@ -68,7 +73,8 @@ class CriteoSandbox:
     def url(self) -> str:
         """The base URL, e.g. ``http://127.0.0.1:54321`` (the real port once started)."""
         host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(self.host, self.host)
-        return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://[{host}]:{self.port}" if ":" in host else f"{scheme}://{host}:{self.port}"
 
     @property
     def requests(self) -> list[RecordedRequest]:
@@ -84,8 +90,14 @@ class CriteoSandbox:
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
         self._socket = socket.create_server((self.host, self.port), family=family)
         self.port = self._socket.getsockname()[1]
+        certfile, keyfile = self.tls or (None, None)
         config = uvicorn.Config(
-            create_app(self.state), log_level=self.log_level, lifespan="off", access_log=False
+            create_app(self.state),
+            log_level=self.log_level,
+            lifespan="off",
+            access_log=False,
+            ssl_certfile=certfile,
+            ssl_keyfile=keyfile,
         )
         server = uvicorn.Server(config)
         self._thread = threading.Thread(

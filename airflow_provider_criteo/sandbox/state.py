@@ -129,6 +129,9 @@ class Fault:
     delay: float = 0.0
     drop_connection: bool = False
     apply: bool = False
+    #: A raw answer instead of Criteo's (a proxy's HTML page, malformed JSON...), with ``status``.
+    body: str | None = None
+    content_type: str = "application/json"
 
     def matches(self, method: str, path: str) -> bool:
         """Whether this fault applies to a request."""
@@ -281,11 +284,18 @@ class SandboxState:
         delay: float = 0.0,
         drop_connection: bool = False,
         apply: bool = False,
+        body: str | None = None,
+        content_type: str = "application/json",
     ) -> Fault:
-        """Make the next ``count`` matching requests fail (status, delay, dropped connection)."""
+        """Make the next ``count`` matching requests fail (status, delay, dropped connection, raw body).
+
+        With ``body``, the answer is that raw text with ``status`` (any 2xx-5xx: a hostile 200 too).
+        """
         if status is not None and (isinstance(status, bool) or not isinstance(status, int)):
             raise TypeError("status must be an integer")
-        if status is not None and not 400 <= status <= 599:
+        if body is not None and (status is None or not 200 <= status <= 599):
+            raise ValueError("a raw body needs a status between 200 and 599")
+        if body is None and status is not None and not 400 <= status <= 599:
             raise ValueError("status must be an HTTP error status (400-599)")
         if isinstance(count, bool) or not isinstance(count, int) or count < 1:
             raise ValueError("count must be a positive integer")
@@ -306,6 +316,8 @@ class SandboxState:
             delay=delay,
             drop_connection=bool(drop_connection),
             apply=bool(apply),
+            body=None if body is None else str(body),
+            content_type=str(content_type),
         )
         with self.lock:
             self._faults.append(fault)

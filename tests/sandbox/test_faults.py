@@ -169,3 +169,18 @@ def test_a_late_answer_does_not_reach_the_journal_after_a_reset(client, criteo_s
     time.sleep(0.3)
 
     assert criteo_sandbox.requests == []
+
+
+def test_a_raw_body_fault_answers_that_body(criteo_sandbox, client):
+    criteo_sandbox.inject_fault(
+        path="advertisers/me", status=200, body="<html>proxy</html>", content_type="text/html"
+    )
+    response = client.call("GET", "advertisers/me")
+    assert (response.status_code, response.text) == (200, "<html>proxy</html>")
+    assert response.headers["content-type"].startswith("text/html")
+    assert client.call("GET", "advertisers/me").json()["data"]  # one use only
+
+
+def test_a_raw_body_needs_a_status(criteo_sandbox):
+    with pytest.raises(ValueError, match="raw body needs a status"):
+        criteo_sandbox.inject_fault(path="x", body="oops")

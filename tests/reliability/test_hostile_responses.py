@@ -1,0 +1,139 @@
+"""Answers no Criteo should give: each becomes a clear error, never a silent success."""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import json
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from airflow_provider_criteo.exceptions import (
+    CriteoConfigurationError,
+    CriteoResponseError,
+    CriteoServerError,
+)
+from airflow_provider_criteo.hooks.criteo import MAX_RESPONSE_BYTES, CriteoHook
+from airflow_provider_criteo.sandbox import CriteoSandbox
+from tests.helpers import criteo_connection_json
+
+pytestmark = pytest.mark.off_spec
+
+HTML = "<html><body><h1>502 Bad Gateway</h1><p>proxy</p></body></html>"
+
+
+def amend(hook: CriteoHook) -> None:
+    segment = hook.create_contact_list_segment("vip")
+    hook.add_identifiers(segment.id, ["a" * 64])
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "message"),
+    [
+        (
+            '{"data": {"type": "ContactlistAm',
+            "application/json",
+            "unexpected response body (application/json",
+        ),
+        (HTML, "text/html", "unexpected response body (text/html"),
+        ("[1, 2, 3]", "application/json", "not a JSON object"),
+        (
+            json.dumps({"data": {"type": "ContactlistAmendment", "attributes": {}}}),
+            "application/json",
+            "lacks",
+        ),
+        (
+            json.dumps({"data": None, "errors": [{"code": "internal-error", "traceId": "t1"}]}),
+            "application/json",
+            "code=internal-error",
+        ),
+    ],
+)
+def test_a_bad_200_is_an_error(hook, criteo_sandbox, body, content_type, message):
+    criteo_sandbox.inject_fault(
+        path="contact-list", method="PATCH", status=200, body=body, content_type=content_type
+    )
+    with pytest.raises(CriteoResponseError) as err:
+        amend(hook)
+    assert message in str(err.value)
+    assert "PATCH /2026-07/marketing-solutions/audience-segments/" in str(err.value)
+
+
+def test_an_html_error_page_from_a_proxy_is_retried_then_reported(criteo_conn, criteo_sandbox):
+    hook = CriteoHook(criteo_conn, max_retries=2, retry_backoff=0.01)
+    criteo_sandbox.inject_fault(
+        path="advertisers/me", status=502, body=HTML, content_type="text/html", count=5
+    )
+    with pytest.raises(CriteoServerError) as err:
+        hook.list_advertisers()
+    assert "status=502" in str(err.value)
+    assert "non-JSON response (text/html" in str(err.value)
+    assert len([r for r in criteo_sandbox.requests if "advertisers/me" in r.path]) == 3
+
+
+def test_a_proxy_page_that_recovers_is_ridden_out(hook, criteo_sandbox):
+    criteo_sandbox.inject_fault(
+        path="advertisers/me", status=503, body=HTML, content_type="text/html", count=2
+    )
+    assert hook.list_advertisers()
+
+
+def test_a_huge_body_is_refused_unread(hook, criteo_sandbox):
+    huge = '{"data": [' + ",".join(['{"id": "1"}'] * (MAX_RESPONSE_BYTES // 10)) + "]}"
+    criteo_sandbox.inject_fault(path="advertisers/me", status=200, body=huge)
+    with pytest.raises(CriteoResponseError, match="exceeds 16,777,216 bytes"):
+        hook.list_advertisers()
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory):
+    """A self-signed certificate for 127.0.0.1: (cert file, key file)."""
+    folder = tmp_path_factory.mktemp("tls")
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = folder / "cert.pem", folder / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return str(cert_file), str(key_file)
+
+
+def test_tls_is_verified_and_cannot_be_switched_off_silently(certificate, monkeypatch):
+    with CriteoSandbox(tls=certificate) as sandbox:
+        monkeypatch.setenv("AIRFLOW_CONN_CRITEO_TLS", criteo_connection_json(sandbox.url))
+        # Environment tricks that disable verification in some HTTP clients change nothing here.
+        monkeypatch.setenv("CURL_CA_BUNDLE", "")
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", "")
+        monkeypatch.setenv("PYTHONHTTPSVERIFY", "0")
+        with pytest.raises(
+            CriteoConfigurationError, match=r"TLS verification of https://127\.0\.0\.1:\d+ failed"
+        ):
+            CriteoHook("criteo_tls").list_advertisers()
+        assert len(sandbox.requests) == 0  # refused at the handshake, and not retried
+
+        trusted = criteo_connection_json(sandbox.url, ca_bundle=certificate[0])
+        monkeypatch.setenv("AIRFLOW_CONN_CRITEO_TLS", trusted)
+        assert CriteoHook("criteo_tls").list_advertisers()

@@ -121,6 +121,7 @@ class CriteoHook(BaseHook):
         self.calls_per_minute = calls_per_minute
         self._token: str | None = None
         self._token_refresh_at = 0.0
+        self._warned: set[tuple[Any, ...]] = set()
 
     # ----------------------------------------------------------------- configuration and transport
 
@@ -324,18 +325,40 @@ class CriteoHook(BaseHook):
         endpoint = self._api_path(path)
         response = self._send(method, endpoint, params=params, body=body)
         envelope = self._json(response, method, endpoint)
-        for warning in envelope.get("warnings") or []:
-            self.log.warning(
-                "Criteo %s %s warns: %s (%s)",
-                method,
-                endpoint,
-                warning.get("code"),
-                warning.get("detail") or warning.get("title"),
-            )
+        self._report_warnings(method, endpoint, response, envelope)
         errors = envelope.get("errors") or []
         if errors and not allow_errors:
             raise self._api_error(method, endpoint, response, errors[0])
         return envelope
+
+    def _report_warnings(
+        self, method: str, endpoint: str, response: requests.Response, envelope: dict[str, Any]
+    ) -> None:
+        """Log Criteo's warnings and version deprecation headers, each once per hook, not per call."""
+        deprecation = {h: response.headers[h] for h in ("Deprecation", "Sunset") if h in response.headers}
+        if deprecation:
+            self._warn_once(
+                ("deprecation", self.config.api_version),
+                "Criteo API version %s is deprecated (%s): set a newer api_version on connection %r.",
+                self.config.api_version,
+                ", ".join(f"{name}: {value}" for name, value in deprecation.items()),
+                self.criteo_conn_id,
+            )
+        for warning in envelope.get("warnings") or []:
+            detail = warning.get("detail") or warning.get("title")
+            self._warn_once(
+                (warning.get("code"), detail),
+                "Criteo %s %s warns: %s (%s)",
+                method,
+                endpoint,
+                warning.get("code"),
+                detail,
+            )
+
+    def _warn_once(self, key: tuple[Any, ...], message: str, *args: Any) -> None:
+        if key not in self._warned:
+            self._warned.add(key)
+            self.log.warning(message, *args)
 
     def _parse(self, method: str, path: str, response_body: dict[str, Any], parser: Callable[[Any], T]) -> T:
         """Apply a resource parser, turning a body that breaks the contract into a clear error."""

@@ -36,6 +36,9 @@ if TYPE_CHECKING:
 
 TOKEN_PATH = "/oauth2/token"
 SERVED_VERSIONS = ("2026-01", "2026-07", "2027-01")
+#: Served versions on their way out (emulator choice, after criteo-api.md: 2026-01 is supported until
+#: February 2027): answers carry RFC 9745 ``Deprecation``, RFC 8594 ``Sunset`` and a warning.
+DEPRECATED_VERSIONS = {"2026-01": (1785542400, "Mon, 01 Feb 2027 00:00:00 GMT")}
 _VERSION = re.compile(r"[0-9]{4}-(?:0[1-9]|1[0-2])")
 _JSON_MEDIA_TYPE = "application/json"
 _FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
@@ -179,12 +182,32 @@ def handle_api(state: SandboxState, call: Call) -> Outcome:
                 429, status_problem(429, detail).to_envelope(call.trace_id, call.path), rate_headers
             )
         params = {name: path_segment_id(value) for name, value in raw_params.items()}
-        return Outcome(200, route.handler(state, app, call, params), rate_headers, app.client_id)
+        body = route.handler(state, app, call, params)
+        version = call.path.lstrip("/").partition("/")[0]
+        if version in DEPRECATED_VERSIONS:
+            rate_headers.update(_deprecate(version, body, call))
+        return Outcome(200, body, rate_headers, app.client_id)
     except ApiProblem as failure:
         outcome = problem_outcome(failure, call, rate_headers)
         token = call.headers.get("authorization", "").partition(" ")[2].strip()
         outcome.client_id = state.client_of(token) if token else None
         return outcome
+
+
+def _deprecate(version: str, body: dict[str, Any], call: Call) -> dict[str, str]:
+    """Add the deprecation warning to an answer of a retiring version; return its headers."""
+    deprecated_at, sunset = DEPRECATED_VERSIONS[version]
+    body.setdefault("warnings", []).append(
+        {
+            "traceId": call.trace_id,
+            "type": "deprecation",
+            "code": "endpoint-deprecated",
+            "instance": call.path,
+            "title": "API version deprecated",
+            "detail": f"API version {version} is deprecated and will be removed on {sunset}.",
+        }
+    )
+    return {"deprecation": f"@{deprecated_at}", "sunset": sunset}
 
 
 def _resolve(method: str, path: str) -> tuple[Route, dict[str, str]]:

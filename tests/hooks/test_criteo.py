@@ -375,3 +375,21 @@ def test_no_secret_or_token_reaches_logs_or_errors(hook, criteo_sandbox, capfd):
         assert token not in text
     # Both are registered with Airflow's masker, so task logs show *** wherever they would appear.
     assert redact(f"secret={DEFAULT_CLIENT_SECRET} token={token}") == "secret=*** token=***"
+
+
+def test_a_deprecated_api_version_is_reported_once(criteo_sandbox, monkeypatch, capfd):
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_CRITEO_DEFAULT", criteo_connection_json(criteo_sandbox.url, api_version="2026-01")
+    )
+    hook = CriteoHook()
+    hook.list_advertisers()
+    hook.list_advertisers()
+    log = capfd.readouterr().out
+    assert log.count("Criteo API version 2026-01 is deprecated (Deprecation: @") == 1
+    assert "Sunset: Mon, 01 Feb 2027 00:00:00 GMT" in log
+    assert log.count("warns: endpoint-deprecated") == 1
+
+
+def test_a_current_api_version_warns_nothing(hook, capfd):
+    hook.list_advertisers()
+    assert "deprecated" not in capfd.readouterr().out

@@ -1,0 +1,113 @@
+"""End to end with ``dag.test()``: profile refresh, then export to the emulator, then the privacy exit."""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import closing
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from criteo_examples import SEGMENT_NAMES
+
+from demo.dag_runs import run_dag, task_results
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from airflow_provider_criteo.sandbox import CriteoSandbox
+    from tests.example_dags.conftest import DemoWarehouse
+
+pytestmark = pytest.mark.usefixtures("example_airflow", "criteo_conn")
+
+
+def audiences(sandbox: CriteoSandbox) -> dict[str, set[str]]:
+    """What the emulator holds: members of each audience, by name."""
+    return {s["attributes"]["name"]: sandbox.members(s["id"]) for s in sandbox.segments()}
+
+
+def refresh_and_export(conf: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
+    """Run a profile refresh, then an export; return the run's summaries by segment."""
+    run_dag("customer_profile_refresh")
+    export = run_dag("criteo_segment_export", conf)
+    (rows,) = task_results(export, "log_run_summary")
+    return {row["segment"]: row for row in rows}
+
+
+def test_each_audience_holds_exactly_its_segment(
+    demo_warehouse: DemoWarehouse, criteo_sandbox: CriteoSandbox
+):
+    summaries = refresh_and_export()
+
+    expected = demo_warehouse.expected_audiences()
+    assert set(expected) == set(SEGMENT_NAMES)
+    assert audiences(criteo_sandbox) == expected
+    rows = dict(demo_warehouse.query("SELECT segment, COUNT(*) FROM segment_members GROUP BY segment"))
+    for name, summary in summaries.items():
+        assert summary["rows_read"] == rows[name]
+        assert summary["rows_read"] == summary["valid"] + summary["invalid"]
+        assert summary["added"] == summary["audience_size"] == len(expected[name])
+        assert summary["removed"] == 0
+    assert all(summary["invalid"] > 0 for summary in summaries.values())
+    assert sum(summary["duplicates"] for summary in summaries.values()) > 0
+
+
+def test_the_next_refresh_is_exported_as_its_changes(
+    demo_warehouse: DemoWarehouse, criteo_sandbox: CriteoSandbox
+):
+    refresh_and_export()
+    before = audiences(criteo_sandbox)
+
+    summaries = refresh_and_export()
+
+    after = demo_warehouse.expected_audiences()
+    assert audiences(criteo_sandbox) == after
+    for name, summary in summaries.items():
+        assert summary["added"] == len(after[name] - before[name])
+        assert summary["removed"] == len(before[name] - after[name])
+        assert summary["unchanged"] == len(after[name] & before[name])
+    assert sum(summary["added"] + summary["removed"] for summary in summaries.values()) > 0
+
+
+def test_a_dry_run_sends_nothing(demo_warehouse: DemoWarehouse, criteo_sandbox: CriteoSandbox):
+    summaries = refresh_and_export({"segments": ["vip_buyers"], "dry_run": True})
+
+    assert list(summaries) == ["vip_buyers"]
+    assert summaries["vip_buyers"]["dry_run"] is True
+    assert summaries["vip_buyers"]["added"] == len(demo_warehouse.expected_audiences()["vip_buyers"])
+    assert criteo_sandbox.segments() == []
+
+
+def test_offboarding_leaves_no_audience_no_member_and_no_snapshot(
+    demo_warehouse: DemoWarehouse, criteo_sandbox: CriteoSandbox, snapshot_location: Path
+):
+    refresh_and_export()
+    exported = {s["id"] for s in criteo_sandbox.segments()}
+    assert any(path.is_file() for path in snapshot_location.rglob("*"))
+
+    offboarding = run_dag("criteo_audience_offboarding", {"audiences": [*SEGMENT_NAMES, "never_exported"]})
+
+    assert criteo_sandbox.segments() == []
+    assert not any(path.is_file() for path in snapshot_location.rglob("*"))
+    wiped = {
+        r.path.split("/")[-2] for r in criteo_sandbox.requests if r.method == "DELETE" and r.status == 200
+    }
+    assert wiped == exported
+    results = {r["audience_name"]: r["deleted"] for r in task_results(offboarding, "offboard_audience")}
+    assert results == {**dict.fromkeys(SEGMENT_NAMES, True), "never_exported": False}
+
+
+def test_gdpr_erasure_forgets_a_person_everywhere_and_audits_it(
+    demo_warehouse: DemoWarehouse, criteo_sandbox: CriteoSandbox
+):
+    refresh_and_export()
+    member = next(iter(next(iter(audiences(criteo_sandbox).values()))))  # a digest some audience holds
+    with closing(sqlite3.connect(demo_warehouse.path)) as db:
+        db.execute("INSERT INTO erasure_requests VALUES (?)", (member,))
+        db.commit()
+
+    run_dag("criteo_gdpr_erasure")
+
+    assert all(member not in held for held in audiences(criteo_sandbox).values())
+    ((digests, count),) = demo_warehouse.query("SELECT digests, audiences FROM erasure_audit")
+    assert member in digests
+    assert count == len(SEGMENT_NAMES)

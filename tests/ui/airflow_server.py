@@ -1,0 +1,200 @@
+"""A real Airflow for the browser tests: api-server, scheduler and dag-processor on a free port.
+
+It runs the example DAGs with its own ``AIRFLOW_HOME`` (SQLite metadata database, LocalExecutor),
+SimpleAuthManager with one known admin, ``[core] test_connection = Enabled`` and the demo warehouse.
+Each component runs in its own process group, so stopping it stops the processes it started.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+import requests
+from cryptography.fernet import Fernet
+
+from demo import EXAMPLE_DAGS
+from demo.environment import airflow_environment, set_up_airflow_with
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
+COMPONENTS = ("api-server", "scheduler", "dag-processor")
+USERNAME = "admin"
+START_TIMEOUT = 120.0
+STOP_TIMEOUT = 20.0
+TERMINAL_RUN_STATES = {"success", "failed"}
+
+
+def free_port() -> int:
+    """A TCP port free on the loopback interface right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_until(check: Callable[[], Any], timeout: float, what: str, interval: float = 0.5) -> Any:
+    """Poll ``check`` until it returns a truthy value, and return it; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(interval)
+
+
+@dataclass
+class AirflowServer:
+    """An Airflow started from ``home`` on ``port``, reading the SQLite warehouse ``warehouse``."""
+
+    home: Path
+    warehouse: Path
+    port: int = field(default_factory=free_port)
+    password: str = field(default_factory=lambda: secrets.token_urlsafe(12))
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        """The UI's and REST API's base URL."""
+        return f"http://127.0.0.1:{self.port}"
+
+    @cached_property
+    def env(self) -> dict[str, str]:
+        """The components' environment: this process's, less any Airflow setting, plus the server's.
+
+        The keys are set here: components started together would each write a new ``airflow.cfg``
+        with keys of their own, and the API server would refuse the scheduler's task tokens.
+        """
+        passwords = self.home / "passwords.json"
+        return {
+            **{key: value for key, value in os.environ.items() if not key.startswith("AIRFLOW")},
+            **airflow_environment(self.home, self.warehouse),
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__PARALLELISM": "4",
+            "AIRFLOW__CORE__AUTH_MANAGER": (
+                "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
+            ),
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USERNAME}:admin",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__API__PORT": str(self.port),
+            "AIRFLOW__API__BASE_URL": self.url,
+            "AIRFLOW__API__WORKERS": "1",
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.url}/execution/",
+            "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
+            "AIRFLOW__API__SECRET_KEY": secrets.token_urlsafe(16),
+            "AIRFLOW__CORE__FERNET_KEY": Fernet.generate_key().decode(),
+        }
+
+    def start(self) -> None:
+        """Set up the metadata database, start every component and wait until the DAGs are parsed."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        (self.home / "passwords.json").write_text(json.dumps({USERNAME: self.password}))
+        set_up_airflow_with(self.env)
+        for component in COMPONENTS:
+            log = open(self.home / f"{component}.log", "wb")  # noqa: SIM115 (kept open while it runs)
+            self.processes[component] = subprocess.Popen(
+                [sys.executable, "-m", "airflow", component],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        wait_until(self._healthy, START_TIMEOUT, f"Airflow to be healthy on {self.url}")
+        wait_until(self._dags_parsed, START_TIMEOUT, "the example DAGs to be parsed")
+
+    def stop(self) -> None:
+        """Stop every component and the processes it started."""
+        for process in self.processes.values():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in self.processes.values():
+            try:
+                process.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+    def logs(self) -> str:
+        """The tail of each component's output, to explain a failure."""
+        tails = [
+            f"--- {c}.log\n{(self.home / f'{c}.log').read_text(errors='replace')[-3000:]}" for c in COMPONENTS
+        ]
+        return "\n".join(tails)
+
+    # -------------------------------------------------------------------------------- REST API
+
+    @cached_property
+    def session(self) -> requests.Session:
+        """An HTTP session holding a JWT of the admin user (from ``/auth/token``)."""
+        response = requests.post(
+            f"{self.url}/auth/token", json={"username": USERNAME, "password": self.password}, timeout=30
+        )
+        response.raise_for_status()
+        session = requests.Session()
+        session.headers["Authorization"] = f"Bearer {response.json()['access_token']}"
+        return session
+
+    def api(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        """Call the REST API (``/api/v2`` + ``path``) as the admin; fail on an error status."""
+        response = self.session.request(method, f"{self.url}/api/v2{path}", timeout=30, **kwargs)
+        if not response.ok:
+            raise AssertionError(f"{method} {path}: {response.status_code} {response.text}")
+        return response
+
+    def dag_runs(self, dag_id: str, **filters: Any) -> list[dict[str, Any]]:
+        """The runs of a DAG, oldest first."""
+        params = {"order_by": "run_after", **filters}
+        return self.api("GET", f"/dags/{dag_id}/dagRuns", params=params).json()["dag_runs"]
+
+    def wait_for_run(self, dag_id: str, timeout: float = 180.0, **filters: Any) -> dict[str, Any]:
+        """Wait for the first run matching ``filters`` to finish; return it (state ``success`` or not)."""
+
+        def finished() -> dict[str, Any] | None:
+            runs = self.dag_runs(dag_id, **filters)
+            return runs[0] if runs and runs[0]["state"] in TERMINAL_RUN_STATES else None
+
+        return wait_until(finished, timeout, f"a finished run of {dag_id} matching {filters}", interval=1.0)
+
+    def task_log(
+        self, dag_id: str, run_id: str, task_id: str, map_index: int = -1, try_number: int = 1
+    ) -> str:
+        """A task instance's log as the UI reads it: one JSON line per entry, every field included."""
+        path = f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/logs/{try_number}"
+        content = self.api("GET", path, params={"map_index": map_index}).json()["content"]
+        return "\n".join(json.dumps(entry, ensure_ascii=False) for entry in content)
+
+    def _healthy(self) -> bool:
+        try:
+            health = requests.get(f"{self.url}/api/v2/monitor/health", timeout=5).json()
+        except (requests.ConnectionError, ValueError):
+            self._check_running()
+            return False
+        return all(
+            health.get(part, {}).get("status") == "healthy"
+            for part in ("metadatabase", "scheduler", "dag_processor")
+        )
+
+    def _dags_parsed(self) -> bool:
+        self._check_running()
+        dags = self.api("GET", "/dags", params={"tags": "example"}).json()
+        errors = self.api("GET", "/importErrors").json()
+        return dags["total_entries"] == len(list(EXAMPLE_DAGS.glob("*.py"))) or errors["total_entries"] > 0
+
+    def _check_running(self) -> None:
+        for component, process in self.processes.items():
+            if process.poll() is not None:
+                raise RuntimeError(f"airflow {component} exited with {process.returncode}:\n{self.logs()}")

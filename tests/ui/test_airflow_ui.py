@@ -1,0 +1,173 @@
+"""The Airflow UI in a real browser: the Criteo connection form, the trigger form, a run and its logs.
+
+The tests follow one user journey and run in file order: create the connection, let a profile refresh
+trigger an export, trigger an export from the form, then read its task logs.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import subprocess
+import sys
+from contextlib import closing
+from typing import TYPE_CHECKING
+
+from playwright.sync_api import expect
+
+from airflow_provider_criteo.identifiers import prepare_email, sha256_hex
+from airflow_provider_criteo.sandbox import DEFAULT_ADVERTISER_ID, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+from tests.ui.careless_criteo import TokenRecordingState
+from tests.ui.screenshots import screenshot
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page, Route
+
+    from airflow_provider_criteo.sandbox import CriteoSandbox
+    from tests.ui.airflow_server import AirflowServer
+
+EXPORT = "criteo_segment_export"
+CHOSEN = ["vip_buyers", "churn_risk"]
+EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
+
+
+def expected_audiences(server: AirflowServer) -> dict[str, set[str]]:
+    """Per segment of the server's warehouse, the SHA-256 identifiers of its valid addresses."""
+    audiences: dict[str, set[str]] = {}
+    with closing(sqlite3.connect(server.warehouse)) as db:
+        for segment, email in db.execute("SELECT segment, email FROM segment_members"):
+            normalized, _ = prepare_email(email)
+            audiences.setdefault(segment, set())
+            if normalized is not None:
+                audiences[segment].add(sha256_hex(normalized))
+    return audiences
+
+
+def emulator_audiences(sandbox: CriteoSandbox) -> dict[str, set[str]]:
+    """Per audience name, what the emulator holds."""
+    return {s["attributes"]["name"]: sandbox.members(s["id"]) for s in sandbox.segments()}
+
+
+def test_example_dags_have_no_import_errors(airflow_server: AirflowServer):
+    listed = subprocess.run(
+        [sys.executable, "-m", "airflow", "dags", "list-import-errors", "--output", "json"],
+        env=airflow_server.env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert json.loads(listed.stdout.splitlines()[-1]) == []  # the lines before are warnings
+    assert airflow_server.api("GET", "/importErrors").json()["total_entries"] == 0
+
+
+def send_port_as_unset(route: Route) -> None:
+    """Airflow 3.3.2's Test button sends ``port: 0`` for a connection without port, which its API then
+    refuses as another destination (apache/airflow#73298, fixed upstream): send it as unset."""
+    body = route.request.post_data_json or {}
+    route.continue_(post_data={**body, "port": body.get("port") or None})
+
+
+def test_criteo_connection_form_and_test_button(page: Page, ui_sandbox: CriteoSandbox):
+    page.goto("/connections")
+    page.get_by_role("button", name="Add Connection").click()
+    form = page.get_by_role("dialog")
+    form.get_by_label("Connection ID").fill("criteo_default")
+    form.get_by_label("Connection Type").fill("Criteo")
+    page.keyboard.press("Enter")
+    form.get_by_label("API URL").fill(ui_sandbox.url)
+    form.get_by_label("Client ID").fill(DEFAULT_CLIENT_ID)
+    secret = form.get_by_label("Client Secret")
+    secret.fill(DEFAULT_CLIENT_SECRET)
+    expect(secret).to_have_attribute("type", "password")
+    expect(form.get_by_text("Port", exact=True)).to_have_count(0)
+    screenshot(page, "criteo-connection-form")
+    form.get_by_role("button", name="Extra Fields", exact=True).click()
+    expect(form.get_by_text("Advertiser ID", exact=True)).to_be_visible()
+    expect(form.get_by_text("API version", exact=True)).to_be_visible()
+    form.locator("input[name=element_advertiser_id]").fill(DEFAULT_ADVERTISER_ID)
+    form.locator("input[name=element_api_version]").fill("2026-07")
+    consent = form.get_by_label("I agree to send customer data to Criteo")
+    expect(consent).not_to_be_checked()
+    form.get_by_text("I agree to send customer data to Criteo").click()
+    expect(consent).to_be_checked()
+    screenshot(page, "criteo-connection-extras")
+    form.get_by_role("button", name="Save").click()
+    expect(form).to_be_hidden()
+
+    row = page.get_by_role("row").filter(has_text="criteo_default")
+    expect(row).to_contain_text(ui_sandbox.url)
+    page.route("**/api/v2/connections/test", send_port_as_unset)
+    row.get_by_role("button", name="Test Connection").click()
+    expect(page.get_by_text("Test Connection Successful")).to_be_visible()
+    expect(page.get_by_text(f"advertisers available: {DEFAULT_ADVERTISER_ID}")).to_be_visible()
+    screenshot(page, "criteo-connection-test")
+
+
+def test_every_profile_refresh_is_followed_by_an_export(
+    airflow_server: AirflowServer, ui_sandbox: CriteoSandbox
+):
+    for dag_id in ("customer_profile_refresh", EXPORT):
+        airflow_server.api("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
+
+    refresh = airflow_server.wait_for_run("customer_profile_refresh")
+    export = airflow_server.wait_for_run(EXPORT, run_type="asset_triggered")
+
+    assert (refresh["state"], export["state"]) == ("success", "success")
+    assert emulator_audiences(ui_sandbox) == expected_audiences(airflow_server)
+
+
+def test_trigger_form_exports_the_chosen_segments(
+    page: Page, airflow_server: AirflowServer, ui_sandbox: CriteoSandbox
+):
+    page.goto(f"/dags/{EXPORT}")
+    page.get_by_role("button", name="Trigger Dag").click()
+    form = page.get_by_role("dialog")
+    segments = form.locator("#element_segments")  # the multi-select the "segments" param renders
+    segments.get_by_label("Clear selected options").click()
+    for segment in CHOSEN:
+        segments.get_by_role("combobox").click()
+        page.get_by_role("option", name=re.compile(f"^{segment}:")).click()
+    chosen = form.locator("input[name=element_segments]")
+    expect(chosen).to_have_count(len(CHOSEN))
+    assert [element.input_value() for element in chosen.all()] == CHOSEN
+    expect(form.get_by_label("Dry run")).not_to_be_checked()
+    screenshot(page, "trigger-form")
+    form.get_by_role("button", name="Trigger").last.click()
+    expect(form).to_be_hidden()
+
+    run = airflow_server.wait_for_run(EXPORT, run_type="manual")
+    assert run["state"] == "success"
+    assert run["conf"]["segments"] == CHOSEN
+    assert run["conf"]["dry_run"] is False
+    expected = expected_audiences(airflow_server)
+    held = emulator_audiences(ui_sandbox)
+    assert {name: held[name] for name in CHOSEN} == {name: expected[name] for name in CHOSEN}
+
+    page.goto(f"/dags/{EXPORT}/runs/{run['dag_run_id']}")
+    expect(page.get_by_text("Success").first).to_be_visible()
+    screenshot(page, "finished-run")
+    page.goto(f"/dags/{EXPORT}/runs/{run['dag_run_id']}/tasks/log_run_summary")
+    expect(page.get_by_text("Criteo export of 2 segment(s)")).to_be_visible()
+    screenshot(page, "run-summary-log")
+
+
+def test_task_logs_mask_secrets_and_hold_no_email(airflow_server: AirflowServer, ui_sandbox: CriteoSandbox):
+    (run,) = airflow_server.dag_runs(EXPORT, run_type="manual")
+    logs = [
+        airflow_server.task_log(EXPORT, run["dag_run_id"], "export_segment", map_index)
+        for map_index in range(len(CHOSEN))
+    ]
+    logs.append(airflow_server.task_log(EXPORT, run["dag_run_id"], "log_run_summary"))
+    text = "\n".join(logs)
+
+    for segment in CHOSEN:
+        assert f"Criteo export of segment '{segment}'" in text
+    assert "Criteo export of 2 segment(s)" in text
+    assert "credentials-echo (client_secret=*** access_token=***)" in text  # where they would leak
+    assert isinstance(ui_sandbox.state, TokenRecordingState)
+    tokens = ui_sandbox.state.issued_tokens
+    assert tokens
+    for secret in (DEFAULT_CLIENT_SECRET, *tokens):
+        assert secret not in text
+    assert EMAIL.search(text) is None

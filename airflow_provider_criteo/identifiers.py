@@ -8,9 +8,16 @@ cannot be an address are rejected with a reason instead of being sent.
 from __future__ import annotations
 
 import enum
+import functools
 import hashlib
+import operator
 import re
 import unicodedata
+from itertools import compress, repeat
+from typing import TYPE_CHECKING, NamedTuple, cast
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
 
 #: RFC 5321 limits: 64 characters of local part, 254 of address.
 MAX_EMAIL_LENGTH = 254
@@ -24,6 +31,16 @@ _WHITESPACE = re.compile(r"\s")
 _EMAIL = re.compile(
     r"(?!\.)(?!.*\.\.)[^@\s\"(),:;<>\[\\\]]+(?<!\.)"
     r"@(?:[^\W_](?:[\w-]*[^\W_])?\.)+(?:[^\W\d_]{2,63}|xn--[a-z0-9-]{1,59})"
+)
+# A strict subset of what _EMAIL and the checks above accept, in plain ASCII: dot-separated atoms of
+# ordinary characters, then dotted alphanumeric labels (inner hyphens only) and an alphabetic top-level
+# domain. It matches most real addresses in one pass; whatever it does not match takes the full checks.
+# Each part can match in one way only, so possessive quantifiers (which never backtrack) change
+# nothing but the speed.
+_nfc = functools.partial(unicodedata.normalize, "NFC")
+_PLAIN_ATOM = r"[a-z0-9!#$%&'*+/=?^_`{|}~-]++"
+_PLAIN_EMAIL = re.compile(
+    rf"{_PLAIN_ATOM}(?:\.{_PLAIN_ATOM})*+@(?:[a-z0-9]++(?:-++[a-z0-9]++)*+\.)++[a-z]{{2,63}}"
 )
 
 
@@ -62,6 +79,19 @@ def email_rejection(normalized: str) -> Rejection | None:
     return None
 
 
+_HEX_DIGEST = re.compile(r"[0-9a-fA-F]{64}")
+
+
+def erasure_digest(value: object) -> tuple[bytes | None, Rejection | None]:
+    """The raw SHA-256 digest of a person to forget, given an address or its 64-hex digest."""
+    if isinstance(value, str) and _HEX_DIGEST.fullmatch(value.strip()):
+        return bytes.fromhex(value.strip()), None
+    normalized, rejection = prepare_email(value)
+    if normalized is None:
+        return None, rejection
+    return hashlib.sha256(normalized.encode()).digest(), None
+
+
 def sha256_hex(normalized: str) -> str:
     """The lower-case hex SHA-256 of the UTF-8 bytes, as Criteo expects hashed e-mails."""
     return hashlib.sha256(normalized.encode()).hexdigest()
@@ -81,3 +111,68 @@ def prepare_email(value: object) -> tuple[str | None, Rejection | None]:
     normalized = normalize_email(value)
     rejection = email_rejection(normalized)
     return (None, rejection) if rejection else (normalized, None)
+
+
+class PreparedChunk(NamedTuple):
+    """A chunk of raw values, prepared: the valid addresses, and the others by position and reason."""
+
+    #: The normalised addresses of the valid values, in chunk order.
+    valid: list[str]
+    #: ``(position in the chunk, reason)`` of every rejected value, in chunk order.
+    rejected: list[tuple[int, Rejection]]
+
+
+def prepare_emails(values: Sequence[object]) -> PreparedChunk:
+    """Prepare a chunk of raw column values at once: exactly what :func:`prepare_email` gives each.
+
+    The work runs in C over the whole chunk (``map`` of string methods and one regular expression);
+    only values outside the common case (not text, non-ASCII, long, or invalid) take the per-value
+    checks, so an export spends a fraction of a microsecond per row here.
+    """
+    texts, rejected = _texts(values)
+    normalized = list(map(str.lower, map(_nfc, map(str.strip, texts))))
+    # Positions (among the texts) of what the one-pass pattern cannot vouch for: the full checks decide.
+    suspects = set(
+        compress(range(len(normalized)), map(operator.not_, map(_PLAIN_EMAIL.fullmatch, normalized)))
+    )
+    if max(map(len, normalized), default=0) > MAX_LOCAL_PART_LENGTH:
+        suspects.update(i for i, text in enumerate(normalized) if len(text) > MAX_LOCAL_PART_LENGTH)
+    refused = {i: reason for i in sorted(suspects) if (reason := email_rejection(normalized[i])) is not None}
+    if refused:
+        normalized = list(compress(normalized, _all_but(len(normalized), refused)))
+        if rejected:  # texts are the values less the rejected ones: map their positions back
+            positions = list(compress(range(len(values)), _all_but(len(values), rejected)))
+            refused = {positions[i]: reason for i, reason in refused.items()}
+        rejected.update(refused)
+    return PreparedChunk(normalized, sorted(rejected.items()))
+
+
+def _texts(values: Sequence[object]) -> tuple[Sequence[str], dict[int, Rejection]]:
+    """The text values of a chunk (bytes decoded), and the reason of each value that is not text."""
+    odd = list(compress(range(len(values)), map(operator.is_not, map(type, values), repeat(str))))
+    if not odd:
+        return cast("Sequence[str]", values), {}
+    texts = list(values)
+    rejected: dict[int, Rejection] = {}
+    for index in odd:
+        value = texts[index]
+        if isinstance(value, str):
+            continue
+        if isinstance(value, bytes):
+            try:
+                texts[index] = value.decode()
+                continue
+            except UnicodeDecodeError:
+                pass
+        rejected[index] = Rejection.NULL if value is None else Rejection.NOT_TEXT
+    if rejected:
+        texts = list(compress(texts, _all_but(len(texts), rejected)))
+    return cast("list[str]", texts), rejected
+
+
+def _all_but(size: int, excluded: Iterable[int]) -> list[bool]:
+    """Selectors for :func:`itertools.compress`: every position but the excluded ones."""
+    selectors = [True] * size
+    for index in excluded:
+        selectors[index] = False
+    return selectors

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from airflow_provider_criteo.exceptions import LargeRemovalError
+from airflow_provider_criteo.members import distinct_sorted
 from airflow_provider_criteo.state import empty_digests
 
 if TYPE_CHECKING:
@@ -31,15 +32,45 @@ class MirrorPlan:
     leaving: int
 
 
+def isin_sorted(values: np.ndarray, members: np.ndarray) -> np.ndarray:
+    """Which ``values`` are in ``members`` (a sorted digest array): ``np.isin`` by binary search.
+
+    ``np.isin`` sorts both arrays of ``S32`` items again; a search in the sorted one is several times faster.
+    """
+    if not len(members) or not len(values):
+        return np.zeros(len(values), dtype=bool)
+    found = np.minimum(np.searchsorted(members, values), len(members) - 1)
+    return np.asarray(members[found] == values, dtype=bool)
+
+
+def setdiff_sorted(values: np.ndarray, removed: np.ndarray) -> np.ndarray:
+    """``values`` (sorted, distinct) less ``removed`` (sorted): ``np.setdiff1d(..., assume_unique=True)``.
+
+    Removing nothing returns ``values`` itself, not a copy: a first export holds its members once.
+    """
+    if not len(removed):
+        return values
+    return values[~isin_sorted(values, removed)]
+
+
+def union_sorted(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """The sorted distinct union of two digest arrays: ``np.union1d``."""
+    if not len(second):
+        return distinct_sorted(np.sort(first))
+    return distinct_sorted(np.sort(np.concatenate([first, second])))
+
+
 def history_bounds(previous: np.ndarray, intents: Sequence[Intent]) -> tuple[np.ndarray, np.ndarray]:
     """The members surely and possibly in the audience, given the last snapshot and uncommitted runs.
 
     An intent is a run that may have added or removed members without committing (it crashed, or
     lost the commit race): what it may have removed is no longer sure, what it may have added is possible.
     """
-    maybe_added = reduce(np.union1d, [i.adds for i in intents], empty_digests())
-    maybe_removed = reduce(np.union1d, [i.removes for i in intents], empty_digests())
-    return np.setdiff1d(previous, maybe_removed, assume_unique=True), np.union1d(previous, maybe_added)
+    if not intents:
+        return previous, previous
+    maybe_added = reduce(union_sorted, [i.adds for i in intents], empty_digests())
+    maybe_removed = reduce(union_sorted, [i.removes for i in intents], empty_digests())
+    return setdiff_sorted(previous, maybe_removed), union_sorted(previous, maybe_added)
 
 
 def plan_mirror(current: np.ndarray, previous: np.ndarray, intents: Sequence[Intent] = ()) -> MirrorPlan:
@@ -49,9 +80,9 @@ def plan_mirror(current: np.ndarray, previous: np.ndarray, intents: Sequence[Int
     current is removed. Amendments are idempotent, so re-sending an uncertain change is safe.
     """
     surely_present, maybe_present = history_bounds(previous, intents)
-    adds = np.setdiff1d(current, surely_present, assume_unique=True)
-    removes = np.setdiff1d(maybe_present, current, assume_unique=True)
-    leaving = len(previous) - int(np.isin(previous, current, assume_unique=True).sum())
+    adds = setdiff_sorted(current, surely_present)
+    removes = setdiff_sorted(maybe_present, current)
+    leaving = len(removes) if maybe_present is previous else int((~isin_sorted(previous, current)).sum())
     return MirrorPlan(
         adds, removes, unchanged=len(current) - len(adds), previous=len(previous), leaving=leaving
     )

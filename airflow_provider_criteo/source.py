@@ -1,14 +1,20 @@
 """Reading a segment's identifier column from any common-sql connection, in chunks.
 
 Rows are streamed with ``fetchmany`` (on PostgreSQL through a server-side cursor), so the worker
-never holds a whole result set. Table names are validated and quoted, never interpolated raw.
+never holds a whole result set; a reader thread fetches the next chunks while the caller works on
+this one. Table names are validated and quoted, never interpolated raw.
 """
 
 from __future__ import annotations
 
+import contextlib
+import operator
+import queue
 import re
+import threading
 import uuid
 from contextlib import closing
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from airflow.exceptions import AirflowNotFoundException
@@ -22,6 +28,8 @@ if TYPE_CHECKING:
     from airflow.providers.common.sql.hooks.sql import DbApiHook
 
 DEFAULT_CHUNK_SIZE = 10_000
+#: Chunks the reader thread may fetch ahead of the caller (bounded: memory stays flat).
+PREFETCH_CHUNKS = 2
 
 # One part of a (schema-qualified) table name: a letter or underscore, then letters, digits, _ or $.
 _IDENTIFIER_PART = re.compile(r"[^\W\d]\w*(?:\$\w*)*")
@@ -76,22 +84,78 @@ def stream_column(
 ) -> Iterator[list[Any]]:
     """Yield the values of ``column`` in chunks of at most ``chunk_size`` rows.
 
-    Fails before yielding anything when the result has no such column, naming those it has.
+    A reader thread opens the connection, runs the query and fetches up to ``PREFETCH_CHUNKS`` chunks
+    ahead, so the database's work overlaps the caller's; the connection lives and dies in that
+    thread. Fails before yielding anything when the result has no such column, naming those it has.
     """
-    with closing(hook.get_conn()) as conn:
-        cursor = _streaming_cursor(hook, conn)
-        try:
-            if parameters:
-                cursor.execute(sql, parameters)
-            else:
-                cursor.execute(sql)
-            rows = cursor.fetchmany(chunk_size)
-            index = _column_index(cursor.description, column)
-            while rows:
-                yield [row[index] for row in rows]
+    chunks: queue.Queue[Any] = queue.Queue(maxsize=PREFETCH_CHUNKS)
+    stop = threading.Event()
+    reader = threading.Thread(
+        target=_read_chunks,
+        args=(hook, sql, parameters, column, chunk_size, chunks, stop),
+        name="criteo-export-reader",
+        daemon=True,
+    )
+    reader.start()
+    try:
+        while (item := chunks.get()) is not _END:
+            if isinstance(item, _Failure):
+                raise item.error
+            yield item
+    finally:
+        stop.set()
+        while reader.is_alive():  # let a reader waiting on a full queue see the stop, and close
+            with contextlib.suppress(queue.Empty):
+                chunks.get_nowait()
+            reader.join(0.01)
+
+
+_END = object()
+
+
+@dataclass(frozen=True)
+class _Failure:
+    """An exception of the reader thread, raised again in the caller's."""
+
+    error: BaseException
+
+
+def _read_chunks(
+    hook: DbApiHook,
+    sql: str,
+    parameters: Mapping[str, Any] | Sequence[Any] | None,
+    column: str,
+    chunk_size: int,
+    chunks: queue.Queue[Any],
+    stop: threading.Event,
+) -> None:
+    """The reader thread: run the query and queue its chunks, then ``_END`` (or the failure)."""
+    try:
+        with closing(hook.get_conn()) as conn:
+            cursor = _streaming_cursor(hook, conn)
+            try:
+                if parameters:
+                    cursor.execute(sql, parameters)
+                else:
+                    cursor.execute(sql)
                 rows = cursor.fetchmany(chunk_size)
-        finally:
-            cursor.close()
+                value = operator.itemgetter(_column_index(cursor.description, column))
+                while rows and _put(chunks, list(map(value, rows)), stop):
+                    rows = cursor.fetchmany(chunk_size)
+            finally:
+                cursor.close()
+        _put(chunks, _END, stop)
+    except BaseException as err:
+        _put(chunks, _Failure(err), stop)
+
+
+def _put(chunks: queue.Queue[Any], item: object, stop: threading.Event) -> bool:
+    """Queue ``item`` unless the caller stopped reading; return whether it was queued."""
+    while not stop.is_set():
+        with contextlib.suppress(queue.Full):
+            chunks.put(item, timeout=0.1)
+            return True
+    return False
 
 
 def _streaming_cursor(hook: DbApiHook, conn: Any) -> Any:

@@ -93,16 +93,19 @@ def empty_digests() -> np.ndarray:
 
 
 def encode(sections: dict[str, np.ndarray], **meta: Any) -> bytes:
-    """Serialise named digest arrays with a header and a checksum."""
-    payload = b"".join(np.ascontiguousarray(a, dtype=DIGEST_DTYPE).tobytes() for a in sections.values())
+    """Serialise named digest arrays with a header and a checksum (one copy of the digests, no more)."""
+    arrays = [np.ascontiguousarray(a, dtype=DIGEST_DTYPE) for a in sections.values()]
+    checksum = hashlib.sha256()
+    for array in arrays:
+        checksum.update(array.data)
     header = {
         "format": FORMAT_VERSION,
         "sections": {name: len(array) for name, array in sections.items()},
-        "sha256": hashlib.sha256(payload).hexdigest(),
+        "sha256": checksum.hexdigest(),
         **meta,
     }
     head = json.dumps(header, sort_keys=True).encode()
-    return MAGIC + len(head).to_bytes(4, "big") + head + payload
+    return b"".join([MAGIC, len(head).to_bytes(4, "big"), head, *(array.data for array in arrays)])
 
 
 def decode(data: bytes, where: str) -> dict[str, np.ndarray]:
@@ -113,7 +116,7 @@ def decode(data: bytes, where: str) -> dict[str, np.ndarray]:
         start = len(MAGIC) + 4
         head_size = int.from_bytes(data[len(MAGIC) : start], "big")
         header = json.loads(data[start : start + head_size])
-        payload = data[start + head_size :]
+        payload = memoryview(data)[start + head_size :]  # the digests are read in place, not copied
         if header["format"] != FORMAT_VERSION:
             raise ValueError(f"unknown format {header['format']}")
         if hashlib.sha256(payload).hexdigest() != header["sha256"]:
@@ -146,13 +149,11 @@ class SnapshotStore:
     @classmethod
     def from_config(cls, location: str | None = None) -> SnapshotStore:
         """The store at ``location``, else ``[criteo] snapshot_location``, else under ``$AIRFLOW_HOME``."""
-        from airflow.configuration import conf
+        from airflow.configuration import AIRFLOW_HOME, conf
 
         location = location or conf.get("criteo", "snapshot_location", fallback=None)
         if not location:
-            location = os.path.join(
-                conf.get("core", "airflow_home", fallback="~/airflow"), "criteo", "snapshots"
-            )
+            location = os.path.join(AIRFLOW_HOME, "criteo", "snapshots")
         return cls(os.path.expanduser(location) if "://" not in location else location)
 
     def _folder(self, key: SnapshotKey) -> ObjectStoragePath:
@@ -259,6 +260,20 @@ class SnapshotStore:
             self._write_atomic(path, _lock_record(owner))
 
     # ------------------------------------------------------------------------------- audience
+
+    def forget(self, key: SnapshotKey, digests: np.ndarray, *, owner: str) -> None:
+        """Remove erased people's digests from the snapshot and intents of one audience, under its lock."""
+        with self.lock(key, owner):
+            snapshot = self.latest(key)
+            if snapshot is not None:
+                kept = np.setdiff1d(snapshot.digests, digests, assume_unique=True)
+                self.commit(key, kept, expected_version=snapshot.version)
+            for intent in self.intents(key):
+                adds = np.setdiff1d(intent.adds, digests, assume_unique=True)
+                removes = np.setdiff1d(intent.removes, digests, assume_unique=True)
+                self._write_atomic(
+                    self._folder(key) / intent.name, encode({"adds": adds, "removes": removes})
+                )
 
     def delete_audience(self, advertiser_id: str, audience_id: str) -> int:
         """Delete every snapshot, intent and lock of an audience; return the number of files removed."""

@@ -17,14 +17,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from airflow_provider_criteo.hooks.criteo import chunked
-from airflow_provider_criteo.members import hex_identifiers
-from airflow_provider_criteo.mirror import check_removal, history_bounds, plan_mirror
+from airflow_provider_criteo.mirror import check_removal, history_bounds, plan_mirror, union_sorted
 from airflow_provider_criteo.progress import Progress
 from airflow_provider_criteo.resources import MAX_IDENTIFIERS_PER_REQUEST
 from airflow_provider_criteo.state import empty_digests
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Sequence
 
     from airflow_provider_criteo.hooks.criteo import CriteoHook
     from airflow_provider_criteo.state import Intent, Snapshot, SnapshotKey, SnapshotStore
@@ -145,7 +144,7 @@ class AudienceSync:
                 "Audience %s has no snapshot: add_only adds, and records nothing.", self.key.audience_id
             )
             result = SyncResult()
-            result.added = self._amend("add", hex_identifiers(current), result)
+            result.added = self._amend("add", current, result)
             return result
         adds, removes, wipe = self._plan(mode, current, snapshot, intents, created)
         previous = snapshot.digests if snapshot is not None else empty_digests()
@@ -154,10 +153,10 @@ class AudienceSync:
         result = SyncResult(unchanged=len(current) - len(adds) if mode == "mirror" else 0)
         if wipe:
             self._wipe(result)
-        result.added = self._amend("add", hex_identifiers(adds), result)
-        result.removed = self._amend("remove", hex_identifiers(removes), result)
+        result.added = self._amend("add", adds, result)
+        result.removed = self._amend("remove", removes, result)
         # add_only leaves other runs' intents in place: what they may have removed is still uncertain.
-        committed = np.union1d(previous, current) if mode == "add_only" else current
+        committed = union_sorted(previous, current) if mode == "add_only" else current
         settled = [intent] if mode == "add_only" else [intent, *(i.name for i in intents)]
         result.snapshot_version = store.commit(
             self.key, committed, expected_version=snapshot.version if snapshot is not None else None
@@ -171,11 +170,20 @@ class AudienceSync:
         result.requests += 1
         result.wiped = True
 
-    def _amend(self, operation: str, identifiers: Iterable[str], result: SyncResult) -> int:
-        """Send one operation in batches of ``batch_size``, logging progress; return the count sent."""
+    def _amend(self, operation: str, identifiers: Iterable[str] | np.ndarray, result: SyncResult) -> int:
+        """Send one operation in batches of ``batch_size``, logging progress; return the count sent.
+
+        ``identifiers`` are strings sent as they are, or an array of digests (sent as hex by the hook).
+        """
         progress = Progress(self.log, f"{operation} to audience {self.key.audience_id}", "identifiers")
         sent = 0
-        for number, batch in enumerate(chunked(identifiers, self.policy.batch_size), start=1):
+        size = self.policy.batch_size
+        batches: Iterable[Sequence[str] | np.ndarray] = (
+            (identifiers[start : start + size] for start in range(0, len(identifiers), size))
+            if isinstance(identifiers, np.ndarray)
+            else chunked(identifiers, size)
+        )
+        for number, batch in enumerate(batches, start=1):
             result.requests += self.hook.amend_contact_list(self.key.audience_id, operation, batch).requests
             sent += len(batch)
             progress.update(sent, f"batch {number}")

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from airflow_provider_criteo import throttle
 from airflow_provider_criteo.hooks.criteo import CriteoHook
 from airflow_provider_criteo.sandbox import CriteoSandbox
 from airflow_provider_criteo.throttle import RateLimiter
@@ -49,6 +50,12 @@ def hook(criteo_conn: str) -> CriteoHook:
     hook = CriteoHook(criteo_conn, timeout=5, retry_backoff=0.01)
     hook.rate_limiter = RateLimiter(1000)
     return hook
+
+
+@pytest.fixture(autouse=True)
+def fresh_rate_limiters(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts with an unused client-side rate limit, as the sandbox's limit is reset too."""
+    monkeypatch.setattr(throttle, "_shared", {})
 
 
 @pytest.fixture(autouse=True)

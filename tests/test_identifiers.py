@@ -6,7 +6,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from airflow_provider_criteo.identifiers import Rejection, normalize_email, prepare_email, sha256_hex
+from airflow_provider_criteo.identifiers import (
+    _PLAIN_EMAIL,
+    MAX_LOCAL_PART_LENGTH,
+    PreparedChunk,
+    Rejection,
+    email_rejection,
+    normalize_email,
+    prepare_email,
+    prepare_emails,
+    sha256_hex,
+)
 
 
 @pytest.mark.parametrize(
@@ -109,3 +119,103 @@ def test_case_and_whitespace_variants_give_one_digest(address, before, after, ra
     variant = "".join(c.upper() if random.random() < 0.5 else c for c in address)
     assert prepare_email(address) == (address, None)
     assert sha256_hex(prepare_email(before + variant + after)[0]) == sha256_hex(address)
+
+
+# --- prepare_emails: a whole chunk at once, exactly what prepare_email gives each value -----------
+
+
+def one_by_one(values: list) -> PreparedChunk:
+    """What prepare_emails must return: prepare_email on each value, in order."""
+    prepared = [prepare_email(value) for value in values]
+    return PreparedChunk(
+        valid=[normalized for normalized, _ in prepared if normalized is not None],
+        rejected=[(i, rejection) for i, (_, rejection) in enumerate(prepared) if rejection is not None],
+    )
+
+
+MESSY_ADDRESS = st.builds(
+    lambda address, before, after, upper: before + (address.upper() if upper else address) + after,
+    ADDRESS | st.sampled_from(["élodie@exemple.fr", "e\u0301lodie@exemple.fr", "user@пример.рф"]),
+    st.sampled_from(["", " ", "\t", "\n "]),
+    st.sampled_from(["", " ", "\r\n"]),
+    st.booleans(),
+)
+# Almost addresses, from tiny alphabets: leading, trailing and double dots, hyphens at label ends,
+# empty labels, digits in the top-level domain, two @... come up often.
+NEAR_ADDRESS = st.builds(
+    lambda local, domain, tld: f"{local}@{domain}.{tld}",
+    st.text("ab.-_+@", max_size=6),
+    st.text("ab1.-_", max_size=8),
+    st.text("ab1-", max_size=4),
+)
+RAW_VALUE = st.one_of(
+    MESSY_ADDRESS,
+    NEAR_ADDRESS,
+    st.text(),
+    st.text(alphabet="ab.@-_+ \n\x00é\u200b", max_size=30),
+    st.none(),
+    st.integers(),
+    st.binary(max_size=20),
+    MESSY_ADDRESS.map(str.encode),
+    st.builds(lambda n: "a" * n + "@example.com", st.integers(55, 70)),
+    st.builds(lambda n: "a@" + "b" * n + ".com", st.integers(240, 255)),
+)
+
+
+@given(st.lists(RAW_VALUE, max_size=40))
+@settings(max_examples=1500)
+def test_prepare_emails_is_prepare_email_on_each_value(values):
+    assert prepare_emails(values) == one_by_one(values)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        [],
+        ["Alice@Example.com", " bob@example.org "],
+        [None, "", "not-an-email", b"\xff", 42, "x@y.zz"],
+        ["a" * 64 + "@example.com", "a" * 65 + "@example.com", "élodie@exemple.fr", None],
+        ["ok@example.com", "line\nbreak@example.com", b"Bytes@Example.com", None, "al..ice@example.com"],
+    ],
+)
+def test_prepare_emails_on_typical_chunks(values):
+    assert prepare_emails(values) == one_by_one(values)
+
+
+def test_prepare_emails_reports_rejections_by_position_in_the_chunk():
+    values = [None, "Ann@Example.com", "", b"Bob@Example.com", "nope", 7, "carl@example.com"]
+    assert prepare_emails(values) == (
+        ["ann@example.com", "bob@example.com", "carl@example.com"],
+        [(0, Rejection.NULL), (2, Rejection.EMPTY), (4, Rejection.INVALID_FORMAT), (5, Rejection.NOT_TEXT)],
+    )
+
+
+ATOM_CHARACTERS = "abcdefghijklmnopqrstuvwxyz0123456789!#$%&'*+/=?^_`{|}~-"
+ALPHANUMERIC = "abcdefghijklmnopqrstuvwxyz0123456789"
+PLAIN_ADDRESS = st.builds(
+    lambda atoms, labels, tld: ".".join(atoms) + "@" + "".join(f"{label}." for label in labels) + tld,
+    st.lists(st.text(ATOM_CHARACTERS, min_size=1, max_size=8), min_size=1, max_size=4),
+    st.lists(
+        st.builds(
+            lambda runs, hyphens: hyphens.join(runs),
+            st.lists(st.text(ALPHANUMERIC, min_size=1, max_size=6), min_size=1, max_size=3),
+            st.sampled_from(["-", "--"]),
+        ),
+        min_size=1,
+        max_size=3,
+    ),
+    st.text("abcdefghijklmnopqrstuvwxyz", min_size=2, max_size=63),
+)
+
+
+@given(PLAIN_ADDRESS | NEAR_ADDRESS | st.text(ATOM_CHARACTERS + ".@-", max_size=30))
+@settings(max_examples=2000)
+def test_the_one_pass_pattern_only_vouches_for_valid_addresses(text):
+    """Whatever the fast pattern accepts (within the length limits) the full checks accept too."""
+    if _PLAIN_EMAIL.fullmatch(text) and len(text) <= MAX_LOCAL_PART_LENGTH:
+        assert email_rejection(text) is None
+
+
+@given(PLAIN_ADDRESS)
+def test_the_one_pass_pattern_matches_ordinary_addresses(address):
+    assert _PLAIN_EMAIL.fullmatch(address)

@@ -2,9 +2,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from airflow_provider_criteo.exceptions import LargeRemovalError
-from airflow_provider_criteo.mirror import check_removal, plan_mirror
+from airflow_provider_criteo.mirror import (
+    check_removal,
+    isin_sorted,
+    plan_mirror,
+    setdiff_sorted,
+    union_sorted,
+)
 from airflow_provider_criteo.state import Intent
 
 
@@ -54,3 +62,35 @@ def test_removal_guard():
     with pytest.raises(LargeRemovalError, match="would remove its members"):
         check_removal(leaving=0, previous=None, current=0, max_fraction=0.5, segment="vip")
     check_removal(leaving=0, previous=0, current=0, max_fraction=0.5, segment="vip")
+
+
+# --- the sorted-array set operations behind the plan: numpy's results, without numpy's re-sorting ---
+
+SORTED_DIGESTS = st.lists(st.integers(0, 40)).map(lambda values: digests(*values))
+
+
+@given(SORTED_DIGESTS, SORTED_DIGESTS)
+@settings(max_examples=300)
+def test_sorted_set_operations_are_numpy_s(first, second):
+    assert (isin_sorted(first, second) == np.isin(first, second)).all()
+    assert (
+        setdiff_sorted(first, second).tobytes() == np.setdiff1d(first, second, assume_unique=True).tobytes()
+    )
+    assert union_sorted(first, second).tobytes() == np.union1d(first, second).tobytes()
+
+
+@given(SORTED_DIGESTS, SORTED_DIGESTS, st.lists(st.tuples(SORTED_DIGESTS, SORTED_DIGESTS), max_size=2))
+@settings(max_examples=200)
+def test_plan_is_the_set_arithmetic_of_its_docstring(current, previous, changes):
+    intents = [Intent(f"intent-{i}", adds, removes) for i, (adds, removes) in enumerate(changes)]
+    maybe_added = set().union(*(ids(i.adds) for i in intents))
+    maybe_removed = set().union(*(ids(i.removes) for i in intents))
+    surely = ids(previous) - maybe_removed
+    maybe = ids(previous) | maybe_added
+    plan = plan_mirror(current, previous, intents)
+    assert ids(plan.adds) == ids(current) - surely
+    assert ids(plan.removes) == maybe - ids(current)
+    assert plan.leaving == len(ids(previous) - ids(current))
+    assert plan.unchanged == len(current) - len(plan.adds)
+    for array in (plan.adds, plan.removes):
+        assert array.tobytes() == np.unique(array).tobytes()  # sorted and distinct, as sent and stored

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import sqlite3
+import threading
 from contextlib import closing
 
 import pytest
@@ -67,7 +69,8 @@ def test_stream_column_yields_chunks(warehouse):
 
 
 def test_postgres_streams_through_a_server_side_cursor(postgres_warehouse):
-    postgres_warehouse.load([("vip", f"user{i}@example.com") for i in range(30)])
+    # More chunks than the reader thread may fetch ahead, so that the cursor is still open below.
+    postgres_warehouse.load([("vip", f"user{i}@example.com") for i in range(100)])
     hook = get_sql_hook(postgres_warehouse.conn_id)
     with closing(
         stream_column(hook, f"SELECT email FROM {postgres_warehouse.table}", None, "email", 10)
@@ -76,4 +79,24 @@ def test_postgres_streams_through_a_server_side_cursor(postgres_warehouse):
         with closing(postgres_warehouse.connect()) as observer, observer.cursor() as cursor:
             cursor.execute("SELECT query FROM pg_stat_activity WHERE query LIKE 'FETCH FORWARD 10 FROM %'")
             assert cursor.fetchall(), "the export's backend is not fetching from a server-side cursor"
-        assert sum(len(c) for c in chunks) == 20
+        assert sum(len(c) for c in chunks) == 90
+
+
+def test_chunks_come_in_order_and_an_early_stop_closes_the_reader(sqlite_warehouse):
+    sqlite_warehouse.load([("vip", f"user{i}@example.com") for i in range(95)])
+    hook = get_sql_hook(sqlite_warehouse.conn_id)
+    sql = f"SELECT email FROM {sqlite_warehouse.table} ORDER BY rowid"
+    values = [v for chunk in stream_column(hook, sql, None, "email", 10) for v in chunk]
+    assert values == [f"user{i}@example.com" for i in range(95)]
+    readers = {t for t in threading.enumerate() if t.name == "criteo-export-reader"}
+    with closing(stream_column(hook, sql, None, "email", 10)) as chunks:
+        assert len(next(chunks)) == 10
+    assert {t for t in threading.enumerate() if t.name == "criteo-export-reader"} == readers
+
+
+def test_reader_failures_reach_the_caller(sqlite_warehouse):
+    hook = get_sql_hook(sqlite_warehouse.conn_id)
+    with pytest.raises(CriteoConfigurationError, match="no column 'mail'"):
+        next(stream_column(hook, f"SELECT email FROM {sqlite_warehouse.table}", None, "mail", 10))
+    with pytest.raises(sqlite3.OperationalError, match="no such table"):
+        next(stream_column(hook, "SELECT email FROM missing", None, "email", 10))

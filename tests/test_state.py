@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 
@@ -11,7 +12,7 @@ from airflow_provider_criteo.exceptions import (
     SnapshotConflictError,
     SnapshotCorruptError,
 )
-from airflow_provider_criteo.state import SnapshotKey, SnapshotStore
+from airflow_provider_criteo.state import MAGIC, SnapshotKey, SnapshotStore, decode, encode
 
 KEY = SnapshotKey(advertiser_id="12345", audience_id="100001")
 
@@ -136,3 +137,37 @@ def test_from_config_reads_the_airflow_setting(tmp_path, monkeypatch):
     store.commit(KEY, digests(1), expected_version=None)
     assert list((tmp_path / "elsewhere").rglob("v*.snap"))
     assert SnapshotStore.from_config(str(tmp_path / "explicit")).root.path.endswith("explicit")
+
+
+def test_the_file_format_is_unchanged():
+    """Snapshots written before encode() stopped copying the digests twice read the same, and vice versa."""
+    adds, removes = digests(5), digests(2, offset=9)
+    payload = adds.tobytes() + removes.tobytes()
+    header = {
+        "format": 1,
+        "sections": {"adds": 5, "removes": 2},
+        "sha256": hashlib.sha256(payload).hexdigest(),
+        "x": 1,
+    }
+    head = json.dumps(header, sort_keys=True).encode()
+    written_before = MAGIC + len(head).to_bytes(4, "big") + head + payload
+    assert encode({"adds": adds, "removes": removes}, x=1) == written_before
+    sections = decode(written_before, "test")
+    assert (sections["adds"].tobytes(), sections["removes"].tobytes()) == (adds.tobytes(), removes.tobytes())
+
+
+def test_forget_removes_digests_from_the_snapshot_and_intents(store):
+    store.commit(KEY, digests(5), expected_version=None)
+    store.record_intent(KEY, digests(3, offset=3), digests(2))
+    store.forget(KEY, digests(1, offset=3), owner="dag/run/erase/-1")
+    assert store.latest(KEY).digests.tobytes() == np.setdiff1d(digests(5), digests(1, offset=3)).tobytes()
+    (intent,) = store.intents(KEY)
+    assert intent.adds.tobytes() == digests(2, offset=4).tobytes()
+    assert intent.removes.tobytes() == digests(2).tobytes()
+
+
+def test_snapshots_live_under_airflow_home_by_default(monkeypatch):
+    from airflow.configuration import AIRFLOW_HOME
+
+    monkeypatch.delenv("AIRFLOW__CRITEO__SNAPSHOT_LOCATION")
+    assert SnapshotStore.from_config().root.path == f"{AIRFLOW_HOME}/criteo/snapshots"

@@ -8,6 +8,7 @@ import time
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import numpy as np
 import requests
 from airflow.sdk import BaseHook
 from airflow.sdk.log import mask_secret
@@ -27,6 +28,7 @@ from airflow_provider_criteo.exceptions import (
     CriteoValidationError,
     CriteoVersionGoneError,
 )
+from airflow_provider_criteo.members import DIGEST_DTYPE, hex_json_array
 from airflow_provider_criteo.resources import (
     IDENTIFIER_TYPES,
     MAX_IDENTIFIERS_PER_REQUEST,
@@ -211,7 +213,12 @@ class CriteoHook(BaseHook):
         authenticated: bool = True,
     ) -> requests.Response:
         """Send one call with throttling, the one-refresh-on-401 rule and retries; return a 2xx."""
-        payload = data if body is None else json.dumps(body, separators=(",", ":")).encode()
+        if body is None:
+            payload: bytes | dict[str, str] | None = data
+        elif isinstance(body, bytes):
+            payload = body  # JSON encoded by the caller
+        else:
+            payload = json.dumps(body, separators=(",", ":")).encode()
         headers = {} if body is None else {"Content-Type": "application/json"}
         policy = self.retry_policy
         started = time.monotonic()
@@ -618,7 +625,7 @@ class CriteoHook(BaseHook):
         self,
         segment_id: str,
         operation: str,
-        identifiers: Iterable[str],
+        identifiers: Iterable[str] | np.ndarray,
         *,
         identifier_type: str = "email",
         gum_caller_id: int | None = None,
@@ -626,8 +633,10 @@ class CriteoHook(BaseHook):
     ) -> AmendmentResult:
         """Add or remove identifiers in requests of at most ``batch_size``; return the summed counts.
 
-        ``identifiers`` may be any iterable (a generator streams); amendments are idempotent, so a
-        batch re-sent after a lost response changes nothing twice.
+        ``identifiers`` may be any iterable (a generator streams), or an array of raw 32-byte SHA-256
+        digests (dtype ``S32``), sent as their lower-case hex forms: the request bodies are then encoded
+        straight from the bytes. Amendments are idempotent, so a batch re-sent after a lost response
+        changes nothing twice.
         """
         if operation not in ("add", "remove"):
             raise ValueError(f"operation must be 'add' or 'remove', not {operation!r}")
@@ -644,10 +653,7 @@ class CriteoHook(BaseHook):
         if gum_caller_id is not None:
             attributes["gumCallerId"] = gum_caller_id
         result = AmendmentResult(operation=operation)
-        for batch in chunked(identifiers, batch_size):
-            body = {
-                "data": {"type": "ContactlistAmendment", "attributes": {**attributes, "identifiers": batch}}
-            }
+        for body in _amendment_bodies(attributes, identifiers, batch_size):
             response = self._call("PATCH", path, body=body)
             result = self._parse("PATCH", path, response, result.plus_response)
         return result
@@ -704,6 +710,25 @@ class CriteoHook(BaseHook):
                 " Data transfer consent is off: exports will refuse to send member data until it is on."
             )
         return True, message
+
+
+def _amendment_bodies(
+    attributes: dict[str, Any], identifiers: Iterable[str] | np.ndarray, batch_size: int
+) -> Iterator[dict[str, Any] | bytes]:
+    """The bodies of an amendment's requests: dicts to encode, or JSON bytes for an array of digests."""
+    if not isinstance(identifiers, np.ndarray) or identifiers.dtype != np.dtype(DIGEST_DTYPE):
+        for batch in chunked(identifiers, batch_size):
+            yield {
+                "data": {"type": "ContactlistAmendment", "attributes": {**attributes, "identifiers": batch}}
+            }
+        return
+    # The envelope as json.dumps writes it, split where the identifier array goes (its last value).
+    envelope = {"data": {"type": "ContactlistAmendment", "attributes": {**attributes, "identifiers": []}}}
+    head, _, tail = json.dumps(envelope, separators=(",", ":")).rpartition("[]")
+    for start in range(0, len(identifiers), batch_size):
+        yield b"".join(
+            (head.encode(), hex_json_array(identifiers[start : start + batch_size]), tail.encode())
+        )
 
 
 def _segment_page(body: dict[str, Any]) -> tuple[list[AudienceSegment], int]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
@@ -12,15 +11,25 @@ from airflow.sdk import BaseOperator
 
 from airflow_provider_criteo.defaults import DEFAULT_CONN_ID
 from airflow_provider_criteo.exceptions import CriteoConfigurationError
+from airflow_provider_criteo.history import append_history
 from airflow_provider_criteo.hooks.criteo import CriteoHook
-from airflow_provider_criteo.identifiers import Rejection, prepare_email
+from airflow_provider_criteo.identifiers import Rejection, prepare_emails
 from airflow_provider_criteo.members import HashedMembers, MemberSet, PlainMembers
 from airflow_provider_criteo.mirror import DEFAULT_MAX_REMOVAL_FRACTION
+from airflow_provider_criteo.ownership import claim, ownership_tag, tagged
+from airflow_provider_criteo.preflight import (
+    DEFAULT_MAX_AUDIENCES,
+    DEFAULT_MIN_AUDIENCE_SIZE,
+    check_advertiser,
+    warn_audience_cap,
+    warn_small_segment,
+)
 from airflow_provider_criteo.progress import Progress
 from airflow_provider_criteo.resources import MAX_IDENTIFIERS_PER_REQUEST
 from airflow_provider_criteo.source import DEFAULT_CHUNK_SIZE, get_sql_hook, stream_column, table_query
 from airflow_provider_criteo.state import SnapshotKey, SnapshotStore
 from airflow_provider_criteo.sync import ON_MISSING_STATE, AudienceSync, SyncPolicy, SyncResult
+from airflow_provider_criteo.task_identity import lock_owner, run_identity
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -57,6 +66,8 @@ class ExportSummary:
     requests: int = 0
     audience_wiped: bool = False
     snapshot_version: int | None = None
+    audience_size: int | None = None
+    match_rate: float | None = None
     rejected_by_reason: dict[str, int] = field(default_factory=dict)
 
     def apply(self, result: SyncResult) -> None:
@@ -120,6 +131,16 @@ class SegmentExportOperator(BaseOperator):
     :param batch_size: identifiers per amendment request, at most Criteo's 50,000.
     :param hook_params: keyword arguments for :class:`CriteoHook` (``timeout``, ``max_retries``,
         ``retry_deadline``, ...).
+    :param adopt_existing_audience: let ``mirror`` and ``replace`` take over an existing audience this
+        provider did not create (it is then tagged as managed). Without it they refuse, so a typo in
+        a name cannot wipe a colleague's hand-built audience.
+    :param history_table: append each run's summary (counts, audience size, match rate; no personal
+        data) to this table, created when missing, to chart an audience over time. (templated)
+    :param history_conn_id: connection of the history table; default ``sql_conn_id``. (templated)
+    :param max_audiences: warn when creating an audience would pass this many for the advertiser
+        (Criteo allows about 1,000).
+    :param min_audience_size: warn when the segment has fewer valid members (Criteo recommends at
+        least 500 matched members).
     """
 
     template_fields: Sequence[str] = (
@@ -135,6 +156,8 @@ class SegmentExportOperator(BaseOperator):
         "sync_mode",
         "dry_run",
         "snapshot_location",
+        "history_table",
+        "history_conn_id",
     )
     template_ext: Sequence[str] = (".sql",)
     template_fields_renderers: ClassVar[dict[str, str]] = {"sql": "sql", "parameters": "json"}
@@ -167,6 +190,11 @@ class SegmentExportOperator(BaseOperator):
         allow_large_removal: bool = False,
         batch_size: int = MAX_IDENTIFIERS_PER_REQUEST,
         hook_params: dict[str, Any] | None = None,
+        adopt_existing_audience: bool = False,
+        history_table: str | None = None,
+        history_conn_id: str | None = None,
+        max_audiences: int = DEFAULT_MAX_AUDIENCES,
+        min_audience_size: int = DEFAULT_MIN_AUDIENCE_SIZE,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -205,6 +233,11 @@ class SegmentExportOperator(BaseOperator):
         self.snapshot_location = snapshot_location
         self.batch_size = batch_size
         self.hook_params = hook_params or {}
+        self.adopt_existing_audience = adopt_existing_audience
+        self.history_table = history_table
+        self.history_conn_id = history_conn_id
+        self.max_audiences = max_audiences
+        self.min_audience_size = min_audience_size
         self.sync_policy = SyncPolicy(
             on_missing_state=on_missing_state,
             max_removal_fraction=max_removal_fraction,
@@ -240,12 +273,26 @@ class SegmentExportOperator(BaseOperator):
             )
         members = self._read(summary)
         self._check_size(len(members))
+        check_advertiser(self.hook, summary.advertiser_id)
+        warn_small_segment(self.segment, len(members), self.min_audience_size, self.log)
+        run = run_identity(context, self.task_id)
+        tag = ownership_tag(run["dag_id"], run["task_id"])
         if self.dry_run:
-            self._dry_run(summary, members)
+            self._dry_run(summary, members, tag)
         else:
-            self._send(summary, members, owner=_lock_owner(context))
+            self._send(summary, members, tag, owner=lock_owner(context))
+        if summary.audience_id:
+            statistics = self.hook.get_contact_list_statistics(summary.audience_id)
+            summary.audience_size, summary.match_rate = (
+                statistics.number_of_identifiers,
+                statistics.match_rate,
+            )
         self.log.info("Criteo export of segment %r:\n%s", self.segment, summary.as_table())
-        return asdict(summary)
+        result = asdict(summary)
+        if self.history_table:
+            history_hook = get_sql_hook(self.history_conn_id or self.sql_conn_id)
+            append_history(history_hook, self.history_table, result, run)
+        return result
 
     # ------------------------------------------------------------------------------------ checks
 
@@ -285,17 +332,14 @@ class SegmentExportOperator(BaseOperator):
         rejected_rows: list[str] = []
         progress = Progress(self.log, "read", "rows")
         for chunk in stream_column(sql_hook, query, self.parameters, self.email_column, self.chunk_size):
-            for value in chunk:
-                summary.rows_read += 1
-                normalized, rejection = prepare_email(value)
-                if normalized is not None:
-                    members.add(normalized)
-                    summary.valid += 1
-                    continue
-                assert rejection is not None
+            prepared = prepare_emails(chunk)
+            members.add_many(prepared.valid)
+            summary.valid += len(prepared.valid)
+            for position, rejection in prepared.rejected:
                 rejected[rejection] += 1
                 if len(rejected_rows) < REJECTED_ROWS_LOGGED:
-                    rejected_rows.append(f"row {summary.rows_read}: {rejection.value}")
+                    rejected_rows.append(f"row {summary.rows_read + position + 1}: {rejection.value}")
+            summary.rows_read += len(chunk)
             progress.update(summary.rows_read)
         members.freeze()
         summary.invalid = sum(rejected.values())
@@ -324,11 +368,20 @@ class SegmentExportOperator(BaseOperator):
             self.hook, store, key, owner=owner, policy=self.sync_policy, segment=self.segment, log=self.log
         )
 
-    def _dry_run(self, summary: ExportSummary, members: MemberSet) -> None:
+    def _dry_run(self, summary: ExportSummary, members: MemberSet, tag: str) -> None:
         """Report what a real run would send, without creating or changing anything at Criteo."""
         audience = self.hook.find_contact_list_segment(
             summary.audience_name, advertiser_id=summary.advertiser_id
         )
+        if audience is not None:
+            claim(
+                self.hook,
+                audience,
+                tag,
+                adopt=self.adopt_existing_audience,
+                mode=self.sync_mode,
+                dry_run=True,
+            )
         summary.audience_id = audience.id if audience else None
         sync = self._sync(summary, audience.id if audience else "0", owner="dry-run")
         result = sync.preview(self.sync_mode, members.digests, len(members), exists=audience is not None)
@@ -340,18 +393,25 @@ class SegmentExportOperator(BaseOperator):
             summary.audience_name,
         )
 
-    def _send(self, summary: ExportSummary, members: MemberSet, owner: str) -> None:
-        audience, created = self._audience(summary)
+    def _send(self, summary: ExportSummary, members: MemberSet, tag: str, owner: str) -> None:
+        audience, created = self._audience(summary, tag)
         summary.audience_id, summary.audience_created = audience.id, created
         sync = self._sync(summary, audience.id, owner)
         summary.apply(sync.run(self.sync_mode, members.digests, members.identifiers(), created))
 
-    def _audience(self, summary: ExportSummary) -> tuple[AudienceSegment, bool]:
-        audience, created = self.hook.get_or_create_contact_list_segment(
-            summary.audience_name,
-            advertiser_id=summary.advertiser_id,
-            description=self.audience_description or f"Segment {self.segment!r}, exported by Airflow",
-        )
+    def _audience(self, summary: ExportSummary, tag: str) -> tuple[AudienceSegment, bool]:
+        """Find the audience (checking it is ours to change) or create it, tagged as ours."""
+        advertiser = str(summary.advertiser_id)
+        audience = self.hook.find_contact_list_segment(summary.audience_name, advertiser_id=advertiser)
+        created = False
+        if audience is None:
+            warn_audience_cap(self.hook, advertiser, self.max_audiences, self.log)
+            description = self.audience_description or f"Segment {self.segment!r}, exported by Airflow"
+            audience, created = self.hook.get_or_create_contact_list_segment(
+                summary.audience_name, advertiser_id=advertiser, description=tagged(description, tag)
+            )
+        if not created:
+            claim(self.hook, audience, tag, adopt=self.adopt_existing_audience, mode=self.sync_mode)
         self.log.info(
             "%s Criteo audience %r (id %s) of advertiser %s.",
             "Created" if created else "Found",
@@ -360,14 +420,6 @@ class SegmentExportOperator(BaseOperator):
             audience.advertiser_id,
         )
         return audience, created
-
-
-def _lock_owner(context: Context) -> str:
-    """The task instance as lock owner: its own retry may take the audience's lock back at once."""
-    ti = context.get("ti")
-    if ti is None:
-        return f"process-{uuid.uuid4().hex}"
-    return f"{ti.dag_id}/{ti.run_id}/{ti.task_id}/{getattr(ti, 'map_index', -1)}"
 
 
 def _is_template(value: object) -> bool:

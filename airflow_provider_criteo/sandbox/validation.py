@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 MAX_IDENTIFIERS = 50_000
 MAX_INT32 = 2**31 - 1
 SAMPLE_INVALID_LIMIT = 10
+SHA256_SIZE = 32
 OPERATIONS = ("add", "remove")
 IDENTIFIER_TYPES = ("email", "madid", "identityLink", "gum", "phoneNumber")
 SEGMENT_TYPES = (
@@ -279,6 +280,8 @@ def parse_amendment(body: Any) -> Amendment:
 
 def split_identifiers(identifier_type: str, identifiers: list[Any]) -> tuple[list[str], list[str]]:
     """The valid and the invalid identifiers of a request; 400 if one is not a string."""
+    if identifier_type == "email" and _all_sha256_hex(identifiers):
+        return list(identifiers), []
     accepts: Callable[[str], Any] = (_EMAIL if identifier_type == "email" else _NON_BLANK).fullmatch
     try:
         valid = list(filter(accepts, identifiers))
@@ -290,6 +293,28 @@ def split_identifiers(identifier_type: str, identifiers: list[Any]) -> tuple[lis
     if len(valid) == len(identifiers):
         return valid, []
     return valid, [value for value in identifiers if not accepts(value)]
+
+
+def _all_sha256_hex(identifiers: list[Any]) -> bool:
+    """Whether every identifier is 64 lower-case hex digits (a hashed e-mail), checked in C at once.
+
+    The common case of a hashed upload, several times faster than one regular expression match each.
+    """
+    size = 2 * SHA256_SIZE
+    try:
+        joined = "".join(identifiers)
+    except TypeError:
+        return False
+    if (
+        len(joined) != size * len(identifiers)
+        or set(map(len, identifiers)) != {size}
+        or joined.lower() != joined
+    ):
+        return False
+    try:  # a 64-character string that is not hex, or holds whitespace, does not decode to 32 bytes
+        return len(bytes.fromhex(joined)) == SHA256_SIZE * len(identifiers)
+    except ValueError:
+        return False
 
 
 def _refuse_blank(name: str | None, pointer: str) -> None:

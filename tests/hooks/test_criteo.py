@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import hashlib
 import time
 
+import numpy as np
 import pytest
 from airflow.sdk._shared.secrets_masker import redact
 
@@ -244,6 +246,42 @@ def test_add_120001_identifiers_in_three_requests(hook, criteo_sandbox):
     ]
     assert sizes == [50_000, 50_000, 20_001]
     assert criteo_sandbox.members(segment.id) == {hex_digest(i) for i in range(120_001)}
+
+
+@pytest.mark.parametrize(("count", "batch_size"), [(1, 50_000), (7, 3), (120_001, 50_000)])
+def test_digest_arrays_are_sent_exactly_as_their_hex_strings(
+    hook, criteo_sandbox, monkeypatch, count, batch_size
+):
+    """An S32 array of digests goes out byte for byte as the list of its hex forms would."""
+    digests = np.frombuffer(b"".join(hashlib.sha256(str(i).encode()).digest() for i in range(count)), "S32")
+    hexes = [hashlib.sha256(str(i).encode()).hexdigest() for i in range(count)]
+    payloads: list[bytes] = []
+    attempt = CriteoHook._attempt
+
+    def recording(self, method, endpoint, params, payload, headers):
+        if method == "PATCH":
+            payloads.append(payload)
+            assert headers["Content-Type"] == "application/json"
+        return attempt(self, method, endpoint, params, payload, headers)
+
+    monkeypatch.setattr(CriteoHook, "_attempt", recording)
+    from_strings = hook.create_contact_list_segment("strings")
+    from_digests = hook.create_contact_list_segment("digests")
+    sent_strings = hook.amend_contact_list(from_strings.id, "add", hexes, batch_size=batch_size)
+    strings_payloads, payloads[:] = list(payloads), []
+    sent_digests = hook.amend_contact_list(from_digests.id, "add", digests, batch_size=batch_size)
+    assert payloads == strings_payloads
+    assert sent_digests == sent_strings
+    assert sent_digests.requests == -(-count // batch_size)
+    assert criteo_sandbox.members(from_digests.id) == set(hexes)
+    hook.remove_identifiers(from_digests.id, digests[1:], batch_size=batch_size)
+    assert criteo_sandbox.members(from_digests.id) == {hexes[0]}
+
+
+def test_an_empty_digest_array_sends_nothing(hook, criteo_sandbox):
+    segment = hook.create_contact_list_segment("vip")
+    assert hook.add_identifiers(segment.id, np.empty(0, dtype="S32")).requests == 0
+    assert calls_to(criteo_sandbox, "contact-list", "PATCH") == []
 
 
 def test_remove_wipe_and_statistics(hook, criteo_sandbox):

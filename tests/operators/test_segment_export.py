@@ -74,6 +74,8 @@ def test_export_streams_hashes_and_counts(warehouse, criteo_conn, criteo_sandbox
         "requests": 1,
         "audience_wiped": False,
         "snapshot_version": 1,
+        "audience_size": 3,
+        "match_rate": 1.0,
         "rejected_by_reason": {"null": 1, "invalid_format": 1, "empty": 1},
     }
     assert summary["audience_id"].isdigit()
@@ -192,7 +194,7 @@ def test_replace_wipes_then_adds(sqlite_warehouse, criteo_conn, criteo_sandbox):
     hook = CriteoHook(criteo_conn)
     audience = hook.create_contact_list_segment("vip")
     hook.add_identifiers(audience.id, [sha("gone@example.com")])
-    summary = export(sqlite_warehouse, sync_mode="replace").execute(context={})
+    summary = export(sqlite_warehouse, sync_mode="replace", adopt_existing_audience=True).execute(context={})
     assert summary["audience_id"] == audience.id
     assert criteo_sandbox.members(audience.id) == {sha(a) for a in VIP}
 
@@ -253,3 +255,11 @@ def test_a_failed_upload_names_the_call_but_no_address(sqlite_warehouse, criteo_
     assert "status=400" in message
     for address in PLAINTEXT:
         assert address not in message
+
+
+@pytest.mark.parametrize("chunk_size", [1, 2, 3])
+def test_rejected_rows_keep_their_position_across_chunks(sqlite_warehouse, criteo_conn, capfd, chunk_size):
+    sqlite_warehouse.load(ROWS)
+    summary = export(sqlite_warehouse, chunk_size=chunk_size).execute(context={})
+    assert "row 4: null; row 5: invalid_format; row 6: empty" in capfd.readouterr().out
+    assert (summary["rows_read"], summary["valid"], summary["duplicates"]) == (7, 4, 1)

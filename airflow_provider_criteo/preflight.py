@@ -1,0 +1,52 @@
+"""Checks before any member data is sent: each failure says what to fix, each warning why it matters."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_criteo.exceptions import CriteoConfigurationError
+
+if TYPE_CHECKING:
+    from airflow_provider_criteo.hooks.criteo import CriteoHook
+
+#: Criteo allows about 1,000 audience segments per advertiser.
+DEFAULT_MAX_AUDIENCES = 1_000
+#: Criteo recommends at least 500 matched members; smaller audiences are not usable for delivery.
+DEFAULT_MIN_AUDIENCE_SIZE = 500
+
+
+def check_advertiser(hook: CriteoHook, advertiser_id: str) -> None:
+    """Fail unless the app may act for ``advertiser_id`` (it is among ``advertisers/me``)."""
+    available = [a.id for a in hook.list_advertisers()]
+    if advertiser_id not in available:
+        raise CriteoConfigurationError(
+            f"Advertiser {advertiser_id} is not among the advertisers this Criteo app may use "
+            f"({', '.join(available) or 'none'}). Fix advertiser_id, or ask the advertiser to grant the app "
+            "consent in Criteo's developer portal. Nothing was sent."
+        )
+
+
+def warn_audience_cap(hook: CriteoHook, advertiser_id: str, max_audiences: int, log: Any) -> None:
+    """Warn when creating one more audience would pass the advertiser's cap of audience segments."""
+    count = sum(1 for _ in hook.search_audience_segments(advertiser_ids=[advertiser_id], segment_types=None))
+    if count + 1 > max_audiences:
+        log.warning(
+            "Advertiser %s has %d audience segments; creating another passes Criteo's cap of about %d. "
+            "Delete unused audiences (see the criteo_audience_offboarding example DAG).",
+            advertiser_id,
+            count,
+            max_audiences,
+        )
+
+
+def warn_small_segment(segment: str, members: int, min_size: int, log: Any) -> None:
+    """Warn when a segment is too small for Criteo to deliver to its audience."""
+    if members < min_size:
+        log.warning(
+            "Segment %r has %d valid members, under %d: Criteo recommends at least %d matched members, "
+            "and smaller audiences are not usable for delivery.",
+            segment,
+            members,
+            min_size,
+            min_size,
+        )

@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+import hashlib
+import json
+from contextlib import closing
+
+import pytest
+
+from airflow_provider_criteo.hooks.criteo import CriteoHook
+from airflow_provider_criteo.operators.erase import CriteoEraseOperator
+from airflow_provider_criteo.operators.segment_export import SegmentExportOperator
+from airflow_provider_criteo.sandbox import DEFAULT_ADVERTISER_ID
+from airflow_provider_criteo.state import SnapshotKey, SnapshotStore
+
+
+def sha(address: str) -> str:
+    return hashlib.sha256(address.encode()).hexdigest()
+
+
+PEOPLE = [f"person{i}@example.com" for i in range(6)]
+
+
+@pytest.fixture
+def exported(sqlite_warehouse, criteo_conn, criteo_sandbox):
+    """Two managed audiences holding the people, and a colleague's audience holding one of them."""
+    sqlite_warehouse.load([(s, a) for s in ("vip", "churn") for a in PEOPLE])
+    for segment in ("vip", "churn"):
+        SegmentExportOperator(
+            task_id=f"export_{segment}",
+            segment=segment,
+            sql_conn_id=sqlite_warehouse.conn_id,
+            sql=sqlite_warehouse.segment_sql,
+            parameters={"segment": segment},
+            min_audience_size=1,
+        ).execute(context={})
+    hook = CriteoHook(criteo_conn)
+    colleague = hook.create_contact_list_segment("hand-built")
+    hook.add_identifiers(colleague.id, [sha(PEOPLE[0])])
+    sqlite_warehouse.execute("CREATE TABLE erasure_requests (email TEXT)")
+    return {s["attributes"]["name"]: s["id"] for s in criteo_sandbox.segments()}
+
+
+def test_erasure_removes_people_from_every_managed_audience_and_snapshot(
+    sqlite_warehouse, criteo_sandbox, exported
+):
+    requests = [f"  {PEOPLE[0].upper()} ", sha(PEOPLE[1]), "not-an-address"]
+    sqlite_warehouse.execute("INSERT INTO erasure_requests VALUES " + ", ".join(f"('{r}')" for r in requests))
+    summary = CriteoEraseOperator(
+        task_id="erase",
+        sql_conn_id=sqlite_warehouse.conn_id,
+        table="erasure_requests",
+        audit_table="erasure_audit",
+    ).execute(context={})
+    assert summary["identifiers"] == 2
+    assert sorted(summary["audience_ids"]) == sorted([exported["vip"], exported["churn"]])
+    assert summary["rejected_by_reason"] == {"invalid_format": 1}
+    remaining = {sha(a) for a in PEOPLE[2:]}
+    for name in ("vip", "churn"):
+        assert criteo_sandbox.members(exported[name]) == remaining
+        snapshot = SnapshotStore.from_config().latest(SnapshotKey(DEFAULT_ADVERTISER_ID, exported[name]))
+        assert {
+            snapshot.digests.tobytes()[i : i + 32].hex() for i in range(0, len(snapshot.digests) * 32, 32)
+        } == remaining
+    # A colleague's audience is not this provider's to change.
+    assert criteo_sandbox.members(exported["hand-built"]) == {sha(PEOPLE[0])}
+
+
+def test_the_audit_row_holds_digests_never_addresses(sqlite_warehouse, exported):
+    sqlite_warehouse.execute(f"INSERT INTO erasure_requests VALUES ('{PEOPLE[0]}')")
+    CriteoEraseOperator(
+        task_id="erase",
+        sql_conn_id=sqlite_warehouse.conn_id,
+        table="erasure_requests",
+        audit_table="erasure_audit",
+    ).execute(context={})
+    with closing(sqlite_warehouse.connect()) as db:
+        (row,) = db.execute(
+            "SELECT advertiser_id, audiences, identifiers, digests, audience_ids FROM erasure_audit"
+        )
+    advertiser, audiences, identifiers, digests, audience_ids = row
+    assert (advertiser, audiences, identifiers) == (DEFAULT_ADVERTISER_ID, 2, 1)
+    assert json.loads(digests) == [sha(PEOPLE[0])]
+    assert set(audience_ids.split(",")) == {exported["vip"], exported["churn"]}
+    assert "@" not in repr(row)
+
+
+def test_the_next_mirror_run_does_not_resend_erased_people(sqlite_warehouse, criteo_sandbox, exported):
+    sqlite_warehouse.execute(f"INSERT INTO erasure_requests VALUES ('{PEOPLE[0]}')")
+    CriteoEraseOperator(
+        task_id="erase",
+        sql_conn_id=sqlite_warehouse.conn_id,
+        table="erasure_requests",
+        audit_table="erasure_audit",
+    ).execute(context={})
+    sqlite_warehouse.execute(
+        "DELETE FROM segment_members WHERE email IN (SELECT email FROM erasure_requests)"
+    )
+    summary = SegmentExportOperator(
+        task_id="export_vip",
+        segment="vip",
+        sql_conn_id=sqlite_warehouse.conn_id,
+        sql=sqlite_warehouse.segment_sql,
+        parameters={"segment": "vip"},
+    ).execute(context={})
+    assert (summary["added"], summary["removed"]) == (0, 0)
+    assert criteo_sandbox.members(exported["vip"]) == {sha(a) for a in PEOPLE[1:]}

@@ -171,3 +171,24 @@ def test_task_logs_mask_secrets_and_hold_no_email(airflow_server: AirflowServer,
     for secret in (DEFAULT_CLIENT_SECRET, *tokens):
         assert secret not in text
     assert EMAIL.search(text) is None
+
+
+def test_xcoms_and_rendered_templates_hold_no_secret_and_no_email(
+    airflow_server: AirflowServer, ui_sandbox: CriteoSandbox
+):
+    (run,) = airflow_server.dag_runs(EXPORT, run_type="manual")
+    base = f"/dags/{EXPORT}/dagRuns/{run['dag_run_id']}/taskInstances/export_segment"
+    seen = []
+    for map_index in range(len(CHOSEN)):
+        instance = airflow_server.api("GET", f"{base}/{map_index}").json()
+        xcom = airflow_server.api(
+            "GET", f"{base}/xcomEntries/return_value", params={"map_index": map_index}
+        ).json()
+        seen.append(json.dumps({"rendered": instance["rendered_fields"], "xcom": xcom}, ensure_ascii=False))
+    text = "\n".join(seen)
+    assert '"rows_read"' in text  # the summaries were read
+    assert '"sql"' in text  # and the rendered templates
+    assert isinstance(ui_sandbox.state, TokenRecordingState)
+    for secret in (DEFAULT_CLIENT_SECRET, *ui_sandbox.state.issued_tokens):
+        assert secret not in text
+    assert EMAIL.search(text) is None

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+from typing import Any
 
+from airflow_provider_criteo.operators.segment_export import SegmentExportOperator
 from airflow_provider_criteo.sandbox import DEFAULT_ADVERTISER_ID, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 
 
@@ -37,3 +40,20 @@ class FakeClock:
 
     def sleep(self, seconds: float) -> None:
         self.now += seconds
+
+
+def sha(address: str) -> str:
+    """The identifier Criteo receives for an already normalised address."""
+    return hashlib.sha256(address.encode()).hexdigest()
+
+
+def segment_export(warehouse: Any, **overrides: Any) -> SegmentExportOperator:
+    """An export of the warehouse's segment ``vip`` (any argument can be overridden)."""
+    arguments = {
+        "task_id": "export",
+        "segment": "vip",
+        "sql_conn_id": warehouse.conn_id,
+        "sql": warehouse.segment_sql,
+        "parameters": {"segment": "vip"},
+    }
+    return SegmentExportOperator(**(arguments | overrides))

@@ -1,17 +1,11 @@
 from __future__ import annotations
 
-import hashlib
-
 import pytest
 
 from airflow_provider_criteo.exceptions import CriteoConfigurationError
 from airflow_provider_criteo.hooks.criteo import CriteoHook
-from airflow_provider_criteo.operators.segment_export import SegmentExportOperator
 from airflow_provider_criteo.ownership import is_managed, ownership_tag, tagged
-
-
-def sha(address: str) -> str:
-    return hashlib.sha256(address.encode()).hexdigest()
+from tests.helpers import segment_export, sha
 
 
 def test_tag_names_the_dag_and_task():
@@ -25,17 +19,6 @@ def test_tag_names_the_dag_and_task():
 def test_tagging_replaces_an_earlier_tag():
     old = tagged("VIP buyers", ownership_tag("a", "b"))
     assert tagged(old, ownership_tag("c", "d")) == "VIP buyers [managed by airflow-provider-criteo: c.d]"
-
-
-def export(warehouse, **kwargs) -> SegmentExportOperator:
-    defaults = {
-        "task_id": "export",
-        "segment": "vip",
-        "sql_conn_id": warehouse.conn_id,
-        "sql": warehouse.segment_sql,
-        "parameters": {"segment": "vip"},
-    }
-    return SegmentExportOperator(**(defaults | kwargs))
 
 
 @pytest.fixture
@@ -53,14 +36,14 @@ def test_a_colleagues_audience_is_never_touched_by_default(
     sqlite_warehouse.load([("vip", "alice@example.com")])
     criteo_sandbox.clear_requests()
     with pytest.raises(CriteoConfigurationError, match="was not created by this provider"):
-        export(sqlite_warehouse, sync_mode=mode).execute(context={})
+        segment_export(sqlite_warehouse, sync_mode=mode).execute(context={})
     assert criteo_sandbox.members(colleagues_audience.id) == {sha("colleague@example.com")}
     assert not [r for r in criteo_sandbox.requests if r.path.endswith("/contact-list")]
 
 
 def test_add_only_may_add_to_any_audience(sqlite_warehouse, criteo_sandbox, colleagues_audience):
     sqlite_warehouse.load([("vip", "alice@example.com")])
-    export(sqlite_warehouse, sync_mode="add_only").execute(context={})
+    segment_export(sqlite_warehouse, sync_mode="add_only").execute(context={})
     assert criteo_sandbox.members(colleagues_audience.id) == {
         sha("colleague@example.com"),
         sha("alice@example.com"),
@@ -69,24 +52,24 @@ def test_add_only_may_add_to_any_audience(sqlite_warehouse, criteo_sandbox, coll
 
 def test_adopting_tags_the_audience_as_ours(sqlite_warehouse, criteo_sandbox, colleagues_audience):
     sqlite_warehouse.load([("vip", "alice@example.com")])
-    export(sqlite_warehouse, adopt_existing_audience=True).execute(context={})
+    segment_export(sqlite_warehouse, adopt_existing_audience=True).execute(context={})
     (segment,) = criteo_sandbox.segments()
     assert segment["attributes"]["description"] == (
         "Hand-built by the CRM team [managed by airflow-provider-criteo: no_dag.export]"
     )
     assert criteo_sandbox.members(colleagues_audience.id) == {sha("alice@example.com")}
-    export(sqlite_warehouse).execute(context={})  # ours from now on: no adoption needed
+    segment_export(sqlite_warehouse).execute(context={})  # ours from now on: no adoption needed
 
 
 def test_a_dry_run_reports_the_refusal_too(sqlite_warehouse, criteo_sandbox, colleagues_audience):
     sqlite_warehouse.load([("vip", "alice@example.com")])
     with pytest.raises(CriteoConfigurationError, match="adopt_existing_audience=True"):
-        export(sqlite_warehouse, dry_run=True).execute(context={})
+        segment_export(sqlite_warehouse, dry_run=True).execute(context={})
 
 
 def test_audiences_we_create_carry_the_tag(sqlite_warehouse, criteo_conn, criteo_sandbox):
     sqlite_warehouse.load([("vip", "alice@example.com")])
-    export(sqlite_warehouse, audience_description="VIP buyers").execute(context={})
+    segment_export(sqlite_warehouse, audience_description="VIP buyers").execute(context={})
     (segment,) = criteo_sandbox.segments()
     assert (
         segment["attributes"]["description"]

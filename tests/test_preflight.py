@@ -4,19 +4,7 @@ import pytest
 
 from airflow_provider_criteo.exceptions import CriteoConfigurationError
 from airflow_provider_criteo.hooks.criteo import CriteoHook
-from airflow_provider_criteo.operators.segment_export import SegmentExportOperator
-from tests.helpers import criteo_connection_json
-
-
-def export(warehouse, **kwargs) -> SegmentExportOperator:
-    defaults = {
-        "task_id": "export",
-        "segment": "vip",
-        "sql_conn_id": warehouse.conn_id,
-        "sql": warehouse.segment_sql,
-        "parameters": {"segment": "vip"},
-    }
-    return SegmentExportOperator(**(defaults | kwargs))
+from tests.helpers import criteo_connection_json, segment_export
 
 
 def test_an_advertiser_the_app_may_not_use_fails_before_any_member_data(
@@ -27,19 +15,19 @@ def test_an_advertiser_the_app_may_not_use_fails_before_any_member_data(
     )
     sqlite_warehouse.load([("vip", "alice@example.com")])
     with pytest.raises(CriteoConfigurationError, match=r"Advertiser 999 is not among .* \(12345\)"):
-        export(sqlite_warehouse).execute(context={})
+        segment_export(sqlite_warehouse).execute(context={})
     assert [r.path for r in criteo_sandbox.requests] == ["/oauth2/token", "/2026-07/advertisers/me"]
 
 
 def test_small_segments_are_warned_about(sqlite_warehouse, criteo_conn, capfd):
     sqlite_warehouse.load([("vip", f"p{i}@example.com") for i in range(3)])
-    export(sqlite_warehouse, min_audience_size=4).execute(context={})
+    segment_export(sqlite_warehouse, min_audience_size=4).execute(context={})
     assert "Segment 'vip' has 3 valid members, under 4" in capfd.readouterr().out
 
 
 def test_a_large_enough_segment_is_not(sqlite_warehouse, criteo_conn, capfd):
     sqlite_warehouse.load([("vip", f"p{i}@example.com") for i in range(3)])
-    export(sqlite_warehouse, min_audience_size=3).execute(context={})
+    segment_export(sqlite_warehouse, min_audience_size=3).execute(context={})
     assert "valid members, under" not in capfd.readouterr().out
 
 
@@ -48,7 +36,7 @@ def test_passing_the_audience_cap_is_warned_about(sqlite_warehouse, criteo_conn,
     for name in ("a", "b"):
         hook.create_contact_list_segment(name)
     sqlite_warehouse.load([("vip", "alice@example.com")])
-    export(sqlite_warehouse, max_audiences=2).execute(context={})
+    segment_export(sqlite_warehouse, max_audiences=2).execute(context={})
     assert "Advertiser 12345 has 2 audience segments; creating another passes Criteo's cap of about 2" in (
         capfd.readouterr().out
     )
@@ -56,5 +44,5 @@ def test_passing_the_audience_cap_is_warned_about(sqlite_warehouse, criteo_conn,
 
 def test_the_summary_carries_size_and_match_rate(sqlite_warehouse, criteo_conn):
     sqlite_warehouse.load([("vip", "alice@example.com"), ("vip", "bob@example.com")])
-    summary = export(sqlite_warehouse).execute(context={})
+    summary = segment_export(sqlite_warehouse).execute(context={})
     assert (summary["audience_size"], summary["match_rate"]) == (2, 1.0)

@@ -40,17 +40,18 @@ def exported(sqlite_warehouse, criteo_conn, criteo_sandbox):
     return {s["attributes"]["name"]: s["id"] for s in criteo_sandbox.segments()}
 
 
+def erase(warehouse, *requests: str) -> dict:
+    """File erasure requests and run the erasure."""
+    warehouse.execute("INSERT INTO erasure_requests VALUES " + ", ".join(f"('{r}')" for r in requests))
+    return CriteoEraseOperator(
+        task_id="erase", sql_conn_id=warehouse.conn_id, table="erasure_requests", audit_table="erasure_audit"
+    ).execute(context={})
+
+
 def test_erasure_removes_people_from_every_managed_audience_and_snapshot(
     sqlite_warehouse, criteo_sandbox, exported
 ):
-    requests = [f"  {PEOPLE[0].upper()} ", sha(PEOPLE[1]), "not-an-address"]
-    sqlite_warehouse.execute("INSERT INTO erasure_requests VALUES " + ", ".join(f"('{r}')" for r in requests))
-    summary = CriteoEraseOperator(
-        task_id="erase",
-        sql_conn_id=sqlite_warehouse.conn_id,
-        table="erasure_requests",
-        audit_table="erasure_audit",
-    ).execute(context={})
+    summary = erase(sqlite_warehouse, f"  {PEOPLE[0].upper()} ", sha(PEOPLE[1]), "not-an-address")
     assert summary["identifiers"] == 2
     assert sorted(summary["audience_ids"]) == sorted([exported["vip"], exported["churn"]])
     assert summary["rejected_by_reason"] == {"invalid_format": 1}
@@ -66,13 +67,7 @@ def test_erasure_removes_people_from_every_managed_audience_and_snapshot(
 
 
 def test_the_audit_row_holds_digests_never_addresses(sqlite_warehouse, exported):
-    sqlite_warehouse.execute(f"INSERT INTO erasure_requests VALUES ('{PEOPLE[0]}')")
-    CriteoEraseOperator(
-        task_id="erase",
-        sql_conn_id=sqlite_warehouse.conn_id,
-        table="erasure_requests",
-        audit_table="erasure_audit",
-    ).execute(context={})
+    erase(sqlite_warehouse, PEOPLE[0])
     with closing(sqlite_warehouse.connect()) as db:
         (row,) = db.execute(
             "SELECT advertiser_id, audiences, identifiers, digests, audience_ids FROM erasure_audit"
@@ -85,13 +80,7 @@ def test_the_audit_row_holds_digests_never_addresses(sqlite_warehouse, exported)
 
 
 def test_the_next_mirror_run_does_not_resend_erased_people(sqlite_warehouse, criteo_sandbox, exported):
-    sqlite_warehouse.execute(f"INSERT INTO erasure_requests VALUES ('{PEOPLE[0]}')")
-    CriteoEraseOperator(
-        task_id="erase",
-        sql_conn_id=sqlite_warehouse.conn_id,
-        table="erasure_requests",
-        audit_table="erasure_audit",
-    ).execute(context={})
+    erase(sqlite_warehouse, PEOPLE[0])
     sqlite_warehouse.execute(
         "DELETE FROM segment_members WHERE email IN (SELECT email FROM erasure_requests)"
     )

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import hashlib
 import json
 
 import pytest
@@ -9,7 +8,7 @@ from airflow_provider_criteo.exceptions import CriteoConfigurationError, CriteoV
 from airflow_provider_criteo.hooks.criteo import CriteoHook
 from airflow_provider_criteo.operators.segment_export import SegmentExportOperator
 from airflow_provider_criteo.sandbox import DEFAULT_ADVERTISER_ID
-from tests.helpers import criteo_connection_json
+from tests.helpers import criteo_connection_json, segment_export, sha
 
 ROWS = [
     ("vip", "Alice@Example.com"),
@@ -31,20 +30,8 @@ PLAINTEXT = [
 ]
 
 
-def sha(address: str) -> str:
-    return hashlib.sha256(address.encode()).hexdigest()
-
-
 def export(warehouse, **kwargs) -> SegmentExportOperator:
-    defaults = {
-        "task_id": "export",
-        "segment": "vip",
-        "sql_conn_id": warehouse.conn_id,
-        "sql": warehouse.segment_sql,
-        "parameters": {"segment": "vip"},
-        "sync_mode": "add_only",
-    }
-    return SegmentExportOperator(**(defaults | kwargs))
+    return segment_export(warehouse, **({"sync_mode": "add_only"} | kwargs))
 
 
 def audience_members(sandbox, name: str) -> set[str]:

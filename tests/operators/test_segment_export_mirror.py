@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-import hashlib
 import threading
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -12,13 +12,12 @@ from airflow_provider_criteo.exceptions import (
     SnapshotCorruptError,
 )
 from airflow_provider_criteo.hooks.criteo import CriteoHook
-from airflow_provider_criteo.operators.segment_export import SegmentExportOperator
 from airflow_provider_criteo.sandbox import DEFAULT_ADVERTISER_ID
 from airflow_provider_criteo.state import SnapshotKey, SnapshotStore
+from tests.helpers import segment_export, sha
 
-
-def sha(address: str) -> str:
-    return hashlib.sha256(address.encode()).hexdigest()
+if TYPE_CHECKING:
+    from airflow_provider_criteo.operators.segment_export import SegmentExportOperator
 
 
 def people(*numbers: int) -> list[str]:
@@ -31,15 +30,7 @@ def set_segment(warehouse, addresses: list[str]) -> None:
 
 
 def mirror(warehouse, **kwargs) -> SegmentExportOperator:
-    defaults = {
-        "task_id": "export",
-        "segment": "vip",
-        "sql_conn_id": warehouse.conn_id,
-        "sql": warehouse.segment_sql,
-        "parameters": {"segment": "vip"},
-        "hook_params": {"retry_backoff": 0.01, "max_retries": 1},
-    }
-    return SegmentExportOperator(**(defaults | kwargs))
+    return segment_export(warehouse, **({"hook_params": {"retry_backoff": 0.01, "max_retries": 1}} | kwargs))
 
 
 def audience(sandbox) -> set[str]:

@@ -3,7 +3,6 @@ and the next run converges. Nothing is lost, nothing duplicated."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 import signal
 import subprocess
@@ -12,19 +11,18 @@ import textwrap
 import threading
 import time
 from types import SimpleNamespace
+from typing import TYPE_CHECKING
 
 import pytest
 
-from airflow_provider_criteo.operators.segment_export import SegmentExportOperator
 from airflow_provider_criteo.sandbox import CriteoSandbox
-from tests.helpers import criteo_connection_json
+from tests.helpers import criteo_connection_json, segment_export, sha
+
+if TYPE_CHECKING:
+    from airflow_provider_criteo.operators.segment_export import SegmentExportOperator
 
 MEMBERS = [f"member{i}@example.com" for i in range(40)]
 BATCH = 4  # 10 amendment requests for 40 members: faults land in the middle of an export
-
-
-def sha(address: str) -> str:
-    return hashlib.sha256(address.encode()).hexdigest()
 
 
 @pytest.fixture
@@ -34,16 +32,9 @@ def segment(sqlite_warehouse):
 
 
 def export(warehouse, **kwargs) -> SegmentExportOperator:
-    defaults = {
-        "task_id": "export",
-        "segment": "vip",
-        "sql_conn_id": warehouse.conn_id,
-        "sql": warehouse.segment_sql,
-        "parameters": {"segment": "vip"},
-        "batch_size": BATCH,
-        "hook_params": {"retry_backoff": 0.01, "timeout": 2},
-    }
-    return SegmentExportOperator(**(defaults | kwargs))
+    return segment_export(
+        warehouse, **({"batch_size": BATCH, "hook_params": {"retry_backoff": 0.01, "timeout": 2}} | kwargs)
+    )
 
 
 def holds_exactly(sandbox, addresses) -> bool:

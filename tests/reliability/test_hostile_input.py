@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime
-import hashlib
+from typing import TYPE_CHECKING
 
 import pytest
 
 from airflow_provider_criteo.exceptions import CriteoConfigurationError
-from airflow_provider_criteo.operators.segment_export import SegmentExportOperator
+from tests.helpers import segment_export, sha
+
+if TYPE_CHECKING:
+    from airflow_provider_criteo.operators.segment_export import SegmentExportOperator
 
 INJECTIONS = [
     "vip' OR '1'='1",
@@ -18,18 +21,8 @@ INJECTIONS = [
 ]
 
 
-def sha(address: str) -> str:
-    return hashlib.sha256(address.encode()).hexdigest()
-
-
 def export(warehouse, **kwargs) -> SegmentExportOperator:
-    defaults = {
-        "task_id": "export",
-        "segment": "vip",
-        "sql_conn_id": warehouse.conn_id,
-        "sql": warehouse.segment_sql,
-    }
-    return SegmentExportOperator(**(defaults | kwargs))
+    return segment_export(warehouse, **({"parameters": None} | kwargs))
 
 
 def row_count(warehouse) -> int:

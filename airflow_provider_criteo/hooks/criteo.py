@@ -157,7 +157,8 @@ class CriteoHook(BaseHook):
         """The connection's default advertiser id."""
         return self.config.advertiser_id
 
-    def _advertiser(self, advertiser_id: str | None) -> str:
+    def resolve_advertiser(self, advertiser_id: str | None = None) -> str:
+        """``advertiser_id``, else the connection's; fail saying where to set one when neither is."""
         resolved = advertiser_id or self.config.advertiser_id
         if not resolved:
             raise CriteoConfigurationError(
@@ -520,7 +521,7 @@ class CriteoHook(BaseHook):
         self, name: str, *, advertiser_id: str | None = None
     ) -> AudienceSegment | None:
         """Return the advertiser's contact-list segment with exactly this name, or None."""
-        advertiser = self._advertiser(advertiser_id)
+        advertiser = self.resolve_advertiser(advertiser_id)
         for segment in self.search_audience_segments(advertiser_ids=[advertiser]):
             if segment.name == name:
                 return segment
@@ -530,7 +531,7 @@ class CriteoHook(BaseHook):
         self, name: str, *, advertiser_id: str | None = None, description: str = ""
     ) -> AudienceSegment:
         """Create an empty contact-list segment; a duplicate name raises ``CriteoValidationError``."""
-        advertiser = self._advertiser(advertiser_id)
+        advertiser = self.resolve_advertiser(advertiser_id)
         path = "marketing-solutions/audience-segments/create"
         item = {
             "type": "AudienceSegment",

@@ -11,7 +11,6 @@ import numpy as np
 from airflow.sdk import BaseOperator
 
 from airflow_provider_criteo.defaults import DEFAULT_CONN_ID
-from airflow_provider_criteo.exceptions import CriteoConfigurationError
 from airflow_provider_criteo.history import AUDIT_COLUMNS, append_record, now
 from airflow_provider_criteo.hooks.criteo import CriteoHook
 from airflow_provider_criteo.identifiers import erasure_digest
@@ -104,12 +103,7 @@ class CriteoEraseOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Forget the requested people; return what was done (counts and audience ids)."""
-        advertiser = self.advertiser_id or self.hook.advertiser_id
-        if not advertiser:
-            raise CriteoConfigurationError(
-                f"No Criteo advertiser id: set advertiser_id in the extras of connection "
-                f"{self.criteo_conn_id!r} or pass advertiser_id to the task."
-            )
+        advertiser = self.hook.resolve_advertiser(self.advertiser_id)
         digests, rejected = self._read()
         audiences = [
             s

@@ -51,7 +51,7 @@ class ExportSummary:
 
     segment: str
     audience_name: str
-    advertiser_id: str | None
+    advertiser_id: str
     sync_mode: str
     dry_run: bool
     audience_id: str | None = None
@@ -262,15 +262,10 @@ class SegmentExportOperator(BaseOperator):
         summary = ExportSummary(
             segment=self.segment,
             audience_name=self.audience_name or self.segment,
-            advertiser_id=self.advertiser_id or self.hook.advertiser_id,
+            advertiser_id=self.hook.resolve_advertiser(self.advertiser_id),
             sync_mode=self.sync_mode,
             dry_run=self.dry_run,
         )
-        if not summary.advertiser_id:
-            raise CriteoConfigurationError(
-                f"No Criteo advertiser id: set advertiser_id in the extras of connection "
-                f"{self.criteo_conn_id!r} or pass advertiser_id to the task."
-            )
         members = self._read(summary)
         self._check_size(len(members))
         check_advertiser(self.hook, summary.advertiser_id)
@@ -363,7 +358,7 @@ class SegmentExportOperator(BaseOperator):
 
     def _sync(self, summary: ExportSummary, audience_id: str, owner: str) -> AudienceSync:
         store = SnapshotStore.from_config(self.snapshot_location) if self.hash_emails else None
-        key = SnapshotKey(advertiser_id=str(summary.advertiser_id), audience_id=audience_id)
+        key = SnapshotKey(advertiser_id=summary.advertiser_id, audience_id=audience_id)
         return AudienceSync(
             self.hook, store, key, owner=owner, policy=self.sync_policy, segment=self.segment, log=self.log
         )
@@ -401,7 +396,7 @@ class SegmentExportOperator(BaseOperator):
 
     def _audience(self, summary: ExportSummary, tag: str) -> tuple[AudienceSegment, bool]:
         """Find the audience (checking it is ours to change) or create it, tagged as ours."""
-        advertiser = str(summary.advertiser_id)
+        advertiser = summary.advertiser_id
         audience = self.hook.find_contact_list_segment(summary.audience_name, advertiser_id=advertiser)
         created = False
         if audience is None:

@@ -24,3 +24,14 @@ os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "True"
 # The example DAGs' shared module, importable as Airflow makes it importable for DAGs of a bundle.
 sys.path.append(str(ROOT / "example_dags"))
+
+
+def _hypothesis_without_timing() -> None:
+    """Tests check behaviour, never wall-clock time: nor Hypothesis's deadline and slowness checks."""
+    from hypothesis import HealthCheck, settings
+
+    settings.register_profile("behaviour", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    settings.load_profile("behaviour")
+
+
+_hypothesis_without_timing()

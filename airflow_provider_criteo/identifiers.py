@@ -2,7 +2,9 @@
 
 Criteo matches e-mails on the lower-case hex SHA-256 of the normalised address (trimmed,
 lower-cased; we also apply Unicode NFC so that visually equal addresses hash alike). Values that
-cannot be an address are rejected with a reason instead of being sent.
+cannot be an address are rejected with a reason instead of being sent. A value that already is a
+SHA-256 digest (64 hex digits) is taken as the hashed address and never hashed twice; other hashed
+forms (MD5, SHA-1, ...) are refused, since one request must not mix forms.
 """
 
 from __future__ import annotations
@@ -17,14 +19,14 @@ from itertools import compress, repeat
 from typing import TYPE_CHECKING, NamedTuple, cast
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Callable, Iterable, Sequence
 
 #: RFC 5321 limits: 64 characters of local part, 254 of address.
 MAX_EMAIL_LENGTH = 254
 MAX_LOCAL_PART_LENGTH = 64
 
 # Control, format and separator characters never belong in an address.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff]")
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff]")
 _WHITESPACE = re.compile(r"\s")
 # A pragmatic address: a dot-atom-like local part (no quoted strings), and a dotted domain whose
 # labels are letters, digits and inner hyphens, ending in an alphabetic or punycode top-level domain.
@@ -54,6 +56,25 @@ class Rejection(enum.StrEnum):
     CONTROL_CHARACTERS = "control_characters"
     WHITESPACE = "whitespace"
     INVALID_FORMAT = "invalid_format"
+    UNSUPPORTED_HASH = "unsupported_hash"
+    NO_COUNTRY_CODE = "no_country_code"
+    ZERO_AD_ID = "zero_ad_id"
+
+
+#: Lengths of hex digests by algorithm: a value of only these many hex digits is a hashed identifier.
+HEX_DIGEST_ALGORITHMS = {32: "MD5", 40: "SHA-1", 56: "SHA-224", 64: "SHA-256", 96: "SHA-384", 128: "SHA-512"}
+_HEX = re.compile(r"[0-9a-f]+")
+
+
+def hex_digest_algorithm(normalized: str) -> str | None:
+    """The hash algorithm a lower-case value is a hex digest of (by its length), or None."""
+    algorithm = HEX_DIGEST_ALGORITHMS.get(len(normalized))
+    return algorithm if algorithm and _HEX.fullmatch(normalized) else None
+
+
+def is_sha256_hex(normalized: str) -> bool:
+    """Whether a normalised value is already a lower-case hex SHA-256 digest (sent as it is)."""
+    return len(normalized) == 64 and _HEX.fullmatch(normalized) is not None
 
 
 def normalize_email(value: str) -> str:
@@ -65,12 +86,14 @@ def normalize_email(value: str) -> str:
 
 
 def email_rejection(normalized: str) -> Rejection | None:
-    """Return why a normalised value is not a usable address, or None when it is one."""
+    """Return why a normalised value is not a usable address or SHA-256 digest, or None when it is one."""
     if not normalized:
         return Rejection.EMPTY
+    if algorithm := hex_digest_algorithm(normalized):
+        return None if algorithm == "SHA-256" else Rejection.UNSUPPORTED_HASH
     if len(normalized) > MAX_EMAIL_LENGTH or normalized.find("@") > MAX_LOCAL_PART_LENGTH:
         return Rejection.TOO_LONG
-    if _CONTROL.search(normalized):
+    if CONTROL_CHARACTERS.search(normalized):
         return Rejection.CONTROL_CHARACTERS
     if _WHITESPACE.search(normalized):
         return Rejection.WHITESPACE
@@ -79,16 +102,13 @@ def email_rejection(normalized: str) -> Rejection | None:
     return None
 
 
-_HEX_DIGEST = re.compile(r"[0-9a-fA-F]{64}")
-
-
 def erasure_digest(value: object) -> tuple[bytes | None, Rejection | None]:
     """The raw SHA-256 digest of a person to forget, given an address or its 64-hex digest."""
-    if isinstance(value, str) and _HEX_DIGEST.fullmatch(value.strip()):
-        return bytes.fromhex(value.strip()), None
     normalized, rejection = prepare_email(value)
     if normalized is None:
         return None, rejection
+    if is_sha256_hex(normalized):
+        return bytes.fromhex(normalized), None
     return hashlib.sha256(normalized.encode()).digest(), None
 
 
@@ -97,37 +117,65 @@ def sha256_hex(normalized: str) -> str:
     return hashlib.sha256(normalized.encode()).hexdigest()
 
 
-def prepare_email(value: object) -> tuple[str | None, Rejection | None]:
-    """Turn a raw column value into a normalised address, or into the reason it is rejected."""
+def as_text(value: object) -> tuple[str | None, Rejection | None]:
+    """A raw column value as text (UTF-8 bytes decoded), or the reason it is not text."""
     if value is None:
         return None, Rejection.NULL
     if isinstance(value, bytes):
         try:
-            value = value.decode()
+            return value.decode(), None
         except UnicodeDecodeError:
             return None, Rejection.NOT_TEXT
     if not isinstance(value, str):
         return None, Rejection.NOT_TEXT
-    normalized = normalize_email(value)
+    return value, None
+
+
+def prepare_email(value: object) -> tuple[str | None, Rejection | None]:
+    """Turn a raw column value into a normalised address (or SHA-256 hex), or the reason it is rejected."""
+    text, rejection = as_text(value)
+    if text is None:
+        return None, rejection
+    normalized = normalize_email(text)
     rejection = email_rejection(normalized)
     return (None, rejection) if rejection else (normalized, None)
 
 
 class PreparedChunk(NamedTuple):
-    """A chunk of raw values, prepared: the valid addresses, and the others by position and reason."""
+    """A chunk of raw values, prepared: the valid identifiers, and the others by position and reason."""
 
-    #: The normalised addresses of the valid values, in chunk order.
+    #: The normalised identifiers of the valid values, in chunk order (digests given in hex excepted).
     valid: list[str]
     #: ``(position in the chunk, reason)`` of every rejected value, in chunk order.
     rejected: list[tuple[int, Rejection]]
+    #: The raw SHA-256 digests of the values that were given already hashed, in chunk order.
+    hashed: list[bytes]
+
+
+def prepare_each(
+    prepare: Callable[[object], tuple[str | None, Rejection | None]], values: Sequence[object]
+) -> PreparedChunk:
+    """Prepare a chunk value by value with ``prepare``; values given as SHA-256 hex go to ``hashed``."""
+    valid: list[str] = []
+    rejected: list[tuple[int, Rejection]] = []
+    hashed: list[bytes] = []
+    for position, value in enumerate(values):
+        normalized, rejection = prepare(value)
+        if normalized is None:
+            rejected.append((position, cast("Rejection", rejection)))
+        elif is_sha256_hex(normalized):
+            hashed.append(bytes.fromhex(normalized))
+        else:
+            valid.append(normalized)
+    return PreparedChunk(valid, rejected, hashed)
 
 
 def prepare_emails(values: Sequence[object]) -> PreparedChunk:
-    """Prepare a chunk of raw column values at once: exactly what :func:`prepare_email` gives each.
+    """Prepare a chunk of raw column values at once: exactly ``prepare_each(prepare_email, values)``.
 
     The work runs in C over the whole chunk (``map`` of string methods and one regular expression);
-    only values outside the common case (not text, non-ASCII, long, or invalid) take the per-value
-    checks, so an export spends a fraction of a microsecond per row here.
+    only values outside the common case (not text, non-ASCII, long, hashed or invalid) take the
+    per-value checks, so an export spends a fraction of a microsecond per row here.
     """
     texts, rejected = _texts(values)
     normalized = list(map(str.lower, map(_nfc, map(str.strip, texts))))
@@ -137,14 +185,21 @@ def prepare_emails(values: Sequence[object]) -> PreparedChunk:
     )
     if max(map(len, normalized), default=0) > MAX_LOCAL_PART_LENGTH:
         suspects.update(i for i, text in enumerate(normalized) if len(text) > MAX_LOCAL_PART_LENGTH)
-    refused = {i: reason for i in sorted(suspects) if (reason := email_rejection(normalized[i])) is not None}
-    if refused:
-        normalized = list(compress(normalized, _all_but(len(normalized), refused)))
-        if rejected:  # texts are the values less the rejected ones: map their positions back
-            positions = list(compress(range(len(values)), _all_but(len(values), rejected)))
-            refused = {positions[i]: reason for i, reason in refused.items()}
-        rejected.update(refused)
-    return PreparedChunk(normalized, sorted(rejected.items()))
+    refused: dict[int, Rejection] = {}
+    prehashed: list[int] = []
+    for i in sorted(suspects):
+        if (reason := email_rejection(normalized[i])) is not None:
+            refused[i] = reason
+        elif is_sha256_hex(normalized[i]):
+            prehashed.append(i)
+    hashed = [bytes.fromhex(normalized[i]) for i in prehashed]
+    if refused or prehashed:
+        normalized = list(compress(normalized, _all_but(len(normalized), [*refused, *prehashed])))
+    if refused and rejected:  # texts are the values less the rejected ones: map their positions back
+        positions = list(compress(range(len(values)), _all_but(len(values), rejected)))
+        refused = {positions[i]: reason for i, reason in refused.items()}
+    rejected.update(refused)
+    return PreparedChunk(normalized, sorted(rejected.items()), hashed)
 
 
 def _texts(values: Sequence[object]) -> tuple[Sequence[str], dict[int, Rejection]]:

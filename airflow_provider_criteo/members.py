@@ -1,21 +1,23 @@
-"""The de-duplicated member set of one export, kept compact.
+"""The de-duplicated member set of one export and identifier type, kept compact.
 
-Hashed members are kept as raw 32-byte SHA-256 digests in one buffer (32 MB per million members,
-no Python object per member), then sorted and de-duplicated in place by numpy. Plain (unhashed)
-members, an opt-in, are kept as a set of strings. Digests go to Criteo as lower-case hex, encoded
-straight from the bytes (:func:`hex_json_array`).
+Members are fixed-width byte keys in one buffer (no Python object per member), sorted and
+de-duplicated in place by numpy: raw 32-byte SHA-256 digests for hashed types (32 MB per million
+members), sent as lower-case hex encoded straight from the bytes (:func:`hex_json_array`); or the
+values themselves for types sent as they are (mobile ad ids as 16 UUID bytes). Plain e-mails, an
+opt-in that keeps no snapshot, are a set of strings.
 """
 
 from __future__ import annotations
 
 import binascii
 import hashlib
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Callable, Iterable, Iterator
 
 DIGEST_SIZE = 32
 DIGEST_DTYPE = f"S{DIGEST_SIZE}"
@@ -35,11 +37,8 @@ class MemberSet(Protocol):
     """Collects normalised identifiers and yields each distinct one once, as it is sent to Criteo."""
 
     @property
-    def digests(self) -> np.ndarray | None:
-        """The sorted, distinct SHA-256 digests once frozen; None when members are not hashed."""
-
-    def add(self, normalized: str) -> None:
-        """Add one normalised identifier."""
+    def keys(self) -> np.ndarray | None:
+        """The sorted, distinct member keys once frozen (what snapshots keep); None when none are kept."""
 
     def add_many(self, normalized: Iterable[str]) -> None:
         """Add normalised identifiers."""
@@ -59,44 +58,102 @@ class HashedMembers:
 
     def __init__(self) -> None:
         self._buffer = bytearray()
-        self.digests: np.ndarray = np.empty(0, dtype=DIGEST_DTYPE)
-
-    def add(self, normalized: str) -> None:
-        """Hash and keep one normalised identifier."""
-        self._buffer += hashlib.sha256(normalized.encode()).digest()
+        self.keys: np.ndarray = np.empty(0, dtype=DIGEST_DTYPE)
 
     def add_many(self, normalized: Iterable[str]) -> None:
         """Hash and keep normalised identifiers (the loop runs in C)."""
         self._buffer += b"".join(map(_digest, map(_sha256, map(str.encode, normalized))))
 
+    def add_digests(self, digests: Iterable[bytes]) -> None:
+        """Keep identifiers given already hashed, as raw 32-byte digests: they are not hashed twice."""
+        self._buffer += b"".join(digests)
+
     def freeze(self) -> None:
         """Sort and de-duplicate the digests, releasing the collection buffer."""
-        digests = np.frombuffer(self._buffer, dtype=DIGEST_DTYPE)
-        digests.sort()  # in place, in the buffer: no second copy of the members
-        self.digests = distinct_sorted(digests)
-        del digests
+        self.keys = sorted_keys(self._buffer, DIGEST_DTYPE)
         self._buffer = bytearray()
 
     def __len__(self) -> int:
-        return len(self.digests)
+        return len(self.keys)
 
     def identifiers(self) -> Iterator[str]:
         """Yield each digest as 64 lower-case hex characters, in sorted order."""
-        return hex_identifiers(self.digests)
+        return hex_identifiers(self.keys)
 
 
-def distinct_sorted(digests: np.ndarray) -> np.ndarray:
-    """The distinct digests of a sorted digest array (a new array): ``np.unique`` without its sort.
+@dataclass(frozen=True)
+class KeyCodec:
+    """How identifiers sent as they are are kept as fixed-width keys, and read back.
 
-    Neighbours are compared as four 64-bit words, far faster than numpy's comparison of ``S32`` items.
+    :param width: bytes per key (a multiple of 8, for :func:`distinct_sorted`).
+    :param key: the key of a normalised identifier, exactly ``width`` bytes.
+    :param values: the identifiers of an array of keys, in order.
     """
-    if len(digests) < 2:
-        return np.array(digests, dtype=DIGEST_DTYPE)
-    words = np.ascontiguousarray(digests, dtype=DIGEST_DTYPE).view(np.uint64).reshape(-1, DIGEST_SIZE // 8)
-    first = np.empty(len(digests), dtype=bool)
+
+    width: int
+    key: Callable[[str], bytes]
+    values: Callable[[np.ndarray], list[str]]
+
+    @classmethod
+    def text(cls, width: int) -> KeyCodec:
+        """Keys that are the UTF-8 bytes of the identifier, padded with NULs (never in an identifier)."""
+        return cls(width, lambda value: value.encode().ljust(width, b"\0"), _text_values)
+
+    @property
+    def dtype(self) -> str:
+        """The numpy dtype of the keys."""
+        return f"S{self.width}"
+
+
+def _text_values(keys: np.ndarray) -> list[str]:
+    return [key.decode() for key in keys.tolist()]  # numpy drops the trailing NUL padding
+
+
+class ValueMembers:
+    """Distinct identifiers sent as they are, kept as fixed-width keys from which they are read back."""
+
+    def __init__(self, codec: KeyCodec) -> None:
+        self.codec = codec
+        self._buffer = bytearray()
+        self.keys: np.ndarray = np.empty(0, dtype=codec.dtype)
+
+    def add_many(self, normalized: Iterable[str]) -> None:
+        """Keep normalised identifiers."""
+        self._buffer += b"".join(map(self.codec.key, normalized))
+
+    def freeze(self) -> None:
+        """Sort and de-duplicate the keys, releasing the collection buffer."""
+        self.keys = sorted_keys(self._buffer, self.codec.dtype)
+        self._buffer = bytearray()
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def identifiers(self) -> Iterator[str]:
+        """Yield each identifier, in key order."""
+        yield from self.codec.values(self.keys)
+
+
+def sorted_keys(buffer: bytearray, dtype: str) -> np.ndarray:
+    """The sorted distinct keys of a buffer of fixed-width keys (sorted in place: no second copy)."""
+    keys = np.frombuffer(buffer, dtype=dtype)
+    keys.sort()
+    return distinct_sorted(keys)
+
+
+def distinct_sorted(keys: np.ndarray) -> np.ndarray:
+    """The distinct keys of a sorted key array (a new array): ``np.unique`` without its sort.
+
+    Neighbours are compared as 64-bit words (keys are a multiple of 8 bytes wide), far faster than
+    numpy's comparison of ``S32`` items.
+    """
+    if len(keys) < 2:
+        return np.array(keys, dtype=keys.dtype)
+    words = np.ascontiguousarray(keys).view(np.uint64).reshape(len(keys), -1)
+    first = np.empty(len(keys), dtype=bool)
     first[0] = True
     np.any(words[1:] != words[:-1], axis=1, out=first[1:])
-    return digests[first]
+    return keys[first]
 
 
 def hex_json_array(digests: np.ndarray) -> bytes:
@@ -132,11 +189,7 @@ class PlainMembers:
     def __init__(self) -> None:
         self._members: set[str] = set()
         self._sorted: list[str] = []
-        self.digests: np.ndarray | None = None
-
-    def add(self, normalized: str) -> None:
-        """Keep one normalised identifier."""
-        self._members.add(normalized)
+        self.keys: np.ndarray | None = None
 
     def add_many(self, normalized: Iterable[str]) -> None:
         """Keep normalised identifiers."""

@@ -68,8 +68,8 @@ def history_bounds(previous: np.ndarray, intents: Sequence[Intent]) -> tuple[np.
     """
     if not intents:
         return previous, previous
-    maybe_added = reduce(union_sorted, [i.adds for i in intents], empty_digests())
-    maybe_removed = reduce(union_sorted, [i.removes for i in intents], empty_digests())
+    maybe_added = reduce(union_sorted, [i.adds for i in intents], empty_digests(previous.dtype))
+    maybe_removed = reduce(union_sorted, [i.removes for i in intents], empty_digests(previous.dtype))
     return setdiff_sorted(previous, maybe_removed), union_sorted(previous, maybe_added)
 
 

@@ -1,4 +1,4 @@
-"""Reading a segment's identifier column from any common-sql connection, in chunks.
+"""Reading a segment's identifier columns from any common-sql connection, in chunks.
 
 Rows are streamed with ``fetchmany`` (on PostgreSQL through a server-side cursor), so the worker
 never holds a whole result set; a reader thread fetches the next chunks while the caller works on
@@ -23,7 +23,7 @@ from airflow.sdk import BaseHook
 from airflow_provider_criteo.exceptions import CriteoConfigurationError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping, Sequence
+    from collections.abc import Callable, Iterator, Mapping, Sequence
 
     from airflow.providers.common.sql.hooks.sql import DbApiHook
 
@@ -70,29 +70,30 @@ def quote_name(hook: DbApiHook, name: str, *, max_parts: int = 3) -> str:
     return ".".join(hook.escape_word_format.format(p) for p in parts)
 
 
-def table_query(hook: DbApiHook, table: str, column: str) -> str:
-    """The query that reads one column of a table or view."""
-    return f"SELECT {quote_name(hook, column, max_parts=1)} FROM {quote_name(hook, table)}"
+def table_query(hook: DbApiHook, table: str, columns: Sequence[str]) -> str:
+    """The query that reads some columns of a table or view."""
+    names = ", ".join(quote_name(hook, column, max_parts=1) for column in columns)
+    return f"SELECT {names} FROM {quote_name(hook, table)}"
 
 
-def stream_column(
+def stream_columns(
     hook: DbApiHook,
     sql: str,
     parameters: Mapping[str, Any] | Sequence[Any] | None,
-    column: str,
+    columns: Sequence[str],
     chunk_size: int = DEFAULT_CHUNK_SIZE,
-) -> Iterator[list[Any]]:
-    """Yield the values of ``column`` in chunks of at most ``chunk_size`` rows.
+) -> Iterator[list[Sequence[Any]]]:
+    """Yield chunks of at most ``chunk_size`` rows, each as one sequence of values per column of ``columns``.
 
     A reader thread opens the connection, runs the query and fetches up to ``PREFETCH_CHUNKS`` chunks
     ahead, so the database's work overlaps the caller's; the connection lives and dies in that
-    thread. Fails before yielding anything when the result has no such column, naming those it has.
+    thread. Fails before yielding anything when the result lacks one of the columns, naming those it has.
     """
     chunks: queue.Queue[Any] = queue.Queue(maxsize=PREFETCH_CHUNKS)
     stop = threading.Event()
     reader = threading.Thread(
         target=_read_chunks,
-        args=(hook, sql, parameters, column, chunk_size, chunks, stop),
+        args=(hook, sql, parameters, columns, chunk_size, chunks, stop),
         name="criteo-export-reader",
         daemon=True,
     )
@@ -124,7 +125,7 @@ def _read_chunks(
     hook: DbApiHook,
     sql: str,
     parameters: Mapping[str, Any] | Sequence[Any] | None,
-    column: str,
+    columns: Sequence[str],
     chunk_size: int,
     chunks: queue.Queue[Any],
     stop: threading.Event,
@@ -139,8 +140,8 @@ def _read_chunks(
                 else:
                     cursor.execute(sql)
                 rows = cursor.fetchmany(chunk_size)
-                value = operator.itemgetter(_column_index(cursor.description, column))
-                while rows and _put(chunks, list(map(value, rows)), stop):
+                split = _splitter([_column_index(cursor.description, column) for column in columns])
+                while rows and _put(chunks, split(rows), stop):
                     rows = cursor.fetchmany(chunk_size)
             finally:
                 cursor.close()
@@ -167,6 +168,15 @@ def _streaming_cursor(hook: DbApiHook, conn: Any) -> Any:
     return conn.cursor()
 
 
+def _splitter(indexes: list[int]) -> Callable[[list[Any]], list[Sequence[Any]]]:
+    """Turns fetched rows into one sequence of values per wanted column (in C: ``map``, ``zip``)."""
+    if len(indexes) == 1:
+        value = operator.itemgetter(indexes[0])
+        return lambda rows: [list(map(value, rows))]
+    values = operator.itemgetter(*indexes)
+    return lambda rows: list(zip(*map(values, rows), strict=True))
+
+
 def _column_index(description: Sequence[Sequence[Any]] | None, column: str) -> int:
     """Find the column by name; drivers differ in the case they report, so fall back to casefold."""
     names = [str(d[0]) for d in description or []]
@@ -176,6 +186,6 @@ def _column_index(description: Sequence[Sequence[Any]] | None, column: str) -> i
     if column.casefold() in folded:
         return folded.index(column.casefold())
     raise CriteoConfigurationError(
-        f"The query returns no column {column!r}; its columns are {names}. Set email_column to one of them "
-        "or select the address column under that name."
+        f"The query returns no column {column!r}; its columns are {names}. Name one of them in email_column "
+        "(or identifier_columns), or select the identifier column under that name."
     )

@@ -43,7 +43,8 @@ from airflow_provider_criteo.exceptions import (
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-DIGEST_DTYPE = "S32"
+DIGEST_SIZE = 32
+DIGEST_DTYPE = f"S{DIGEST_SIZE}"
 MAGIC = b"CRITEOSNAP\n"
 FORMAT_VERSION = 1
 #: A lock whose heartbeat is older than this is abandoned (its worker died) and may be taken over.
@@ -87,14 +88,21 @@ class Intent:
     removes: np.ndarray
 
 
-def empty_digests() -> np.ndarray:
-    """An empty digest array."""
-    return np.empty(0, dtype=DIGEST_DTYPE)
+def empty_digests(dtype: np.dtype[Any] | str = DIGEST_DTYPE) -> np.ndarray:
+    """An empty key array: of digests by default."""
+    return np.empty(0, dtype=dtype)
 
 
 def encode(sections: dict[str, np.ndarray], **meta: Any) -> bytes:
-    """Serialise named digest arrays with a header and a checksum (one copy of the digests, no more)."""
-    arrays = [np.ascontiguousarray(a, dtype=DIGEST_DTYPE) for a in sections.values()]
+    """Serialise named key arrays of one width with a header and a checksum (one copy of the keys, no more).
+
+    Keys are 32-byte digests, or the values of an identifier type sent as it is (its own width).
+    """
+    widths = {a.dtype.itemsize for a in sections.values()}
+    if len(widths) != 1:
+        raise ValueError(f"the sections of one file hold keys of one width, not {sorted(widths)}")
+    width = widths.pop()
+    arrays = [np.ascontiguousarray(a) for a in sections.values()]
     checksum = hashlib.sha256()
     for array in arrays:
         checksum.update(array.data)
@@ -102,6 +110,7 @@ def encode(sections: dict[str, np.ndarray], **meta: Any) -> bytes:
         "format": FORMAT_VERSION,
         "sections": {name: len(array) for name, array in sections.items()},
         "sha256": checksum.hexdigest(),
+        "width": width,
         **meta,
     }
     head = json.dumps(header, sort_keys=True).encode()
@@ -122,9 +131,10 @@ def decode(data: bytes, where: str) -> dict[str, np.ndarray]:
         if hashlib.sha256(payload).hexdigest() != header["sha256"]:
             raise ValueError("checksum mismatch")
         sections, offset = {}, 0
+        width = int(header.get("width", DIGEST_SIZE))  # files written before other widths hold digests
         for name, count in header["sections"].items():
-            size = int(count) * 32
-            sections[name] = np.frombuffer(payload[offset : offset + size], dtype=DIGEST_DTYPE)
+            size = int(count) * width
+            sections[name] = np.frombuffer(payload[offset : offset + size], dtype=f"S{width}")
             offset += size
         if offset != len(payload):
             raise ValueError("payload size mismatch")

@@ -1,17 +1,21 @@
-"""Bringing one Criteo audience to a segment's members, by sync mode, with the snapshot kept in step.
+"""Bringing one Criteo audience to a segment's members, by sync mode, with the snapshots kept in step.
 
 - ``mirror`` sends only the difference with the audience's history (the last committed snapshot,
   plus whatever uncommitted runs may have changed), so the audience ends up holding the segment.
 - ``replace`` wipes the audience, then adds every member.
 - ``add_only`` adds every member and removes nothing.
 
-Under the audience's lock, each run records its intent before its first request and commits a new
-snapshot only after every batch succeeded, so a later mirror run always diffs against the truth.
+An audience may hold several identifier types (e-mails, phone numbers, mobile ad ids ...), each with
+its own snapshot and lock. Under all of their locks, a run records every type's intent before its
+first request (a wipe empties the audience for every type at once, so it comes after all of them),
+and commits a type's new snapshot only after every batch succeeded, so a later mirror run always
+diffs against the truth.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import contextlib
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -20,27 +24,38 @@ from airflow_provider_criteo.hooks.criteo import chunked
 from airflow_provider_criteo.mirror import check_removal, history_bounds, plan_mirror, union_sorted
 from airflow_provider_criteo.progress import Progress
 from airflow_provider_criteo.resources import MAX_IDENTIFIERS_PER_REQUEST
-from airflow_provider_criteo.state import empty_digests
+from airflow_provider_criteo.state import SnapshotKey, empty_digests
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
     from airflow_provider_criteo.hooks.criteo import CriteoHook
-    from airflow_provider_criteo.state import Intent, Snapshot, SnapshotKey, SnapshotStore
+    from airflow_provider_criteo.identifier_types import IdentifierType
+    from airflow_provider_criteo.members import MemberSet
+    from airflow_provider_criteo.state import Intent, Snapshot, SnapshotStore
 
 ON_MISSING_STATE = ("replace", "add_only")
 
 
 @dataclass
 class SyncResult:
-    """What a sync did (or, in a dry run, would do) at Criteo."""
+    """What a sync did (or, in a dry run, would do) with one identifier type of an audience."""
 
     added: int = 0
     removed: int = 0
     unchanged: int = 0
     requests: int = 0
-    wiped: bool = False
     snapshot_version: int | None = None
+
+
+@dataclass
+class AudienceResult:
+    """What a sync did (or would do) with an audience: by identifier type, and the wipe."""
+
+    by_type: dict[str, SyncResult] = field(default_factory=dict)
+    wiped: bool = False
+    #: Requests that belong to no one type (the wipe).
+    requests: int = 0
 
 
 @dataclass(frozen=True)
@@ -60,17 +75,36 @@ class SyncPolicy:
     batch_size: int = MAX_IDENTIFIERS_PER_REQUEST
 
 
-class AudienceSync:
-    """Syncs one audience. ``store`` is None for unhashed members: no snapshot is kept then.
+@dataclass
+class _Plan:
+    """One identifier type's part of a run: what to send, and the history it was planned on.
 
-    :param owner: holder of the audience's lock: the task instance, so that its retry takes it back.
+    ``key`` is None when no snapshot is kept or recorded (plain e-mails, which have no keys; ``add_only``
+    on an audience whose type has no history): the members are then only added.
+    """
+
+    kind: IdentifierType
+    members: MemberSet
+    key: SnapshotKey | None
+    adds: np.ndarray = field(default_factory=empty_digests)
+    removes: np.ndarray = field(default_factory=empty_digests)
+    wipe: bool = False
+    snapshot: Snapshot | None = None
+    intents: list[Intent] = field(default_factory=list)
+
+
+class AudienceSync:
+    """Syncs the identifier types of one audience.
+
+    :param owner: holder of the audience's locks: the task instance, so that its retry takes them back.
     """
 
     def __init__(
         self,
         hook: CriteoHook,
-        store: SnapshotStore | None,
-        key: SnapshotKey,
+        store: SnapshotStore,
+        advertiser_id: str,
+        audience_id: str,
         *,
         owner: str,
         policy: SyncPolicy,
@@ -79,7 +113,8 @@ class AudienceSync:
     ) -> None:
         self.hook = hook
         self.store = store
-        self.key = key
+        self.advertiser_id = advertiser_id
+        self.audience_id = audience_id
         self.owner = owner
         self.policy = policy
         self.segment = segment
@@ -87,104 +122,157 @@ class AudienceSync:
 
     # ------------------------------------------------------------------------------- planning
 
-    def _history(self) -> tuple[Snapshot | None, list[Intent]]:
-        if self.store is None:
-            return None, []
-        return self.store.latest(self.key), self.store.intents(self.key)
+    def _key(self, kind: IdentifierType, members: MemberSet) -> SnapshotKey | None:
+        if members.keys is None:
+            return None
+        return SnapshotKey(self.advertiser_id, self.audience_id, kind.name, kind.hashing)
 
-    def _plan(
-        self, mode: str, current: np.ndarray, snapshot: Snapshot | None, intents: list[Intent], created: bool
-    ) -> tuple[np.ndarray, np.ndarray, bool]:
-        """What to add and remove, and whether to wipe first; raises before anything is sent."""
+    def _plans(
+        self, mode: str, members: Sequence[tuple[IdentifierType, MemberSet]], created: bool
+    ) -> list[_Plan]:
+        """Every type's plan, reading its history; raises before anything is sent.
+
+        A wipe (``replace``, or ``mirror`` of a type without history) empties the audience for every
+        type: then every type adds all its members and removes nothing.
+        """
+        plans = [
+            self._plan(mode, _Plan(kind, group, self._key(kind, group)), created) for kind, group in members
+        ]
+        if any(plan.wipe for plan in plans):
+            for plan in plans:
+                plan.wipe = True
+                plan.removes = plan.removes[:0]
+                if plan.members.keys is not None:
+                    plan.adds = plan.members.keys
+        return plans
+
+    def _plan(self, mode: str, plan: _Plan, created: bool) -> _Plan:
+        """What to add and remove of one type, and whether to wipe first."""
+        current = plan.members.keys
+        if plan.key is None or current is None:
+            plan.wipe = mode == "replace" and not created
+            return plan
+        plan.adds, plan.removes = current, current[:0]
+        if not created:
+            plan.snapshot, plan.intents = self.store.latest(plan.key), self.store.intents(plan.key)
+        unknown = plan.snapshot is None and not plan.intents and not created
+        if mode == "add_only" and unknown:
+            self.log.info(
+                "Audience %s has no %s snapshot: add_only adds, and records nothing.",
+                self.audience_id,
+                plan.kind.name,
+            )
+            plan.key = None
+            return plan
         if mode != "mirror":
-            return current, empty_digests(), mode == "replace" and not created
-        previous = snapshot.digests if snapshot is not None else empty_digests()
-        plan = plan_mirror(current, previous, intents)
-        unknown = snapshot is None and not intents and not created
-        wipe = unknown and self.policy.on_missing_state == "replace"
+            plan.wipe = mode == "replace" and not created
+            return plan
+        previous = plan.snapshot.digests if plan.snapshot is not None else empty_digests(current.dtype)
+        mirror = plan_mirror(current, previous, plan.intents)
+        plan.adds, plan.removes = mirror.adds, mirror.removes
+        plan.wipe = unknown and self.policy.on_missing_state == "replace"
         if unknown:
             self.log.warning(
-                "Audience %s exists at Criteo but has no mirror snapshot (a first mirror export, or the "
+                "Audience %s exists at Criteo but has no %s mirror snapshot (a first mirror export, or the "
                 "snapshot was deleted): on_missing_state=%r.",
-                self.key.audience_id,
+                self.audience_id,
+                plan.kind.name,
                 self.policy.on_missing_state,
             )
         if not self.policy.allow_large_removal:
-            known = None if wipe else plan.previous
-            check_removal(plan.leaving, known, len(current), self.policy.max_removal_fraction, self.segment)
-        return plan.adds, plan.removes, wipe
+            known = None if plan.wipe else mirror.previous
+            check_removal(mirror.leaving, known, len(current), self.policy.max_removal_fraction, self.segment)
+        return plan
 
-    def preview(self, mode: str, current: np.ndarray | None, members: int, exists: bool) -> SyncResult:
+    def preview(
+        self, mode: str, members: Sequence[tuple[IdentifierType, MemberSet]], exists: bool
+    ) -> AudienceResult:
         """What :meth:`run` would do, reading the history but sending and writing nothing."""
-        if current is None:
-            return SyncResult(added=members, wiped=mode == "replace" and exists)
-        snapshot, intents = self._history() if exists else (None, [])
-        adds, removes, wipe = self._plan(mode, current, snapshot, intents, created=not exists)
-        return SyncResult(added=len(adds), removed=len(removes), unchanged=members - len(adds), wiped=wipe)
+        plans = self._plans(mode, members, created=not exists)
+        result = AudienceResult(wiped=any(plan.wipe for plan in plans))
+        for plan in plans:
+            added = len(plan.members) if plan.members.keys is None else len(plan.adds)
+            result.by_type[plan.kind.name] = SyncResult(
+                added=added, removed=len(plan.removes), unchanged=len(plan.members) - added
+            )
+        return result
 
     # ------------------------------------------------------------------------------- running
 
     def run(
-        self, mode: str, current: np.ndarray | None, identifiers: Iterable[str], created: bool
-    ) -> SyncResult:
-        """Sync the audience to ``current`` digests; unhashed (None), send ``identifiers`` as they are."""
-        if self.store is None or current is None:
-            result = SyncResult()
-            if mode == "replace" and not created:
-                self._wipe(result)
-            result.added = self._amend("add", identifiers, result)
+        self, mode: str, members: Sequence[tuple[IdentifierType, MemberSet]], created: bool
+    ) -> AudienceResult:
+        """Sync the audience to the members of each type, under the locks of the types with snapshots."""
+        with contextlib.ExitStack() as locks:
+            for kind, group in members:
+                if (key := self._key(kind, group)) is not None:
+                    locks.enter_context(self.store.lock(key, self.owner))
+            plans = self._plans(mode, members, created)
+            intents = {
+                id(plan): self._record_intent(plan.key, plan) for plan in plans if plan.key is not None
+            }
+            result = AudienceResult()
+            if any(plan.wipe for plan in plans):
+                self.log.info("Wiping audience %s before adding the segment's members.", self.audience_id)
+                self.hook.wipe_contact_list(self.audience_id)
+                result.requests, result.wiped = 1, True
+            for plan in plans:
+                result.by_type[plan.kind.name] = self._send(mode, plan, intents.get(id(plan)))
             return result
-        with self.store.lock(self.key, self.owner):
-            return self._run_tracked(self.store, mode, current, created)
 
-    def _run_tracked(self, store: SnapshotStore, mode: str, current: np.ndarray, created: bool) -> SyncResult:
-        snapshot, intents = self._history()
-        if mode == "add_only" and snapshot is None and not intents and not created:
-            self.log.info(
-                "Audience %s has no snapshot: add_only adds, and records nothing.", self.key.audience_id
-            )
-            result = SyncResult()
-            result.added = self._amend("add", current, result)
+    def _record_intent(self, key: SnapshotKey, plan: _Plan) -> str:
+        """Record what this run may change of one type, before the first request of the run."""
+        previous = plan.snapshot.digests if plan.snapshot is not None else plan.adds[:0]
+        maybe_present = history_bounds(previous, plan.intents)[1]
+        return self.store.record_intent(key, plan.adds, maybe_present if plan.wipe else plan.removes)
+
+    def _send(self, mode: str, plan: _Plan, intent: str | None) -> SyncResult:
+        """Send one type's adds and removes; commit its snapshot and settle its intents."""
+        result = SyncResult()
+        current = plan.members.keys
+        if current is None:  # plain e-mails
+            result.added = self._amend(plan.kind, "add", plan.members.identifiers(), result)
             return result
-        adds, removes, wipe = self._plan(mode, current, snapshot, intents, created)
-        previous = snapshot.digests if snapshot is not None else empty_digests()
-        maybe_present = history_bounds(previous, intents)[1]
-        intent = store.record_intent(self.key, adds, maybe_present if wipe else removes)
-        result = SyncResult(unchanged=len(current) - len(adds) if mode == "mirror" else 0)
-        if wipe:
-            self._wipe(result)
-        result.added = self._amend("add", adds, result)
-        result.removed = self._amend("remove", removes, result)
+        if plan.key is None or intent is None:
+            result.added = self._amend(plan.kind, "add", plan.adds, result)
+            return result
+        result.unchanged = len(current) - len(plan.adds) if mode == "mirror" else 0
+        result.added = self._amend(plan.kind, "add", plan.adds, result)
+        result.removed = self._amend(plan.kind, "remove", plan.removes, result)
+        previous = plan.snapshot.digests if plan.snapshot is not None else current[:0]
         # add_only leaves other runs' intents in place: what they may have removed is still uncertain.
         committed = union_sorted(previous, current) if mode == "add_only" else current
-        settled = [intent] if mode == "add_only" else [intent, *(i.name for i in intents)]
-        result.snapshot_version = store.commit(
-            self.key, committed, expected_version=snapshot.version if snapshot is not None else None
+        settled = [intent] if mode == "add_only" else [intent, *(i.name for i in plan.intents)]
+        result.snapshot_version = self.store.commit(
+            plan.key, committed, expected_version=plan.snapshot.version if plan.snapshot is not None else None
         )
-        store.clear_intents(self.key, settled)
+        self.store.clear_intents(plan.key, settled)
         return result
 
-    def _wipe(self, result: SyncResult) -> None:
-        self.log.info("Wiping audience %s before adding the segment's members.", self.key.audience_id)
-        self.hook.wipe_contact_list(self.key.audience_id)
-        result.requests += 1
-        result.wiped = True
-
-    def _amend(self, operation: str, identifiers: Iterable[str] | np.ndarray, result: SyncResult) -> int:
+    def _amend(
+        self,
+        kind: IdentifierType,
+        operation: str,
+        identifiers: Iterable[str] | np.ndarray,
+        result: SyncResult,
+    ) -> int:
         """Send one operation in batches of ``batch_size``, logging progress; return the count sent.
 
-        ``identifiers`` are strings sent as they are, or an array of digests (sent as hex by the hook).
+        ``identifiers`` are strings sent as they are, or an array of member keys (sent as the type says).
         """
-        progress = Progress(self.log, f"{operation} to audience {self.key.audience_id}", "identifiers")
+        label = f"{operation} {kind.name} to audience {self.audience_id}"
+        progress = Progress(self.log, label, "identifiers")
         sent = 0
         size = self.policy.batch_size
         batches: Iterable[Sequence[str] | np.ndarray] = (
-            (identifiers[start : start + size] for start in range(0, len(identifiers), size))
+            (kind.wire(identifiers[start : start + size]) for start in range(0, len(identifiers), size))
             if isinstance(identifiers, np.ndarray)
             else chunked(identifiers, size)
         )
         for number, batch in enumerate(batches, start=1):
-            result.requests += self.hook.amend_contact_list(self.key.audience_id, operation, batch).requests
+            result.requests += self.hook.amend_contact_list(
+                self.audience_id, operation, batch, identifier_type=kind.name
+            ).requests
             sent += len(batch)
             progress.update(sent, f"batch {number}")
         return sent

@@ -12,6 +12,7 @@ from airflow_provider_criteo.identifiers import (
     PreparedChunk,
     Rejection,
     email_rejection,
+    erasure_digest,
     normalize_email,
     prepare_email,
     prepare_emails,
@@ -125,11 +126,14 @@ def test_case_and_whitespace_variants_give_one_digest(address, before, after, ra
 
 
 def one_by_one(values: list) -> PreparedChunk:
-    """What prepare_emails must return: prepare_email on each value, in order."""
+    """What prepare_emails must return: prepare_email on each value, in order; digests apart."""
     prepared = [prepare_email(value) for value in values]
+    normalized = [n for n, _ in prepared if n is not None]
+    digests = [n for n in normalized if len(n) == 64 and set(n) <= set("0123456789abcdef")]
     return PreparedChunk(
-        valid=[normalized for normalized, _ in prepared if normalized is not None],
+        valid=[n for n in normalized if n not in digests],
         rejected=[(i, rejection) for i, (_, rejection) in enumerate(prepared) if rejection is not None],
+        hashed=[bytes.fromhex(n) for n in digests],
     )
 
 
@@ -159,6 +163,13 @@ RAW_VALUE = st.one_of(
     MESSY_ADDRESS.map(str.encode),
     st.builds(lambda n: "a" * n + "@example.com", st.integers(55, 70)),
     st.builds(lambda n: "a@" + "b" * n + ".com", st.integers(240, 255)),
+    # Hashed forms: SHA-256 (any case, padded), and MD5, SHA-1, SHA-512, or hex of other lengths.
+    st.builds(
+        lambda data, upper, pad: pad + (data.hex().upper() if upper else data.hex()) + pad,
+        st.sampled_from([16, 20, 31, 32, 33, 64]).flatmap(lambda n: st.binary(min_size=n, max_size=n)),
+        st.booleans(),
+        st.sampled_from(["", " "]),
+    ),
 )
 
 
@@ -187,7 +198,22 @@ def test_prepare_emails_reports_rejections_by_position_in_the_chunk():
     assert prepare_emails(values) == (
         ["ann@example.com", "bob@example.com", "carl@example.com"],
         [(0, Rejection.NULL), (2, Rejection.EMPTY), (4, Rejection.INVALID_FORMAT), (5, Rejection.NOT_TEXT)],
+        [],
     )
+
+
+def test_sha256_digests_are_taken_as_they_are_and_other_digests_refused():
+    digest = hashlib.sha256(b"ann@example.com").digest()
+    md5 = hashlib.md5(b"ann@example.com").hexdigest()
+    sha1 = hashlib.sha1(b"ann@example.com").hexdigest()
+    values = [f" {digest.hex().upper()} ", "Bob@Example.com", md5, sha1, hashlib.sha512(b"x").hexdigest()]
+    assert prepare_emails(values) == (
+        ["bob@example.com"],
+        [(2, Rejection.UNSUPPORTED_HASH), (3, Rejection.UNSUPPORTED_HASH), (4, Rejection.UNSUPPORTED_HASH)],
+        [digest],
+    )
+    assert erasure_digest(digest.hex()) == (digest, None)
+    assert erasure_digest(md5) == (None, Rejection.UNSUPPORTED_HASH)
 
 
 ATOM_CHARACTERS = "abcdefghijklmnopqrstuvwxyz0123456789!#$%&'*+/=?^_`{|}~-"

@@ -2,15 +2,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from airflow_provider_criteo.identifier_types import IDENTITY_LINK_CODEC, MADID_CODEC
 from airflow_provider_criteo.members import (
     HashedMembers,
     PlainMembers,
+    ValueMembers,
     distinct_sorted,
     hex_identifiers,
     hex_json_array,
@@ -56,18 +59,16 @@ def test_hex_json_array_of_a_slice_and_of_nothing():
 
 @given(ADDRESSES)
 @settings(max_examples=200)
-def test_hashed_members_add_many_is_add_one_by_one(addresses):
-    one_by_one, at_once = HashedMembers(), HashedMembers()
-    for address in addresses:
-        one_by_one.add(address)
-    at_once.add_many(addresses[: len(addresses) // 2])
-    at_once.add_many(addresses[len(addresses) // 2 :])
-    for members in (one_by_one, at_once):
-        members.freeze()
+def test_hashed_members_are_the_distinct_sorted_digests(addresses):
+    half = len(addresses) // 2
+    members = HashedMembers()
+    members.add_many(addresses[:half])
+    members.add_digests(hashlib.sha256(a.encode()).digest() for a in addresses[half:])  # given hashed
+    members.freeze()
     expected = np.unique(as_array([hashlib.sha256(a.encode()).digest() for a in addresses]))
-    assert at_once.digests.tobytes() == one_by_one.digests.tobytes() == expected.tobytes()
-    assert len(at_once) == len(set(addresses))
-    assert list(at_once.identifiers()) == sorted(
+    assert members.keys.tobytes() == expected.tobytes()
+    assert len(members) == len(set(addresses))
+    assert list(members.identifiers()) == sorted(
         hashlib.sha256(a.encode()).hexdigest() for a in set(addresses)
     )
 
@@ -76,9 +77,9 @@ def test_frozen_digests_do_not_share_the_collection_buffer():
     members = HashedMembers()
     members.add_many(["b@x.io", "a@x.io", "b@x.io"])
     members.freeze()
-    assert members.digests.base is None or members.digests.base is not members._buffer
+    assert members.keys.base is None or members.keys.base is not members._buffer
     members.add_many(["c@x.io"])  # the buffer is free again
-    assert len(members.digests) == 2
+    assert len(members.keys) == 2
 
 
 @pytest.mark.parametrize("batches", [[["b@x.io", "a@x.io"], ["a@x.io"]], [[]]])
@@ -88,3 +89,35 @@ def test_plain_members_add_many(batches):
         members.add_many(batch)
     members.freeze()
     assert list(members.identifiers()) == sorted({a for batch in batches for a in batch})
+
+
+MADIDS = st.lists(
+    st.uuids().map(str) | st.sampled_from([f"{'0' * 31}1", "ffffffff-0000-0000-0000-000000000000"])
+)
+
+
+@given(MADIDS)
+@settings(max_examples=200)
+def test_madid_members_give_back_each_distinct_id_from_16_byte_keys(ids):
+    ids = [str(uuid.UUID(i)) for i in ids]
+    members = ValueMembers(MADID_CODEC)
+    members.add_many(ids)
+    members.freeze()
+    assert members.keys.dtype == np.dtype("S16")
+    assert sorted(members.identifiers()) == sorted(set(ids))  # trailing zero bytes survive the round trip
+
+
+@given(st.lists(st.text(alphabet="AXYZabc019-_", min_size=1, max_size=128)))
+@settings(max_examples=200)
+def test_identity_link_members_give_back_each_distinct_id(ids):
+    members = ValueMembers(IDENTITY_LINK_CODEC)
+    members.add_many(ids)
+    members.freeze()
+    assert len(members) == len(set(ids))
+    assert list(members.identifiers()) == sorted(set(ids), key=str.encode)
+
+
+@given(st.lists(st.binary(min_size=16, max_size=16).map(lambda b: b.rstrip(b"\0").ljust(16, b"\0"))))
+def test_distinct_sorted_works_on_any_key_width_of_eight_byte_words(keys):
+    array = np.sort(np.frombuffer(b"".join(keys), dtype="S16"))
+    assert distinct_sorted(array).tobytes() == np.unique(array).tobytes()

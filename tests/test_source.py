@@ -7,7 +7,7 @@ from contextlib import closing
 import pytest
 
 from airflow_provider_criteo.exceptions import CriteoConfigurationError
-from airflow_provider_criteo.source import get_sql_hook, quote_name, stream_column, table_query
+from airflow_provider_criteo.source import get_sql_hook, quote_name, stream_columns, table_query
 
 
 class FakeHook:
@@ -56,16 +56,30 @@ def test_anything_else_is_refused(name):
 
 def test_column_names_take_one_part():
     with pytest.raises(CriteoConfigurationError):
-        table_query(FakeHook(), "members", "t.email")
-    assert table_query(FakeHook(), "crm.members", "email") == 'SELECT "email" FROM "crm"."members"'
+        table_query(FakeHook(), "members", ["t.email"])
+    assert table_query(FakeHook(), "crm.members", ["email"]) == 'SELECT "email" FROM "crm"."members"'
+    assert table_query(FakeHook(), "members", ["email", "phone"]) == 'SELECT "email", "phone" FROM "members"'
 
 
 def test_stream_column_yields_chunks(warehouse):
     warehouse.load([("vip", f"user{i}@example.com") for i in range(25)])
     hook = get_sql_hook(warehouse.conn_id)
-    chunks = list(stream_column(hook, f"SELECT segment, email FROM {warehouse.table}", None, "EMAIL", 10))
+    sql = f"SELECT segment, email FROM {warehouse.table}"
+    chunks = [values for (values,) in stream_columns(hook, sql, None, ["EMAIL"], 10)]
     assert [len(c) for c in chunks] == [10, 10, 5]
     assert chunks[0][0] == "user0@example.com"
+
+
+def test_stream_columns_splits_rows_into_the_named_columns(sqlite_warehouse):
+    sqlite_warehouse.load([("vip", f"user{i}@example.com") for i in range(3)])
+    hook = get_sql_hook(sqlite_warehouse.conn_id)
+    sql = f"SELECT segment, email FROM {sqlite_warehouse.table} ORDER BY rowid"
+    chunks = list(stream_columns(hook, sql, None, ["email", "segment", "email"], 2))
+    first, second = ["user0@example.com", "user1@example.com"], ["user2@example.com"]
+    assert [[list(column) for column in chunk] for chunk in chunks] == [
+        [first, ["vip", "vip"], first],
+        [second, ["vip"], second],
+    ]
 
 
 def test_postgres_streams_through_a_server_side_cursor(postgres_warehouse):
@@ -73,30 +87,30 @@ def test_postgres_streams_through_a_server_side_cursor(postgres_warehouse):
     postgres_warehouse.load([("vip", f"user{i}@example.com") for i in range(100)])
     hook = get_sql_hook(postgres_warehouse.conn_id)
     with closing(
-        stream_column(hook, f"SELECT email FROM {postgres_warehouse.table}", None, "email", 10)
+        stream_columns(hook, f"SELECT email FROM {postgres_warehouse.table}", None, ["email"], 10)
     ) as chunks:
         next(chunks)
         with closing(postgres_warehouse.connect()) as observer, observer.cursor() as cursor:
             cursor.execute("SELECT query FROM pg_stat_activity WHERE query LIKE 'FETCH FORWARD 10 FROM %'")
             assert cursor.fetchall(), "the export's backend is not fetching from a server-side cursor"
-        assert sum(len(c) for c in chunks) == 90
+        assert sum(len(values) for (values,) in chunks) == 90
 
 
 def test_chunks_come_in_order_and_an_early_stop_closes_the_reader(sqlite_warehouse):
     sqlite_warehouse.load([("vip", f"user{i}@example.com") for i in range(95)])
     hook = get_sql_hook(sqlite_warehouse.conn_id)
     sql = f"SELECT email FROM {sqlite_warehouse.table} ORDER BY rowid"
-    values = [v for chunk in stream_column(hook, sql, None, "email", 10) for v in chunk]
+    values = [v for (chunk,) in stream_columns(hook, sql, None, ["email"], 10) for v in chunk]
     assert values == [f"user{i}@example.com" for i in range(95)]
     readers = {t for t in threading.enumerate() if t.name == "criteo-export-reader"}
-    with closing(stream_column(hook, sql, None, "email", 10)) as chunks:
-        assert len(next(chunks)) == 10
+    with closing(stream_columns(hook, sql, None, ["email"], 10)) as chunks:
+        assert len(next(chunks)[0]) == 10
     assert {t for t in threading.enumerate() if t.name == "criteo-export-reader"} == readers
 
 
 def test_reader_failures_reach_the_caller(sqlite_warehouse):
     hook = get_sql_hook(sqlite_warehouse.conn_id)
     with pytest.raises(CriteoConfigurationError, match="no column 'mail'"):
-        next(stream_column(hook, f"SELECT email FROM {sqlite_warehouse.table}", None, "mail", 10))
+        next(stream_columns(hook, f"SELECT email FROM {sqlite_warehouse.table}", None, ["email", "mail"], 10))
     with pytest.raises(sqlite3.OperationalError, match="no such table"):
-        next(stream_column(hook, "SELECT email FROM missing", None, "email", 10))
+        next(stream_columns(hook, "SELECT email FROM missing", None, ["email"], 10))

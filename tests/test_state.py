@@ -139,21 +139,32 @@ def test_from_config_reads_the_airflow_setting(tmp_path, monkeypatch):
     assert SnapshotStore.from_config(str(tmp_path / "explicit")).root.path.endswith("explicit")
 
 
-def test_the_file_format_is_unchanged():
-    """Snapshots written before encode() stopped copying the digests twice read the same, and vice versa."""
+def file_bytes(payload: bytes, **header: object) -> bytes:
+    head = json.dumps({"format": 1, "sha256": hashlib.sha256(payload).hexdigest(), **header}, sort_keys=True)
+    return MAGIC + len(head).to_bytes(4, "big") + head.encode() + payload
+
+
+def test_the_file_format_only_gained_the_key_width():
+    """Snapshots written before keys had widths (digests, no "width") read the same; new ones say 32."""
     adds, removes = digests(5), digests(2, offset=9)
     payload = adds.tobytes() + removes.tobytes()
-    header = {
-        "format": 1,
-        "sections": {"adds": 5, "removes": 2},
-        "sha256": hashlib.sha256(payload).hexdigest(),
-        "x": 1,
-    }
-    head = json.dumps(header, sort_keys=True).encode()
-    written_before = MAGIC + len(head).to_bytes(4, "big") + head + payload
-    assert encode({"adds": adds, "removes": removes}, x=1) == written_before
+    written_before = file_bytes(payload, sections={"adds": 5, "removes": 2}, x=1)
+    assert encode({"adds": adds, "removes": removes}, x=1) == file_bytes(
+        payload, sections={"adds": 5, "removes": 2}, x=1, width=32
+    )
     sections = decode(written_before, "test")
     assert (sections["adds"].tobytes(), sections["removes"].tobytes()) == (adds.tobytes(), removes.tobytes())
+
+
+@pytest.mark.parametrize("width", [16, 128])
+def test_keys_of_other_widths_round_trip(width):
+    keys = np.sort(np.frombuffer(bytes(i % 251 + 1 for i in range(4 * width)), dtype=f"S{width}"))
+    sections = decode(encode({"adds": keys, "removes": keys[:0]}), "test")
+    assert sections["adds"].dtype == np.dtype(f"S{width}")
+    assert sections["adds"].tobytes() == keys.tobytes()
+    assert len(sections["removes"]) == 0
+    with pytest.raises(ValueError, match="one width"):
+        encode({"adds": keys, "removes": digests(1)})
 
 
 def test_forget_removes_digests_from_the_snapshot_and_intents(store):

@@ -33,10 +33,21 @@ class Warehouse:
         return f"SELECT email FROM {self.table} WHERE segment = {param}"
 
     def load(self, rows: Iterable[tuple[str, object]]) -> None:
+        self.insert(("segment", "email"), rows)
+
+    def insert(self, columns: tuple[str, ...], rows: Iterable[tuple[object, ...]]) -> None:
+        """Insert rows into the named columns of the table."""
+        values = ", ".join([self.placeholder] * len(columns))
         with closing(self.connect()) as db:
-            p = self.placeholder
-            db.cursor().executemany(f"INSERT INTO {self.table} VALUES ({p}, {p})", list(rows))
+            db.cursor().executemany(
+                f"INSERT INTO {self.table} ({', '.join(columns)}) VALUES ({values})", list(rows)
+            )
             db.commit()
+
+    def add_columns(self, *names: str) -> None:
+        """Give the table more text columns (other identifier types)."""
+        for name in names:
+            self.execute(f"ALTER TABLE {self.table} ADD COLUMN {name} TEXT")
 
     def execute(self, sql: str) -> None:
         with closing(self.connect()) as db:

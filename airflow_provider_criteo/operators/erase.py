@@ -16,7 +16,7 @@ from airflow_provider_criteo.hooks.criteo import CriteoHook
 from airflow_provider_criteo.identifiers import erasure_digest
 from airflow_provider_criteo.members import DIGEST_DTYPE, hex_identifiers
 from airflow_provider_criteo.ownership import is_managed
-from airflow_provider_criteo.source import get_sql_hook, stream_column, table_query
+from airflow_provider_criteo.source import get_sql_hook, stream_columns, table_query
 from airflow_provider_criteo.state import SnapshotKey, SnapshotStore
 from airflow_provider_criteo.task_identity import lock_owner, run_identity
 
@@ -152,11 +152,11 @@ class CriteoEraseOperator(BaseOperator):
         query = (
             self.sql
             if self.sql is not None
-            else table_query(sql_hook, self.table or "", self.identifier_column)
+            else table_query(sql_hook, self.table or "", [self.identifier_column])
         )
         buffer = bytearray()
         rejected: Counter[str] = Counter()
-        for chunk in stream_column(sql_hook, query, self.parameters, self.identifier_column):
+        for (chunk,) in stream_columns(sql_hook, query, self.parameters, [self.identifier_column]):
             for value in chunk:
                 digest, rejection = erasure_digest(value)
                 if digest is None:

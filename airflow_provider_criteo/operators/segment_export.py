@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from airflow.sdk import BaseOperator
 
@@ -13,8 +13,7 @@ from airflow_provider_criteo.defaults import DEFAULT_CONN_ID
 from airflow_provider_criteo.exceptions import CriteoConfigurationError
 from airflow_provider_criteo.history import append_history
 from airflow_provider_criteo.hooks.criteo import CriteoHook
-from airflow_provider_criteo.identifiers import Rejection, prepare_emails
-from airflow_provider_criteo.members import HashedMembers, MemberSet, PlainMembers
+from airflow_provider_criteo.identifier_types import IDENTIFIER_TYPES, check_country_code, identifier_type
 from airflow_provider_criteo.mirror import DEFAULT_MAX_REMOVAL_FRACTION
 from airflow_provider_criteo.ownership import claim, ownership_tag, tagged
 from airflow_provider_criteo.preflight import (
@@ -26,9 +25,9 @@ from airflow_provider_criteo.preflight import (
 )
 from airflow_provider_criteo.progress import Progress
 from airflow_provider_criteo.resources import MAX_IDENTIFIERS_PER_REQUEST
-from airflow_provider_criteo.source import DEFAULT_CHUNK_SIZE, get_sql_hook, stream_column, table_query
-from airflow_provider_criteo.state import SnapshotKey, SnapshotStore
-from airflow_provider_criteo.sync import ON_MISSING_STATE, AudienceSync, SyncPolicy, SyncResult
+from airflow_provider_criteo.source import DEFAULT_CHUNK_SIZE, get_sql_hook, stream_columns, table_query
+from airflow_provider_criteo.state import SnapshotStore
+from airflow_provider_criteo.sync import ON_MISSING_STATE, AudienceSync, SyncPolicy
 from airflow_provider_criteo.task_identity import lock_owner, run_identity
 
 if TYPE_CHECKING:
@@ -36,7 +35,14 @@ if TYPE_CHECKING:
 
     from airflow.sdk import Context
 
+    from airflow_provider_criteo.identifier_types import IdentifierType
+    from airflow_provider_criteo.identifiers import Rejection
+    from airflow_provider_criteo.members import HashedMembers, MemberSet
     from airflow_provider_criteo.resources import AudienceSegment
+    from airflow_provider_criteo.sync import AudienceResult
+
+    #: The member set of each identifier type an export sends, in the order of its columns.
+    Members = list[tuple[IdentifierType, MemberSet]]
 
 SYNC_MODES = ("mirror", "add_only", "replace")
 DEFAULT_MAX_PROFILES = 1_000_000
@@ -46,8 +52,38 @@ PROGRESS_INTERVAL = 10.0
 
 
 @dataclass
-class ExportSummary:
-    """What one export read, rejected and changed: the task's XCom value (no personal data)."""
+class TypeCounts:
+    """What one export read, rejected and changed of one identifier type."""
+
+    valid: int = 0
+    invalid: int = 0
+    prehashed: int = 0
+    duplicates: int = 0
+    added: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    requests: int = 0
+    snapshot_version: int | None = None
+    rejected_by_reason: dict[str, int] = field(default_factory=dict)
+
+    def reject(self, reason: Rejection) -> None:
+        """Count a rejected value."""
+        self.invalid += 1
+        self.rejected_by_reason[reason.value] = self.rejected_by_reason.get(reason.value, 0) + 1
+
+
+#: The counts of :class:`TypeCounts` that the summary adds up over identifier types.
+_TOTALLED = ("valid", "invalid", "prehashed", "duplicates", "added", "removed", "unchanged")
+
+
+@dataclass(kw_only=True)
+class ExportSummary(TypeCounts):
+    """What one export read, rejected and changed: the task's XCom value (no personal data).
+
+    The counts it has of :class:`TypeCounts` are totals over the identifier types (``requests`` also
+    counts a wipe), and ``identifier_types`` holds them by type. ``snapshot_version`` is the committed
+    snapshot's when the export sends one type.
+    """
 
     segment: str
     audience_name: str
@@ -57,41 +93,63 @@ class ExportSummary:
     audience_id: str | None = None
     audience_created: bool = False
     rows_read: int = 0
-    valid: int = 0
-    invalid: int = 0
-    duplicates: int = 0
-    added: int = 0
-    removed: int = 0
-    unchanged: int = 0
-    requests: int = 0
+    #: Rows of which no identifier of any type could be sent (for one type: its rejected rows).
+    rows_without_identifier: int = 0
     audience_wiped: bool = False
-    snapshot_version: int | None = None
     audience_size: int | None = None
     match_rate: float | None = None
-    rejected_by_reason: dict[str, int] = field(default_factory=dict)
+    identifier_types: dict[str, TypeCounts] = field(default_factory=dict)
 
-    def apply(self, result: SyncResult) -> None:
+    def apply(self, result: AudienceResult) -> None:
         """Take the counts of what the sync did (or would do)."""
-        self.added, self.removed, self.unchanged = result.added, result.removed, result.unchanged
         self.requests += result.requests
         self.audience_wiped = result.wiped
-        self.snapshot_version = result.snapshot_version
+        for name, done in result.by_type.items():
+            counts = self.identifier_types[name]
+            counts.added, counts.removed, counts.unchanged = done.added, done.removed, done.unchanged
+            counts.requests += done.requests
+            counts.snapshot_version = done.snapshot_version
+            self.requests += done.requests
+        self.add_up()
+
+    def add_up(self) -> None:
+        """Set the totals from the counts by identifier type."""
+        by_type = self.identifier_types.values()
+        for name in _TOTALLED:
+            setattr(self, name, sum(getattr(counts, name) for counts in by_type))
+        reasons: Counter[str] = Counter()
+        for counts in by_type:
+            reasons.update(counts.rejected_by_reason)
+        self.rejected_by_reason = dict(reasons)
+        versions = [counts.snapshot_version for counts in by_type]
+        self.snapshot_version = versions[0] if len(versions) == 1 else None
 
     def as_table(self) -> str:
-        """The summary as an aligned two-column table, for the task log."""
-        rows = {k: v for k, v in asdict(self).items() if k != "rejected_by_reason"}
+        """The summary as an aligned two-column table, for the task log: the export, then its counts."""
+        values = asdict(self)
+        counted = [f.name for f in fields(TypeCounts)]
+        own = [name for name in values if name not in counted]
+        rows = {name: values[name] for name in own + counted}
+        for nested in ("rejected_by_reason", "identifier_types"):
+            del rows[nested]
         rows.update({f"rejected: {reason}": n for reason, n in sorted(self.rejected_by_reason.items())})
+        if len(self.identifier_types) > 1:
+            for name, counts in self.identifier_types.items():
+                rows[name] = ", ".join(
+                    f"{count} {key}" for key, count in asdict(counts).items() if key in _TOTALLED
+                )
         width = max(map(len, rows))
         return "\n".join(f"{key.ljust(width)}  {value}" for key, value in rows.items())
 
 
 class SegmentExportOperator(BaseOperator):
-    """Export the members of one segment, identified by e-mail, to a Criteo contact-list audience.
+    """Export the members of one segment to a Criteo contact-list audience.
 
     Reads the segment through any common-sql connection, normalises, validates, de-duplicates and
     (by default) SHA-256-hashes the addresses, finds or creates the audience segment named after
-    the segment for the advertiser, and sends the members in batches of at most 50,000. Invalid
-    rows are counted by reason and never sent; plaintext addresses never leave the worker and
+    the segment for the advertiser, and sends the members in batches of at most 50,000. Members are
+    identified by e-mail, or by several identifier types at once (``identifier_columns``). Invalid
+    values are counted by reason and never sent; plaintext addresses never leave the worker and
     never reach logs, XComs or errors. Returns a small JSON summary.
 
     Several segments are several tasks: ``SegmentExportOperator.partial(...).expand(segment=[...])``.
@@ -103,7 +161,14 @@ class SegmentExportOperator(BaseOperator):
     :param table: table or view holding exactly this segment's members; validated and quoted,
         optionally schema-qualified. (templated)
     :param parameters: parameters bound to ``sql``, in the driver's paramstyle. (templated)
-    :param email_column: the column holding the e-mail addresses.
+    :param email_column: the column holding the e-mail addresses (or their SHA-256 hex digests).
+    :param identifier_columns: instead of ``email_column``, the column of each identifier type to send
+        into the audience, e.g. ``{"email": "email", "phoneNumber": "phone", "madid": "device_id"}``.
+        Types: ``email`` and ``phoneNumber`` (normalised, SHA-256-hashed; 64-hex digests taken as they
+        are), ``madid`` (mobile ad ids, lower-case UUIDs) and ``identityLink`` (sent as they are).
+        Each type is counted, de-duplicated and kept in step on its own.
+    :param phone_country_code: calling code given to phone numbers written without one (``"33"``:
+        ``06 12 34 56 78`` becomes ``+33612345678``); without it such numbers are rejected.
     :param criteo_conn_id: the Criteo connection. (templated)
     :param advertiser_id: Criteo advertiser; defaults to the connection's ``advertiser_id``. (templated)
     :param audience_name: name of the Criteo audience segment; defaults to ``segment``. (templated)
@@ -112,7 +177,8 @@ class SegmentExportOperator(BaseOperator):
         successful run, so the audience holds exactly the segment), ``"add_only"`` (add every member,
         remove nothing) or ``"replace"`` (wipe the audience, then add every member: the audience is
         empty in between). (templated)
-    :param hash_emails: send the SHA-256 of each normalised address (default) rather than the address.
+    :param hash_emails: send the SHA-256 of each normalised address (default) rather than the address;
+        with ``False``, values given as digests are rejected (one request must not mix forms).
     :param max_profiles: fail, sending nothing, when the segment has more distinct valid members;
         ``None`` lifts the cap.
     :param dry_run: read, validate and report, sending no member data and changing nothing at Criteo.
@@ -175,6 +241,8 @@ class SegmentExportOperator(BaseOperator):
         table: str | None = None,
         parameters: Mapping[str, Any] | Sequence[Any] | None = None,
         email_column: str = "email",
+        identifier_columns: Mapping[str, str] | None = None,
+        phone_country_code: str | None = None,
         criteo_conn_id: str = DEFAULT_CONN_ID,
         advertiser_id: str | None = None,
         audience_name: str | None = None,
@@ -210,7 +278,9 @@ class SegmentExportOperator(BaseOperator):
             raise ValueError(f"batch_size must be between 1 and {MAX_IDENTIFIERS_PER_REQUEST:,}.")
         if not 0 <= max_removal_fraction <= 1:
             raise ValueError("max_removal_fraction must be between 0 and 1.")
-        if sync_mode == "mirror" and not hash_emails:
+        columns = _identifier_columns(email_column, identifier_columns)
+        check_country_code(phone_country_code)
+        if sync_mode == "mirror" and not hash_emails and "email" in columns:
             raise ValueError(
                 "sync_mode='mirror' needs hash_emails=True: its snapshot keeps digests only, and removing an "
                 "address would mean sending it in plain. Use sync_mode='replace' to send plain addresses."
@@ -221,6 +291,8 @@ class SegmentExportOperator(BaseOperator):
         self.table = table
         self.parameters = parameters
         self.email_column = email_column
+        self.identifier_columns = columns
+        self.phone_country_code = phone_country_code
         self.criteo_conn_id = criteo_conn_id
         self.advertiser_id = advertiser_id
         self.audience_name = audience_name
@@ -267,9 +339,10 @@ class SegmentExportOperator(BaseOperator):
             dry_run=self.dry_run,
         )
         members = self._read(summary)
-        self._check_size(len(members))
+        self._check_size(members)
         check_advertiser(self.hook, summary.advertiser_id)
-        warn_small_segment(self.segment, len(members), self.min_audience_size, self.log)
+        distinct = sum(len(group) for _, group in members)
+        warn_small_segment(self.segment, distinct, self.min_audience_size, self.log)
         run = run_identity(context, self.task_id)
         tag = ownership_tag(run["dag_id"], run["task_id"])
         if self.dry_run:
@@ -306,64 +379,85 @@ class SegmentExportOperator(BaseOperator):
             "once your data protection review allows it. Nothing was read or sent."
         )
 
-    def _check_size(self, distinct: int) -> None:
-        if self.max_profiles is not None and distinct > self.max_profiles:
-            raise CriteoConfigurationError(
-                f"Segment {self.segment!r} has {distinct:,} distinct valid members, over max_profiles="
-                f"{self.max_profiles:,}. Nothing was sent. Raise max_profiles (or set it to None) if this "
-                "size is expected."
-            )
+    def _check_size(self, members: Members) -> None:
+        for kind, group in members:
+            if self.max_profiles is not None and len(group) > self.max_profiles:
+                what = "members" if len(members) == 1 else f"{kind.name} members"
+                raise CriteoConfigurationError(
+                    f"Segment {self.segment!r} has {len(group):,} distinct valid {what}, over "
+                    f"max_profiles={self.max_profiles:,}. Nothing was sent. Raise max_profiles (or set it to "
+                    "None) if this size is expected."
+                )
 
     # ------------------------------------------------------------------------------------ reading
 
-    def _read(self, summary: ExportSummary) -> MemberSet:
-        """Stream the email column and keep the distinct valid members; count the rest by reason."""
+    def _read(self, summary: ExportSummary) -> Members:
+        """Stream the identifier columns and keep each type's distinct valid members; count the rest."""
         sql_hook = get_sql_hook(self.sql_conn_id)
-        query = (
-            self.sql if self.sql is not None else table_query(sql_hook, self.table or "", self.email_column)
-        )
-        members: MemberSet = HashedMembers() if self.hash_emails else PlainMembers()
-        rejected: Counter[Rejection] = Counter()
+        columns = list(self.identifier_columns.values())
+        query = self.sql if self.sql is not None else table_query(sql_hook, self.table or "", columns)
+        members = [
+            (kind, kind.new_members())
+            for kind in (
+                identifier_type(
+                    name, hash_emails=self.hash_emails, phone_country_code=self.phone_country_code
+                )
+                for name in self.identifier_columns
+            )
+        ]
+        summary.identifier_types = {kind.name: TypeCounts() for kind, _ in members}
         rejected_rows: list[str] = []
         progress = Progress(self.log, "read", "rows")
-        for chunk in stream_column(sql_hook, query, self.parameters, self.email_column, self.chunk_size):
-            prepared = prepare_emails(chunk)
-            members.add_many(prepared.valid)
-            summary.valid += len(prepared.valid)
-            for position, rejection in prepared.rejected:
-                rejected[rejection] += 1
-                if len(rejected_rows) < REJECTED_ROWS_LOGGED:
-                    rejected_rows.append(f"row {summary.rows_read + position + 1}: {rejection.value}")
-            summary.rows_read += len(chunk)
+        for chunk in stream_columns(sql_hook, query, self.parameters, columns, self.chunk_size):
+            rejections: Counter[int] = Counter()  # per row of the chunk, how many of its values were rejected
+            for (kind, group), values in zip(members, chunk, strict=True):
+                counts = summary.identifier_types[kind.name]
+                for position, rejection in _take(kind, group, values, counts):
+                    rejections[position] += 1
+                    if len(rejected_rows) < REJECTED_ROWS_LOGGED:
+                        label = "" if len(members) == 1 else f" {kind.name}"
+                        rejected_rows.append(
+                            f"row {summary.rows_read + position + 1}{label}: {rejection.value}"
+                        )
+            summary.rows_without_identifier += sum(n == len(members) for n in rejections.values())
+            summary.rows_read += len(chunk[0])
             progress.update(summary.rows_read)
-        members.freeze()
-        summary.invalid = sum(rejected.values())
-        summary.duplicates = summary.valid - len(members)
-        summary.rejected_by_reason = {reason.value: n for reason, n in rejected.items()}
-        self.log.info(
-            "Read %d rows of segment %r: %d valid (%d distinct), %d rejected.",
-            summary.rows_read,
-            self.segment,
-            summary.valid,
-            len(members),
-            summary.invalid,
-        )
+        for kind, group in members:
+            group.freeze()
+            counts = summary.identifier_types[kind.name]
+            counts.duplicates = counts.valid - len(group)
+            self.log.info(
+                "Read %d rows of segment %r, %s: %d valid (%d distinct, %d given as SHA-256), %d rejected.",
+                summary.rows_read,
+                self.segment,
+                kind.name,
+                counts.valid,
+                len(group),
+                counts.prehashed,
+                counts.invalid,
+            )
+        summary.add_up()
         if rejected_rows:
             self.log.warning(
-                "First rejected rows (by position, values withheld): %s", "; ".join(rejected_rows)
+                "First rejected values (by row position, values withheld): %s", "; ".join(rejected_rows)
             )
         return members
 
     # ------------------------------------------------------------------------------------ sending
 
     def _sync(self, summary: ExportSummary, audience_id: str, owner: str) -> AudienceSync:
-        store = SnapshotStore.from_config(self.snapshot_location) if self.hash_emails else None
-        key = SnapshotKey(advertiser_id=summary.advertiser_id, audience_id=audience_id)
         return AudienceSync(
-            self.hook, store, key, owner=owner, policy=self.sync_policy, segment=self.segment, log=self.log
+            self.hook,
+            SnapshotStore.from_config(self.snapshot_location),
+            summary.advertiser_id,
+            audience_id,
+            owner=owner,
+            policy=self.sync_policy,
+            segment=self.segment,
+            log=self.log,
         )
 
-    def _dry_run(self, summary: ExportSummary, members: MemberSet, tag: str) -> None:
+    def _dry_run(self, summary: ExportSummary, members: Members, tag: str) -> None:
         """Report what a real run would send, without creating or changing anything at Criteo."""
         audience = self.hook.find_contact_list_segment(
             summary.audience_name, advertiser_id=summary.advertiser_id
@@ -379,20 +473,18 @@ class SegmentExportOperator(BaseOperator):
             )
         summary.audience_id = audience.id if audience else None
         sync = self._sync(summary, audience.id if audience else "0", owner="dry-run")
-        result = sync.preview(self.sync_mode, members.digests, len(members), exists=audience is not None)
-        summary.apply(result)
+        summary.apply(sync.preview(self.sync_mode, members, exists=audience is not None))
         self.log.info(
             "Dry run: would add %d and remove %d members of audience %r; nothing sent.",
-            result.added,
-            result.removed,
+            summary.added,
+            summary.removed,
             summary.audience_name,
         )
 
-    def _send(self, summary: ExportSummary, members: MemberSet, tag: str, owner: str) -> None:
+    def _send(self, summary: ExportSummary, members: Members, tag: str, owner: str) -> None:
         audience, created = self._audience(summary, tag)
         summary.audience_id, summary.audience_created = audience.id, created
-        sync = self._sync(summary, audience.id, owner)
-        summary.apply(sync.run(self.sync_mode, members.digests, members.identifiers(), created))
+        summary.apply(self._sync(summary, audience.id, owner).run(self.sync_mode, members, created))
 
     def _audience(self, summary: ExportSummary, tag: str) -> tuple[AudienceSegment, bool]:
         """Find the audience (checking it is ours to change) or create it, tagged as ours."""
@@ -415,6 +507,38 @@ class SegmentExportOperator(BaseOperator):
             audience.advertiser_id,
         )
         return audience, created
+
+
+def _take(
+    kind: IdentifierType, members: MemberSet, values: Sequence[object], counts: TypeCounts
+) -> list[tuple[int, Rejection]]:
+    """Prepare a chunk of one type's values into its member set, counting; return the rejected rows."""
+    prepared = kind.prepare(values)
+    members.add_many(prepared.valid)
+    if prepared.hashed:  # only hashed types take values given as digests
+        cast("HashedMembers", members).add_digests(prepared.hashed)
+    counts.valid += len(prepared.valid) + len(prepared.hashed)
+    counts.prehashed += len(prepared.hashed)
+    for _, rejection in prepared.rejected:
+        counts.reject(rejection)
+    return prepared.rejected
+
+
+def _identifier_columns(email_column: str, identifier_columns: Mapping[str, str] | None) -> dict[str, str]:
+    """The column of each identifier type to send: ``identifier_columns``, else the e-mail column."""
+    if identifier_columns is None:
+        return {"email": email_column}
+    if email_column != "email":
+        raise ValueError(
+            "Pass email_column or identifier_columns, not both: name the e-mail column in the latter."
+        )
+    unknown = sorted(set(identifier_columns) - set(IDENTIFIER_TYPES))
+    if unknown or not identifier_columns:
+        raise ValueError(
+            f"identifier_columns maps identifier types ({', '.join(IDENTIFIER_TYPES)}) to columns; "
+            f"{f'unknown: {unknown}' if unknown else 'it names none'}."
+        )
+    return dict(identifier_columns)
 
 
 def _is_template(value: object) -> bool:

@@ -43,6 +43,18 @@ def test_export_streams_hashes_and_counts(warehouse, criteo_conn, criteo_sandbox
     warehouse.load(ROWS)
     summary = export(warehouse, chunk_size=2).execute(context={})
     assert audience_members(criteo_sandbox, "vip") == {sha(a) for a in VIP}
+    counts = {
+        "valid": 4,
+        "invalid": 3,
+        "prehashed": 0,
+        "duplicates": 1,
+        "added": 3,
+        "removed": 0,
+        "unchanged": 0,
+        "requests": 1,
+        "snapshot_version": 1,
+        "rejected_by_reason": {"null": 1, "invalid_format": 1, "empty": 1},
+    }
     assert summary == {
         "segment": "vip",
         "audience_name": "vip",
@@ -52,18 +64,12 @@ def test_export_streams_hashes_and_counts(warehouse, criteo_conn, criteo_sandbox
         "audience_id": summary["audience_id"],
         "audience_created": True,
         "rows_read": 7,
-        "valid": 4,
-        "invalid": 3,
-        "duplicates": 1,
-        "added": 3,
-        "removed": 0,
-        "unchanged": 0,
-        "requests": 1,
+        "rows_without_identifier": 3,
         "audience_wiped": False,
-        "snapshot_version": 1,
         "audience_size": 3,
         "match_rate": 1.0,
-        "rejected_by_reason": {"null": 1, "invalid_format": 1, "empty": 1},
+        **counts,  # one identifier type: the totals are its counts
+        "identifier_types": {"email": counts},
     }
     assert summary["audience_id"].isdigit()
     json.dumps(summary)

@@ -1,0 +1,196 @@
+"""Exports that send several identifier types (e-mail, phone, mobile ad id, IdentityLink) to one audience."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+
+import pytest
+
+from airflow_provider_criteo.hooks.criteo import CriteoHook
+from airflow_provider_criteo.state import SnapshotStore
+from tests.helpers import segment_export, sha
+
+COLUMNS = {"email": "email", "phoneNumber": "phone", "madid": "device_id", "identityLink": "ramp_id"}
+ANN_DEVICE = "6d92078a-8246-4ba4-ae5b-76104861e7dc"
+NEW_DEVICE = "0f8e2c5a-1b3d-4e6f-8a9b-0c1d2e3f4a5b"
+ROWS = [
+    ("vip", "Ann@Example.com", "+33 6 12 34 56 78", ANN_DEVICE.upper(), "XYann"),
+    ("vip", "bob@example.org", "06 98 76 54 32", None, None),
+    # Given already hashed (SHA-256 hex, any case): sent as they are, never hashed twice.
+    ("vip", sha("carol@example.net").upper(), sha("+442079460958"), str(uuid.UUID(int=0)), "XYcarol"),
+    ("vip", " ann@example.com", "+33612345678", ANN_DEVICE, "XYann"),
+    ("vip", hashlib.md5(b"dave@example.com").hexdigest(), "not a phone", "not-a-uuid", "XY with space"),
+    ("churn", "erin@example.com", "+33 7 00 00 00 00", NEW_DEVICE, "XYerin"),
+]
+EXPECTED = {
+    "email": {sha("ann@example.com"), sha("bob@example.org"), sha("carol@example.net")},
+    "phoneNumber": {sha("+33612345678"), sha("+33698765432"), sha("+442079460958")},
+    "madid": {ANN_DEVICE},
+    "identityLink": {"XYann", "XYcarol"},
+}
+
+
+@pytest.fixture
+def profiles(warehouse):
+    warehouse.add_columns("phone", "device_id", "ramp_id")
+    warehouse.insert(("segment", "email", "phone", "device_id", "ramp_id"), ROWS)
+    return warehouse
+
+
+def export(warehouse, **overrides):
+    sql = warehouse.segment_sql.replace("SELECT email", "SELECT email, phone, device_id, ramp_id")
+    arguments = {"sql": sql, "identifier_columns": COLUMNS, "phone_country_code": "33"}
+    return segment_export(warehouse, **(arguments | overrides))
+
+
+def members(sandbox, audience_id: str, kinds=COLUMNS) -> dict[str, set[str]]:
+    return {kind: sandbox.members(audience_id, kind) for kind in kinds}
+
+
+def test_one_export_sends_every_identifier_type_into_one_audience(profiles, criteo_conn, criteo_sandbox):
+    summary = export(profiles).execute(context={})
+    assert members(criteo_sandbox, summary["audience_id"]) == EXPECTED
+    by_type = summary["identifier_types"]
+    counts = ("valid", "invalid", "prehashed", "duplicates", "added", "removed")
+    assert {kind: tuple(by_type[kind][c] for c in counts) for kind in COLUMNS} == {
+        "email": (4, 1, 1, 1, 3, 0),
+        "phoneNumber": (4, 1, 1, 1, 3, 0),
+        "madid": (2, 3, 0, 1, 1, 0),
+        "identityLink": (3, 2, 0, 1, 2, 0),
+    }
+    assert by_type["email"]["rejected_by_reason"] == {"unsupported_hash": 1}
+    assert by_type["madid"]["rejected_by_reason"] == {"null": 1, "zero_ad_id": 1, "invalid_format": 1}
+    assert by_type["identityLink"]["rejected_by_reason"] == {"null": 1, "whitespace": 1}
+    assert (summary["rows_read"], summary["valid"], summary["invalid"], summary["added"]) == (5, 13, 7, 9)
+    assert summary["rejected_by_reason"]["null"] == 2
+    assert summary["rows_without_identifier"] == 1  # Dave's row: not one of its values is usable
+    assert summary["audience_size"] == 9
+    assert summary["requests"] == 4  # one amendment per type
+    assert summary["snapshot_version"] is None  # one per type, in identifier_types
+    assert {by_type[kind]["snapshot_version"] for kind in COLUMNS} == {1}
+    text = json.dumps(summary)
+    assert not any(secret in text for secret in ("ann@", "bob@", "612345678", "698765432", "XYann"))
+
+
+def test_mirror_keeps_each_type_in_step_on_its_own(profiles, criteo_conn, criteo_sandbox, tmp_path):
+    first = export(profiles).execute(context={})
+    profiles.execute(f"UPDATE {profiles.table} SET phone = NULL WHERE email = 'bob@example.org'")
+    profiles.execute(f"UPDATE {profiles.table} SET device_id = '{NEW_DEVICE}' WHERE ramp_id = 'XYann'")
+    # Ann's one mobile ad id changes: 1 of 1 leaves, over the removal guard's default share.
+    second = export(profiles, allow_large_removal=True).execute(context={})
+    expected = EXPECTED | {
+        "phoneNumber": EXPECTED["phoneNumber"] - {sha("+33698765432")},
+        "madid": {NEW_DEVICE},
+    }
+    assert members(criteo_sandbox, first["audience_id"]) == expected
+    by_type = second["identifier_types"]
+    assert {kind: (c["added"], c["removed"], c["unchanged"]) for kind, c in by_type.items()} == {
+        "email": (0, 0, 3),
+        "phoneNumber": (0, 1, 2),
+        "madid": (1, 1, 0),
+        "identityLink": (0, 0, 2),
+    }
+    assert second["requests"] == 3  # a remove of phone numbers, an add and a remove of mobile ad ids
+    folder = next(SnapshotStore.from_config().root.glob(f"*/audience={first['audience_id']}"))
+    assert sorted(p.name for p in folder.iterdir() if p.is_dir()) == [
+        "email-sha256",
+        "identityLink-none",
+        "madid-none",
+        "phoneNumber-sha256",
+    ]
+
+
+def wipes(sandbox) -> int:
+    return sum(r.method == "DELETE" and r.path.endswith("/contact-list") for r in sandbox.requests)
+
+
+def test_a_type_added_to_a_mirrored_audience_makes_one_wipe_and_every_type_comes_back(
+    sqlite_warehouse, criteo_conn, criteo_sandbox
+):
+    profiles = sqlite_warehouse
+    profiles.add_columns("phone", "device_id", "ramp_id")
+    profiles.insert(("segment", "email", "phone", "device_id", "ramp_id"), ROWS)
+    first = export(profiles, identifier_columns={"email": "email"}).execute(context={})
+    second = export(profiles, identifier_columns={"email": "email", "madid": "device_id"}).execute(context={})
+    # The audience's mobile ad ids were never recorded: on_missing_state="replace" wipes it once,
+    # and then every type is added again, e-mails included.
+    assert second["audience_wiped"]
+    assert wipes(criteo_sandbox) == 1
+    assert second["identifier_types"]["email"]["added"] == 3
+    assert members(criteo_sandbox, first["audience_id"], ["email", "madid"]) == {
+        "email": EXPECTED["email"],
+        "madid": EXPECTED["madid"],
+    }
+
+
+def test_replace_wipes_once_for_every_type(sqlite_warehouse, criteo_conn, criteo_sandbox):
+    profiles = sqlite_warehouse
+    profiles.add_columns("phone", "device_id", "ramp_id")
+    profiles.insert(("segment", "email", "phone", "device_id", "ramp_id"), ROWS)
+    first = export(profiles).execute(context={})
+    export(profiles, sync_mode="replace").execute(context={})
+    assert wipes(criteo_sandbox) == 1
+    assert members(criteo_sandbox, first["audience_id"]) == EXPECTED
+
+
+def test_a_run_that_dies_between_types_after_a_wipe_loses_nobody(
+    sqlite_warehouse, criteo_conn, criteo_sandbox, monkeypatch
+):
+    profiles = sqlite_warehouse
+    profiles.add_columns("phone", "device_id", "ramp_id")
+    profiles.insert(("segment", "email", "phone", "device_id", "ramp_id"), ROWS)
+    first = export(profiles).execute(context={})
+    amend = CriteoHook.amend_contact_list
+
+    def dies_on_mobile_ad_ids(self, segment_id, operation, identifiers, **kwargs):
+        if kwargs.get("identifier_type") == "madid":
+            raise RuntimeError("worker killed")
+        return amend(self, segment_id, operation, identifiers, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(CriteoHook, "amend_contact_list", dies_on_mobile_ad_ids)
+        with pytest.raises(RuntimeError, match="worker killed"):
+            export(profiles, sync_mode="replace").execute(context={})
+    assert criteo_sandbox.members(first["audience_id"], "madid") == set()  # wiped, never added back
+    retry = export(profiles).execute(context={})
+    assert members(criteo_sandbox, first["audience_id"]) == EXPECTED
+    assert retry["identifier_types"]["madid"]["added"] == 1
+
+
+def test_national_phone_numbers_need_a_country_code(sqlite_warehouse, criteo_conn, criteo_sandbox):
+    profiles = sqlite_warehouse
+    profiles.add_columns("phone", "device_id", "ramp_id")
+    profiles.insert(("segment", "email", "phone", "device_id", "ramp_id"), ROWS)
+    summary = export(profiles, phone_country_code=None).execute(context={})
+    assert summary["identifier_types"]["phoneNumber"]["rejected_by_reason"] == {
+        "no_country_code": 1,
+        "invalid_format": 1,
+    }
+    assert criteo_sandbox.members(summary["audience_id"], "phoneNumber") == {
+        sha("+33612345678"),
+        sha("+442079460958"),
+    }
+
+
+def test_plain_e_mails_refuse_digests(sqlite_warehouse, criteo_conn, criteo_sandbox):
+    sqlite_warehouse.load([("vip", "ann@example.com"), ("vip", sha("bob@example.org"))])
+    summary = segment_export(sqlite_warehouse, sync_mode="replace", hash_emails=False).execute(context={})
+    assert criteo_sandbox.members(summary["audience_id"]) == {"ann@example.com"}
+    assert summary["rejected_by_reason"] == {"unsupported_hash": 1}
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"identifier_columns": {"email": "email", "gum": "gum_id"}}, "unknown: \\['gum'\\]"),
+        ({"identifier_columns": {}}, "names none"),
+        ({"identifier_columns": {"madid": "device_id"}, "email_column": "mail"}, "not both"),
+        ({"identifier_columns": {"phoneNumber": "phone"}, "phone_country_code": "+33"}, "calling code"),
+        ({"identifier_columns": {"email": "email"}, "hash_emails": False}, "needs hash_emails=True"),
+    ],
+)
+def test_identifier_settings_are_checked_when_the_dag_is_parsed(sqlite_warehouse, arguments, message):
+    with pytest.raises(ValueError, match=message):
+        segment_export(sqlite_warehouse, **arguments)

@@ -18,9 +18,10 @@ import sys
 import time
 from typing import TYPE_CHECKING, TextIO
 
-from criteo_examples import summary_table
+from criteo_examples import HISTORY_TABLE, summary_table
 
 from airflow_provider_criteo.sandbox import CriteoSandbox, SandboxState, Settings
+from demo.chart import write_history_chart
 from demo.environment import DEMO_DIR, airflow_environment, set_up_airflow
 from demo.warehouse import DEFAULT_CUSTOMERS, create_warehouse
 
@@ -31,6 +32,7 @@ WAREHOUSE = DEMO_DIR / "warehouse.db"
 AIRFLOW_HOME = DEMO_DIR / "airflow"
 SANDBOX_STATE = DEMO_DIR / "criteo-sandbox.json"
 LOG_FILE = DEMO_DIR / "demo.log"
+HISTORY_CHART = DEMO_DIR / "export-history.svg"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -111,6 +113,9 @@ def main(argv: list[str] | None = None) -> int:
     _say(f"Criteo emulator at {sandbox.url} (state kept in {SANDBOX_STATE}), now stopped.")
     _say(f"Profile refresh #{refresh_number()}, then export run {export.run_id}:")
     print(summary_table(rows), flush=True)
+    exports = write_history_chart(WAREHOUSE, HISTORY_TABLE, HISTORY_CHART)
+    _say(f"Each export appended its summary to the warehouse table {HISTORY_TABLE}; the chart of its")
+    _say(f"{exports} exports (audience size and match rate per segment) is {HISTORY_CHART}.")
     _say(f"Done in {time.monotonic() - started:.0f} s. Run scripts/demo again: the next refresh moves a few")
     _say("customers between segments, and the export sends only those changes.")
     return 0

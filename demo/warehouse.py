@@ -2,10 +2,12 @@
 
 ``crm_contacts`` holds one or more contact records per customer (the latest one is current) whose
 addresses are as messy as real CRM data: mixed case, surrounding blanks, decomposed accents, NULLs,
-blanks, invalid values and households sharing one address. ``customer_activity`` holds one row per
-customer. ``customer_profile_refresh`` turns both into profiles and segment membership.
+blanks, invalid values and households sharing one address; and phone numbers as people write them
+(French national or international format, sometimes missing or incomplete). ``customer_activity``
+holds one row per customer, with the mobile ad id of the customer's app, if any.
+``customer_profile_refresh`` turns both into profiles and segment membership.
 Everything is generated from a seed, so a warehouse is reproducible; the domains are reserved
-example domains, so no address belongs to anyone.
+example domains and the phone numbers are in ranges reserved for fiction, so nothing belongs to anyone.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import os
 import random
 import sqlite3
 import unicodedata
+import uuid
 from contextlib import closing
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -41,12 +44,16 @@ DOMAINS = (
     "post.example.org",
 )
 
+# The ranges ARCEP reserves for fiction (01 99 00 xx xx ... 06 39 98 xx xx): no number belongs to anyone.
+FICTION_PHONE_PREFIXES = ("19900", "26191", "35301", "46571", "53649", "63998")
+
 SCHEMA = (
     "CREATE TABLE crm_contacts (contact_id INTEGER PRIMARY KEY, customer_id INTEGER NOT NULL, "
-    "email TEXT, updated_at TEXT NOT NULL)",
+    "email TEXT, phone TEXT, updated_at TEXT NOT NULL)",
     "CREATE INDEX crm_contacts_customer ON crm_contacts (customer_id)",
     "CREATE TABLE customer_activity (customer_id INTEGER PRIMARY KEY, lifetime_value REAL NOT NULL, "
-    "orders INTEGER NOT NULL, days_since_last_order INTEGER NOT NULL, newsletter_opt_in INTEGER NOT NULL)",
+    "orders INTEGER NOT NULL, days_since_last_order INTEGER NOT NULL, newsletter_opt_in INTEGER NOT NULL, "
+    "mobile_ad_id TEXT)",
     "CREATE TABLE erasure_requests (email TEXT NOT NULL)",
 )
 
@@ -103,13 +110,38 @@ class _Generator:
             (local, f"{local}@@{domain}", f"{local[:3]} {local[3:]}@{domain}", f"{local}@localhost", "n/a")
         )
 
-    def activity(self, customer_id: int) -> tuple[int, float, int, int, int]:
-        """Lifetime value, orders, days since the last order and newsletter opt-in of a customer."""
+    def phone(self) -> str | None:
+        """A French number as a CRM holds it: national or international, spaced or not; or none."""
+        roll = self.random.random()
+        if roll < 0.35:
+            return None
+        digits = f"{self.random.choice(FICTION_PHONE_PREFIXES)}{self.random.randrange(10**4):04d}"
+        pairs = " ".join(digits[i : i + 2] for i in range(1, 9, 2))
+        if roll < 0.60:
+            return f"0{digits[0]} {pairs}"
+        if roll < 0.85:
+            return f"+33 {digits[0]} {pairs}"
+        if roll < 0.97:
+            return f"0{digits}"
+        return f"0{digits[:5]}"  # cut short
+
+    def mobile_ad_id(self) -> str | None:
+        """The advertising id of the customer's phone, when they use the app (zero: tracking limited)."""
+        roll = self.random.random()
+        if roll < 0.7:
+            return None
+        if roll < 0.72:
+            return "00000000-0000-0000-0000-000000000000"
+        ad_id = str(uuid.UUID(int=self.random.getrandbits(128), version=4))
+        return ad_id.upper() if roll < 0.85 else ad_id  # iOS writes IDFAs in upper case
+
+    def activity(self, customer_id: int) -> tuple[int, float, int, int, int, str | None]:
+        """Lifetime value, orders, days since the last order, newsletter opt-in and mobile ad id."""
         orders = 1 + int(self.random.expovariate(1 / 4))
         lifetime_value = round(orders * self.random.uniform(20, 220), 2)
         days_since_last_order = int(self.random.expovariate(1 / 90))
         opt_in = int(self.random.random() < 0.4)
-        return customer_id, lifetime_value, orders, days_since_last_order, opt_in
+        return customer_id, lifetime_value, orders, days_since_last_order, opt_in, self.mobile_ad_id()
 
 
 def create_warehouse(
@@ -117,14 +149,16 @@ def create_warehouse(
 ) -> WarehouseSize:
     """Write a new demo warehouse to ``path`` (replacing any), atomically; return its size."""
     generator = _Generator(seed)
-    contacts: list[tuple[int, int, str | None, str]] = []
+    contacts: list[tuple[int, int, str | None, str | None, str]] = []
     activity = []
     previous: str | None = None
     for customer_id in range(1, customers + 1):
         address = generator.address(customer_id)
         if generator.random.random() < 0.15:  # an older record, with the address the customer left
-            contacts.append((len(contacts) + 1, customer_id, generator.address(customer_id), "2024-01-01"))
-        contacts.append((len(contacts) + 1, customer_id, generator.messy(address, previous), "2025-06-01"))
+            older = (generator.address(customer_id), generator.phone())
+            contacts.append((len(contacts) + 1, customer_id, *older, "2024-01-01"))
+        current = (generator.messy(address, previous), generator.phone())
+        contacts.append((len(contacts) + 1, customer_id, *current, "2025-06-01"))
         activity.append(generator.activity(customer_id))
         previous = address
     temporary = path.with_name(f"{path.name}.tmp")
@@ -132,8 +166,8 @@ def create_warehouse(
     with closing(sqlite3.connect(temporary)) as db:
         for statement in SCHEMA:
             db.execute(statement)
-        db.executemany("INSERT INTO crm_contacts VALUES (?, ?, ?, ?)", contacts)
-        db.executemany("INSERT INTO customer_activity VALUES (?, ?, ?, ?, ?)", activity)
+        db.executemany("INSERT INTO crm_contacts VALUES (?, ?, ?, ?, ?)", contacts)
+        db.executemany("INSERT INTO customer_activity VALUES (?, ?, ?, ?, ?, ?)", activity)
         db.commit()
     os.replace(temporary, path)
     return WarehouseSize(customers=customers, contacts=len(contacts))

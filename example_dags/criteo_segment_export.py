@@ -5,7 +5,9 @@ followed by an export of every segment with the defaults below (mirror, not a dr
 hand to choose segments, the sync mode or a dry run in the trigger form.
 
 One ``SegmentExportOperator`` task per segment, each retrying on its own and all sharing the
-``criteo_api`` pool (it bounds concurrent calls to Criteo's API); ``log_run_summary`` then logs one
+``criteo_api`` pool (it bounds concurrent calls to Criteo's API), sends each profile's e-mail, phone
+number and mobile ad id to the segment's audience and appends its summary to the warehouse table
+``criteo_export_history`` (audience size and match rate over time); ``log_run_summary`` then logs one
 table for the run from the tasks' summaries (counts only, no personal data).
 """
 
@@ -16,7 +18,14 @@ from typing import Any
 
 from airflow.sdk import DAG, Asset, Param, task
 from airflow.sdk.exceptions import AirflowException
-from criteo_examples import CRITEO_POOL, SEGMENT_MEMBERS_URI, SEGMENT_NAMES, WAREHOUSE_CONN_ID, summary_table
+from criteo_examples import (
+    CRITEO_POOL,
+    HISTORY_TABLE,
+    SEGMENT_MEMBERS_URI,
+    SEGMENT_NAMES,
+    WAREHOUSE_CONN_ID,
+    summary_table,
+)
 from criteo_examples.forms import chosen, segment_multi_select
 
 from airflow_provider_criteo.operators.segment_export import SYNC_MODES, SegmentExportOperator
@@ -63,8 +72,12 @@ with DAG(
     exports = SegmentExportOperator.partial(
         task_id="export_segment",
         sql_conn_id=WAREHOUSE_CONN_ID,
-        sql="SELECT email FROM segment_members WHERE segment = :segment",
+        sql="SELECT email, phone, mobile_ad_id FROM segment_members WHERE segment = :segment",
         parameters={"segment": "{{ task.segment }}"},
+        # Every identifier the warehouse has goes to the one audience: more of its people are matched.
+        identifier_columns={"email": "email", "phoneNumber": "phone", "madid": "mobile_ad_id"},
+        phone_country_code="33",  # the CRM writes French numbers without their country code
+        history_table=HISTORY_TABLE,
         audience_description="{{ task.segment }}, exported from the demo warehouse by Airflow",
         sync_mode="{{ params.sync_mode }}",
         dry_run="{{ params.dry_run }}",

@@ -38,28 +38,30 @@ SIMULATE_ACTIVITY = [
     f"UPDATE customer_activity SET newsletter_opt_in = 1 - newsletter_opt_in WHERE {picked(7919, 5)}",
 ]
 
-# One profile per customer: the e-mail of its latest CRM contact record, as the CRM holds it (cleaning
-# addresses is the export's job), with the customer's activity.
+# One profile per customer: the e-mail and phone of its latest CRM contact record, as the CRM holds them
+# (cleaning them is the export's job), with the customer's activity and mobile ad id. Rebuilt each time.
 BUILD_PROFILES = [
-    "CREATE TABLE IF NOT EXISTS customer_profiles (customer_id INTEGER PRIMARY KEY, email TEXT, "
-    "lifetime_value REAL NOT NULL, orders INTEGER NOT NULL, days_since_last_order INTEGER NOT NULL, "
-    "newsletter_opt_in INTEGER NOT NULL)",
-    "DELETE FROM customer_profiles",
+    "DROP TABLE IF EXISTS customer_profiles",
+    "CREATE TABLE customer_profiles (customer_id INTEGER PRIMARY KEY, email TEXT, phone TEXT, "
+    "mobile_ad_id TEXT, lifetime_value REAL NOT NULL, orders INTEGER NOT NULL, "
+    "days_since_last_order INTEGER NOT NULL, newsletter_opt_in INTEGER NOT NULL)",
     "INSERT INTO customer_profiles "
-    "SELECT a.customer_id, c.email, a.lifetime_value, a.orders, a.days_since_last_order, a.newsletter_opt_in "
+    "SELECT a.customer_id, c.email, c.phone, a.mobile_ad_id, a.lifetime_value, a.orders, "
+    "a.days_since_last_order, a.newsletter_opt_in "
     "FROM customer_activity a LEFT JOIN ("
-    "SELECT customer_id, email, ROW_NUMBER() OVER "
+    "SELECT customer_id, email, phone, ROW_NUMBER() OVER "
     "(PARTITION BY customer_id ORDER BY updated_at DESC, contact_id DESC) AS recency FROM crm_contacts"
     ") c ON c.customer_id = a.customer_id AND c.recency = 1",
 ]
 
 BUILD_SEGMENT_MEMBERS = [
-    "CREATE TABLE IF NOT EXISTS segment_members (segment TEXT NOT NULL, customer_id INTEGER NOT NULL, "
-    "email TEXT)",
-    "DELETE FROM segment_members",
-    "INSERT INTO segment_members (segment, customer_id, email) "
+    "DROP TABLE IF EXISTS segment_members",
+    "CREATE TABLE segment_members (segment TEXT NOT NULL, customer_id INTEGER NOT NULL, "
+    "email TEXT, phone TEXT, mobile_ad_id TEXT)",
+    "INSERT INTO segment_members (segment, customer_id, email, phone, mobile_ad_id) "
     + " UNION ALL ".join(
-        f"SELECT '{name}', customer_id, email FROM customer_profiles WHERE {segment.rule}"
+        f"SELECT '{name}', customer_id, email, phone, mobile_ad_id FROM customer_profiles "
+        f"WHERE {segment.rule}"
         for name, segment in SEGMENTS.items()
     ),
 ]

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+import sqlite3
+from contextlib import closing
+from typing import TYPE_CHECKING, Any
 
+from airflow_provider_criteo.identifier_types import prepare_madid, prepare_phone
+from airflow_provider_criteo.identifiers import prepare_email
 from airflow_provider_criteo.operators.segment_export import SegmentExportOperator
 from airflow_provider_criteo.sandbox import DEFAULT_ADVERTISER_ID, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 def criteo_connection_json(
@@ -57,3 +64,22 @@ def segment_export(warehouse: Any, **overrides: Any) -> SegmentExportOperator:
         "parameters": {"segment": "vip"},
     }
     return SegmentExportOperator(**(arguments | overrides))
+
+
+def demo_audiences(warehouse: str | Path) -> dict[str, set[str]]:
+    """Per segment of a demo warehouse, what the example export must leave in its audience.
+
+    Every type the export sends, computed here value by value: the SHA-256 of each valid address and
+    of each valid phone number in E.164 (national numbers are French), and each valid mobile ad id.
+    """
+    audiences: dict[str, set[str]] = {}
+    with closing(sqlite3.connect(warehouse)) as db:
+        rows = db.execute("SELECT segment, email, phone, mobile_ad_id FROM segment_members").fetchall()
+    for segment, email, phone, ad_id in rows:
+        members = audiences.setdefault(segment, set())
+        for normalized, _ in (prepare_email(email), prepare_phone(phone, country_code="33")):
+            if normalized is not None:
+                members.add(sha(normalized))
+        if (madid := prepare_madid(ad_id)[0]) is not None:
+            members.add(madid)
+    return audiences

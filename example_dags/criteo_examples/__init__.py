@@ -18,6 +18,8 @@ CRITEO_POOL = "criteo_api"
 CRITEO_POOL_SLOTS = 2
 # The asset the last task of customer_profile_refresh updates; every update schedules criteo_segment_export.
 SEGMENT_MEMBERS_URI = "warehouse://demo/segment_members"
+# The warehouse table each export appends its summary to: audience size and match rate over time.
+HISTORY_TABLE = "criteo_export_history"
 
 
 @dataclass(frozen=True)
@@ -43,13 +45,14 @@ SUMMARY_COLUMNS: tuple[tuple[str, str], ...] = (
     ("segment", "segment"),
     ("audience_id", "audience"),
     ("rows_read", "rows read"),
-    ("invalid", "rejected"),
+    ("rows_without_identifier", "no identifier"),
     ("duplicates", "duplicates"),
     ("added", "added"),
     ("removed", "removed"),
     ("unchanged", "unchanged"),
     ("requests", "requests"),
     ("audience_size", "audience holds"),
+    ("match_rate", "match rate"),
 )
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections import defaultdict
 from contextlib import closing
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -12,9 +11,9 @@ from typing import TYPE_CHECKING
 import pytest
 from criteo_examples import WAREHOUSE_CONN_ID
 
-from airflow_provider_criteo.identifiers import prepare_email, sha256_hex
 from demo.environment import set_up_airflow
 from demo.warehouse import create_warehouse
+from tests.helpers import demo_audiences
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -34,13 +33,8 @@ class DemoWarehouse:
             return db.execute(sql).fetchall()
 
     def expected_audiences(self) -> dict[str, set[str]]:
-        """Per segment, the identifiers Criteo must hold: SHA-256 of each valid normalised address."""
-        audiences: dict[str, set[str]] = defaultdict(set)
-        for segment, email in self.query("SELECT segment, email FROM segment_members"):
-            normalized, _ = prepare_email(email)
-            if normalized is not None:
-                audiences[segment].add(sha256_hex(normalized))
-        return dict(audiences)
+        """Per segment, the identifiers Criteo must hold (see :func:`helpers.demo_audiences`)."""
+        return demo_audiences(self.path)
 
 
 @pytest.fixture(scope="session")

@@ -7,8 +7,9 @@ from contextlib import closing
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from criteo_examples import SEGMENT_NAMES
+from criteo_examples import HISTORY_TABLE, SEGMENT_NAMES
 
+from demo.chart import write_history_chart
 from demo.dag_runs import run_dag, task_results
 
 if TYPE_CHECKING:
@@ -44,11 +45,33 @@ def test_each_audience_holds_exactly_its_segment(
     rows = dict(demo_warehouse.query("SELECT segment, COUNT(*) FROM segment_members GROUP BY segment"))
     for name, summary in summaries.items():
         assert summary["rows_read"] == rows[name]
-        assert summary["rows_read"] == summary["valid"] + summary["invalid"]
+        assert set(summary["identifier_types"]) == {"email", "phoneNumber", "madid"}
+        for counts in summary["identifier_types"].values():
+            assert summary["rows_read"] == counts["valid"] + counts["invalid"]
+            assert counts["added"] > 0
         assert summary["added"] == summary["audience_size"] == len(expected[name])
         assert summary["removed"] == 0
-    assert all(summary["invalid"] > 0 for summary in summaries.values())
+    assert all(summary["rows_without_identifier"] > 0 for summary in summaries.values())
     assert sum(summary["duplicates"] for summary in summaries.values()) > 0
+
+
+def test_each_export_appends_its_summary_to_the_history_table(
+    demo_warehouse: DemoWarehouse, criteo_sandbox: CriteoSandbox, tmp_path: Path
+):
+    first = refresh_and_export()
+    second = refresh_and_export()
+
+    history = demo_warehouse.query(
+        f"SELECT segment, audience_size, match_rate, added FROM {HISTORY_TABLE} ORDER BY exported_at"
+    )
+    assert sorted(history) == sorted(
+        (name, run[name]["audience_size"], run[name]["match_rate"], run[name]["added"])
+        for run in (first, second)
+        for name in SEGMENT_NAMES
+    )
+    chart = tmp_path / "history.svg"
+    assert write_history_chart(demo_warehouse.path, HISTORY_TABLE, chart) == 2 * len(SEGMENT_NAMES)
+    assert chart.read_text().count("<polyline") == 2 * len(SEGMENT_NAMES)  # size and match rate
 
 
 def test_the_next_refresh_is_exported_as_its_changes(
@@ -100,7 +123,8 @@ def test_gdpr_erasure_forgets_a_person_everywhere_and_audits_it(
     demo_warehouse: DemoWarehouse, criteo_sandbox: CriteoSandbox
 ):
     refresh_and_export()
-    member = next(iter(next(iter(audiences(criteo_sandbox).values()))))  # a digest some audience holds
+    audience = criteo_sandbox.segments()[0]["id"]
+    member = next(iter(criteo_sandbox.members(audience, "email")))  # a hashed address some audience holds
     with closing(sqlite3.connect(demo_warehouse.path)) as db:
         db.execute("INSERT INTO erasure_requests VALUES (?)", (member,))
         db.commit()

@@ -8,16 +8,14 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 import subprocess
 import sys
-from contextlib import closing
 from typing import TYPE_CHECKING
 
 from playwright.sync_api import expect
 
-from airflow_provider_criteo.identifiers import prepare_email, sha256_hex
 from airflow_provider_criteo.sandbox import DEFAULT_ADVERTISER_ID, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+from tests.helpers import demo_audiences
 from tests.ui.careless_criteo import TokenRecordingState
 from tests.ui.screenshots import screenshot
 
@@ -33,15 +31,8 @@ EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
 
 
 def expected_audiences(server: AirflowServer) -> dict[str, set[str]]:
-    """Per segment of the server's warehouse, the SHA-256 identifiers of its valid addresses."""
-    audiences: dict[str, set[str]] = {}
-    with closing(sqlite3.connect(server.warehouse)) as db:
-        for segment, email in db.execute("SELECT segment, email FROM segment_members"):
-            normalized, _ = prepare_email(email)
-            audiences.setdefault(segment, set())
-            if normalized is not None:
-                audiences[segment].add(sha256_hex(normalized))
-    return audiences
+    """Per segment of the server's warehouse, what its audience must hold."""
+    return demo_audiences(server.warehouse)
 
 
 def emulator_audiences(sandbox: CriteoSandbox) -> dict[str, set[str]]:

@@ -102,16 +102,6 @@ def email_rejection(normalized: str) -> Rejection | None:
     return None
 
 
-def erasure_digest(value: object) -> tuple[bytes | None, Rejection | None]:
-    """The raw SHA-256 digest of a person to forget, given an address or its 64-hex digest."""
-    normalized, rejection = prepare_email(value)
-    if normalized is None:
-        return None, rejection
-    if is_sha256_hex(normalized):
-        return bytes.fromhex(normalized), None
-    return hashlib.sha256(normalized.encode()).digest(), None
-
-
 def sha256_hex(normalized: str) -> str:
     """The lower-case hex SHA-256 of the UTF-8 bytes, as Criteo expects hashed e-mails."""
     return hashlib.sha256(normalized.encode()).hexdigest()

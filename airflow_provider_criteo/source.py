@@ -23,7 +23,7 @@ from airflow.sdk import BaseHook
 from airflow_provider_criteo.exceptions import CriteoConfigurationError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Mapping, Sequence
+    from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
     from airflow.providers.common.sql.hooks.sql import DbApiHook
 
@@ -74,6 +74,11 @@ def table_query(hook: DbApiHook, table: str, columns: Sequence[str]) -> str:
     """The query that reads some columns of a table or view."""
     names = ", ".join(quote_name(hook, column, max_parts=1) for column in columns)
     return f"SELECT {names} FROM {quote_name(hook, table)}"
+
+
+def source_query(hook: DbApiHook, sql: str | None, table: str | None, columns: Iterable[str]) -> str:
+    """The query to read: ``sql`` as given, else the ``columns`` of ``table``."""
+    return sql if sql is not None else table_query(hook, table or "", list(columns))
 
 
 def stream_columns(

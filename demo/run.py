@@ -75,9 +75,18 @@ def refresh_number() -> int:
         return int(db.execute("SELECT MAX(run_number) FROM refresh_runs").fetchone()[0])
 
 
+def _warehouse_is_current() -> bool:
+    """Whether the warehouse has the columns of this version (phone numbers came after e-mails)."""
+    with contextlib.closing(sqlite3.connect(WAREHOUSE)) as db:
+        return "phone" in {row[1] for row in db.execute("PRAGMA table_info(crm_contacts)")}
+
+
 def ensure_warehouse(customers: int = DEFAULT_CUSTOMERS) -> None:
-    """Create ``.demo/`` and its warehouse unless they exist."""
+    """Create ``.demo/`` and its warehouse unless they exist; replace a warehouse of an older demo."""
     DEMO_DIR.mkdir(exist_ok=True)
+    if WAREHOUSE.exists() and not _warehouse_is_current():
+        _say(f"{WAREHOUSE} was made by an older demo, without phone numbers: making a new one.")
+        WAREHOUSE.unlink()
     if not WAREHOUSE.exists():
         size = create_warehouse(WAREHOUSE, customers=customers)
         _say(f"Created the warehouse {WAREHOUSE}: {size.customers:,} customers, {size.contacts:,} contacts.")

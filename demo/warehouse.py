@@ -54,7 +54,7 @@ SCHEMA = (
     "CREATE TABLE customer_activity (customer_id INTEGER PRIMARY KEY, lifetime_value REAL NOT NULL, "
     "orders INTEGER NOT NULL, days_since_last_order INTEGER NOT NULL, newsletter_opt_in INTEGER NOT NULL, "
     "mobile_ad_id TEXT)",
-    "CREATE TABLE erasure_requests (email TEXT NOT NULL)",
+    "CREATE TABLE erasure_requests (email TEXT, phone TEXT, mobile_ad_id TEXT)",
 )
 
 

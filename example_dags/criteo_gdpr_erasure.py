@@ -1,9 +1,10 @@
 """GDPR erasure: forget people in every Criteo audience this provider manages.
 
-Data protection requests land in the warehouse table ``erasure_requests`` (one e-mail address, or its
-SHA-256 digest, per row). Each run removes those people from every audience tagged as managed by this
-provider for the connection's advertiser, removes their digests from the mirror snapshots, and appends
-an audit row (when, which audiences, how many, the digests; never an address) to ``erasure_audit``.
+Data protection requests land in the warehouse table ``erasure_requests``: per person, the e-mail
+address (or its SHA-256 digest), phone number and mobile ad id the export may have sent, any of them
+NULL when unknown. Each run removes those identifiers from every audience tagged as managed by this
+provider for the connection's advertiser and from the mirror snapshots, and appends an audit row (when,
+which audiences, how many, SHA-256 digests; never an identifier in plain) to ``erasure_audit``.
 The segment queries of ``criteo_segment_export`` should exclude erased people too, or a later export
 adds them again.
 """
@@ -25,7 +26,10 @@ with DAG(
     CriteoEraseOperator(
         task_id="erase_requested_people",
         sql_conn_id=WAREHOUSE_CONN_ID,
-        sql="SELECT email FROM erasure_requests",
+        sql="SELECT email, phone, mobile_ad_id FROM erasure_requests",
+        # The identifier types criteo_segment_export sends.
+        identifier_columns={"email": "email", "phoneNumber": "phone", "madid": "mobile_ad_id"},
+        phone_country_code="33",
         audit_table="erasure_audit",
         pool=CRITEO_POOL,
     )

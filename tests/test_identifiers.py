@@ -12,7 +12,6 @@ from airflow_provider_criteo.identifiers import (
     PreparedChunk,
     Rejection,
     email_rejection,
-    erasure_digest,
     normalize_email,
     prepare_email,
     prepare_emails,
@@ -212,8 +211,6 @@ def test_sha256_digests_are_taken_as_they_are_and_other_digests_refused():
         [(2, Rejection.UNSUPPORTED_HASH), (3, Rejection.UNSUPPORTED_HASH), (4, Rejection.UNSUPPORTED_HASH)],
         [digest],
     )
-    assert erasure_digest(digest.hex()) == (digest, None)
-    assert erasure_digest(md5) == (None, Rejection.UNSUPPORTED_HASH)
 
 
 ATOM_CHARACTERS = "abcdefghijklmnopqrstuvwxyz0123456789!#$%&'*+/=?^_`{|}~-"

@@ -2,38 +2,44 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import Counter
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import numpy as np
 from airflow.sdk import BaseOperator
 
 from airflow_provider_criteo.defaults import DEFAULT_CONN_ID
 from airflow_provider_criteo.history import AUDIT_COLUMNS, append_record, now
 from airflow_provider_criteo.hooks.criteo import CriteoHook
-from airflow_provider_criteo.identifiers import erasure_digest
-from airflow_provider_criteo.members import DIGEST_DTYPE, hex_identifiers
+from airflow_provider_criteo.identifier_types import check_country_code
+from airflow_provider_criteo.members import hex_identifiers
 from airflow_provider_criteo.ownership import is_managed
-from airflow_provider_criteo.source import get_sql_hook, stream_columns, table_query
+from airflow_provider_criteo.reading import ReadCounts, read_identifiers
+from airflow_provider_criteo.reading import identifier_columns as identifier_columns_of
+from airflow_provider_criteo.source import get_sql_hook, source_query
 from airflow_provider_criteo.state import SnapshotKey, SnapshotStore
 from airflow_provider_criteo.task_identity import lock_owner, run_identity
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
+    import numpy as np
     from airflow.sdk import Context
+
+    from airflow_provider_criteo.identifier_types import IdentifierType
 
 
 class CriteoEraseOperator(BaseOperator):
     """Remove people from every Criteo audience this provider manages for an advertiser.
 
-    Reads the people to forget (e-mail addresses, or SHA-256 digests of normalised addresses) from a
-    table or query of erasure requests, removes them from every audience tagged as managed by this
-    provider, removes their digests from the mirror snapshots (so no later diff re-sends or keeps
-    them), and appends an audit record (when, which audiences, how many, the digests; never plain
-    addresses) to ``audit_table``. It needs no data transfer consent: it only takes data back.
+    Reads the people to forget from a table or query of erasure requests: e-mail addresses (or
+    SHA-256 digests of normalised addresses), and with ``identifier_columns`` their phone numbers,
+    mobile ad ids or IdentityLink ids too. Removes them from every audience tagged as managed by this
+    provider and from the mirror snapshots of each type (so no later diff re-sends or keeps them),
+    and appends an audit record (when, which audiences, how many, SHA-256 digests; never an
+    identifier in plain) to ``audit_table``. It needs no data transfer consent: it only takes data back.
 
     Make your segment queries exclude erased people too, or the next export adds them again.
 
@@ -42,6 +48,9 @@ class CriteoEraseOperator(BaseOperator):
     :param table: table or view of erasure requests. (templated)
     :param parameters: parameters bound to ``sql``. (templated)
     :param identifier_column: the column holding addresses or 64-hex SHA-256 digests.
+    :param identifier_columns: instead of ``identifier_column``, the column of each identifier type,
+        as for :class:`SegmentExportOperator`, e.g. ``{"email": "email", "phoneNumber": "phone"}``.
+    :param phone_country_code: calling code of phone numbers written without one.
     :param audit_table: table receiving one audit row per run, created when missing. (templated)
     :param audit_conn_id: connection of the audit table; default ``sql_conn_id``. (templated)
     :param criteo_conn_id: the Criteo connection. (templated)
@@ -74,6 +83,8 @@ class CriteoEraseOperator(BaseOperator):
         table: str | None = None,
         parameters: Mapping[str, Any] | Sequence[Any] | None = None,
         identifier_column: str = "email",
+        identifier_columns: Mapping[str, str] | None = None,
+        phone_country_code: str | None = None,
         audit_conn_id: str | None = None,
         criteo_conn_id: str = DEFAULT_CONN_ID,
         advertiser_id: str | None = None,
@@ -89,6 +100,11 @@ class CriteoEraseOperator(BaseOperator):
         self.table = table
         self.parameters = parameters
         self.identifier_column = identifier_column
+        self.identifier_columns = identifier_columns_of(
+            identifier_column, identifier_columns, column_parameter="identifier_column"
+        )
+        check_country_code(phone_country_code)
+        self.phone_country_code = phone_country_code
         self.audit_table = audit_table
         self.audit_conn_id = audit_conn_id
         self.criteo_conn_id = criteo_conn_id
@@ -104,7 +120,8 @@ class CriteoEraseOperator(BaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         """Forget the requested people; return what was done (counts and audience ids)."""
         advertiser = self.hook.resolve_advertiser(self.advertiser_id)
-        digests, rejected = self._read()
+        counts = {name: ReadCounts() for name in self.identifier_columns}
+        people = self._read(counts)
         audiences = [
             s
             for s in self.hook.search_audience_segments(advertiser_ids=[advertiser])
@@ -113,11 +130,12 @@ class CriteoEraseOperator(BaseOperator):
         store = SnapshotStore.from_config(self.snapshot_location)
         owner = lock_owner(context)
         for audience in audiences:
-            self.hook.remove_identifiers(audience.id, hex_identifiers(digests))
-            store.forget(SnapshotKey(advertiser_id=advertiser, audience_id=audience.id), digests, owner=owner)
-            self.log.info(
-                "Removed %d identifiers from audience %r (id %s).", len(digests), audience.name, audience.id
-            )
+            for kind, keys in people:
+                if len(keys):
+                    self.hook.remove_identifiers(audience.id, kind.wire(keys), identifier_type=kind.name)
+                store.forget(SnapshotKey(advertiser, audience.id, kind.name, kind.hashing), keys, owner=owner)
+            self.log.info("Removed the people from audience %r (id %s).", audience.name, audience.id)
+        digests = [digest for kind, keys in people for digest in _audit_digests(kind, keys)]
         run = run_identity(context, self.task_id)
         record = {
             **run,
@@ -126,19 +144,23 @@ class CriteoEraseOperator(BaseOperator):
             "audience_ids": ",".join(a.id for a in audiences),
             "audiences": len(audiences),
             "identifiers": len(digests),
-            "digests": json.dumps(list(hex_identifiers(digests))),
+            "digests": json.dumps(digests),
         }
         append_record(
             get_sql_hook(self.audit_conn_id or self.sql_conn_id), self.audit_table, AUDIT_COLUMNS, record
         )
+        rejected: Counter[str] = Counter()
+        for counted in counts.values():
+            rejected.update(counted.rejected_by_reason)
         summary = {
             "advertiser_id": advertiser,
             "identifiers": len(digests),
+            "identifier_types": {kind.name: len(keys) for kind, keys in people},
             "rejected_by_reason": dict(rejected),
             "audience_ids": [a.id for a in audiences],
         }
         self.log.info(
-            "Erased %d people from %d audiences of advertiser %s; audit row appended to %s.",
+            "Erased %d identifiers from %d audiences of advertiser %s; audit row appended to %s.",
             len(digests),
             len(audiences),
             advertiser,
@@ -146,23 +168,25 @@ class CriteoEraseOperator(BaseOperator):
         )
         return summary
 
-    def _read(self) -> tuple[np.ndarray, Counter[str]]:
-        """The distinct digests of the people to forget, and the rejected rows by reason."""
+    def _read(self, counts: dict[str, ReadCounts]) -> list[tuple[IdentifierType, np.ndarray]]:
+        """The distinct identifiers (member keys) of the people to forget, by type; rejections counted."""
         sql_hook = get_sql_hook(self.sql_conn_id)
-        query = (
-            self.sql
-            if self.sql is not None
-            else table_query(sql_hook, self.table or "", [self.identifier_column])
+        columns = self.identifier_columns
+        read = read_identifiers(
+            sql_hook,
+            source_query(sql_hook, self.sql, self.table, columns.values()),
+            self.parameters,
+            columns,
+            counts,
+            log=self.log,
+            what="erasure requests",
+            phone_country_code=self.phone_country_code,
         )
-        buffer = bytearray()
-        rejected: Counter[str] = Counter()
-        for (chunk,) in stream_columns(sql_hook, query, self.parameters, [self.identifier_column]):
-            for value in chunk:
-                digest, rejection = erasure_digest(value)
-                if digest is None:
-                    rejected[str(rejection)] += 1
-                else:
-                    buffer += digest
-        if rejected:
-            self.log.warning("Erasure requests that are neither an address nor a digest: %s", dict(rejected))
-        return np.unique(np.frombuffer(bytes(buffer), dtype=DIGEST_DTYPE)), rejected
+        return [(kind, members.keys) for kind, members in read.members if members.keys is not None]
+
+
+def _audit_digests(kind: IdentifierType, keys: np.ndarray) -> list[str]:
+    """The hex SHA-256 an audit row keeps of each erased identifier: its digest, or the hash of its value."""
+    if kind.hashed:
+        return list(hex_identifiers(keys))
+    return [hashlib.sha256(value.encode()).hexdigest() for value in kind.wire(keys)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import asdict, dataclass, field, fields
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperator
 
@@ -13,7 +13,7 @@ from airflow_provider_criteo.defaults import DEFAULT_CONN_ID
 from airflow_provider_criteo.exceptions import CriteoConfigurationError
 from airflow_provider_criteo.history import append_history
 from airflow_provider_criteo.hooks.criteo import CriteoHook
-from airflow_provider_criteo.identifier_types import IDENTIFIER_TYPES, check_country_code, identifier_type
+from airflow_provider_criteo.identifier_types import check_country_code
 from airflow_provider_criteo.mirror import DEFAULT_MAX_REMOVAL_FRACTION
 from airflow_provider_criteo.ownership import claim, ownership_tag, tagged
 from airflow_provider_criteo.preflight import (
@@ -23,9 +23,10 @@ from airflow_provider_criteo.preflight import (
     warn_audience_cap,
     warn_small_segment,
 )
-from airflow_provider_criteo.progress import Progress
+from airflow_provider_criteo.reading import ReadCounts, read_identifiers
+from airflow_provider_criteo.reading import identifier_columns as identifier_columns_of
 from airflow_provider_criteo.resources import MAX_IDENTIFIERS_PER_REQUEST
-from airflow_provider_criteo.source import DEFAULT_CHUNK_SIZE, get_sql_hook, stream_columns, table_query
+from airflow_provider_criteo.source import DEFAULT_CHUNK_SIZE, get_sql_hook, source_query
 from airflow_provider_criteo.state import SnapshotStore
 from airflow_provider_criteo.sync import ON_MISSING_STATE, AudienceSync, SyncPolicy
 from airflow_provider_criteo.task_identity import lock_owner, run_identity
@@ -35,41 +36,23 @@ if TYPE_CHECKING:
 
     from airflow.sdk import Context
 
-    from airflow_provider_criteo.identifier_types import IdentifierType
-    from airflow_provider_criteo.identifiers import Rejection
-    from airflow_provider_criteo.members import HashedMembers, MemberSet
+    from airflow_provider_criteo.reading import Members
     from airflow_provider_criteo.resources import AudienceSegment
     from airflow_provider_criteo.sync import AudienceResult
 
-    #: The member set of each identifier type an export sends, in the order of its columns.
-    Members = list[tuple[IdentifierType, MemberSet]]
-
 SYNC_MODES = ("mirror", "add_only", "replace")
 DEFAULT_MAX_PROFILES = 1_000_000
-# How many rejected rows the task log lists by position (never by value).
-REJECTED_ROWS_LOGGED = 10
-PROGRESS_INTERVAL = 10.0
 
 
 @dataclass
-class TypeCounts:
+class TypeCounts(ReadCounts):
     """What one export read, rejected and changed of one identifier type."""
 
-    valid: int = 0
-    invalid: int = 0
-    prehashed: int = 0
-    duplicates: int = 0
     added: int = 0
     removed: int = 0
     unchanged: int = 0
     requests: int = 0
     snapshot_version: int | None = None
-    rejected_by_reason: dict[str, int] = field(default_factory=dict)
-
-    def reject(self, reason: Rejection) -> None:
-        """Count a rejected value."""
-        self.invalid += 1
-        self.rejected_by_reason[reason.value] = self.rejected_by_reason.get(reason.value, 0) + 1
 
 
 #: The counts of :class:`TypeCounts` that the summary adds up over identifier types.
@@ -278,7 +261,7 @@ class SegmentExportOperator(BaseOperator):
             raise ValueError(f"batch_size must be between 1 and {MAX_IDENTIFIERS_PER_REQUEST:,}.")
         if not 0 <= max_removal_fraction <= 1:
             raise ValueError("max_removal_fraction must be between 0 and 1.")
-        columns = _identifier_columns(email_column, identifier_columns)
+        columns = identifier_columns_of(email_column, identifier_columns)
         check_country_code(phone_country_code)
         if sync_mode == "mirror" and not hash_emails and "email" in columns:
             raise ValueError(
@@ -394,54 +377,23 @@ class SegmentExportOperator(BaseOperator):
     def _read(self, summary: ExportSummary) -> Members:
         """Stream the identifier columns and keep each type's distinct valid members; count the rest."""
         sql_hook = get_sql_hook(self.sql_conn_id)
-        columns = list(self.identifier_columns.values())
-        query = self.sql if self.sql is not None else table_query(sql_hook, self.table or "", columns)
-        members = [
-            (kind, kind.new_members())
-            for kind in (
-                identifier_type(
-                    name, hash_emails=self.hash_emails, phone_country_code=self.phone_country_code
-                )
-                for name in self.identifier_columns
-            )
-        ]
-        summary.identifier_types = {kind.name: TypeCounts() for kind, _ in members}
-        rejected_rows: list[str] = []
-        progress = Progress(self.log, "read", "rows")
-        for chunk in stream_columns(sql_hook, query, self.parameters, columns, self.chunk_size):
-            rejections: Counter[int] = Counter()  # per row of the chunk, how many of its values were rejected
-            for (kind, group), values in zip(members, chunk, strict=True):
-                counts = summary.identifier_types[kind.name]
-                for position, rejection in _take(kind, group, values, counts):
-                    rejections[position] += 1
-                    if len(rejected_rows) < REJECTED_ROWS_LOGGED:
-                        label = "" if len(members) == 1 else f" {kind.name}"
-                        rejected_rows.append(
-                            f"row {summary.rows_read + position + 1}{label}: {rejection.value}"
-                        )
-            summary.rows_without_identifier += sum(n == len(members) for n in rejections.values())
-            summary.rows_read += len(chunk[0])
-            progress.update(summary.rows_read)
-        for kind, group in members:
-            group.freeze()
-            counts = summary.identifier_types[kind.name]
-            counts.duplicates = counts.valid - len(group)
-            self.log.info(
-                "Read %d rows of segment %r, %s: %d valid (%d distinct, %d given as SHA-256), %d rejected.",
-                summary.rows_read,
-                self.segment,
-                kind.name,
-                counts.valid,
-                len(group),
-                counts.prehashed,
-                counts.invalid,
-            )
+        columns = self.identifier_columns
+        summary.identifier_types = {name: TypeCounts() for name in columns}
+        read = read_identifiers(
+            sql_hook,
+            source_query(sql_hook, self.sql, self.table, columns.values()),
+            self.parameters,
+            columns,
+            summary.identifier_types,
+            log=self.log,
+            what=f"segment {self.segment!r}",
+            hash_emails=self.hash_emails,
+            phone_country_code=self.phone_country_code,
+            chunk_size=self.chunk_size,
+        )
+        summary.rows_read, summary.rows_without_identifier = read.rows, read.rows_without_identifier
         summary.add_up()
-        if rejected_rows:
-            self.log.warning(
-                "First rejected values (by row position, values withheld): %s", "; ".join(rejected_rows)
-            )
-        return members
+        return read.members
 
     # ------------------------------------------------------------------------------------ sending
 
@@ -507,38 +459,6 @@ class SegmentExportOperator(BaseOperator):
             audience.advertiser_id,
         )
         return audience, created
-
-
-def _take(
-    kind: IdentifierType, members: MemberSet, values: Sequence[object], counts: TypeCounts
-) -> list[tuple[int, Rejection]]:
-    """Prepare a chunk of one type's values into its member set, counting; return the rejected rows."""
-    prepared = kind.prepare(values)
-    members.add_many(prepared.valid)
-    if prepared.hashed:  # only hashed types take values given as digests
-        cast("HashedMembers", members).add_digests(prepared.hashed)
-    counts.valid += len(prepared.valid) + len(prepared.hashed)
-    counts.prehashed += len(prepared.hashed)
-    for _, rejection in prepared.rejected:
-        counts.reject(rejection)
-    return prepared.rejected
-
-
-def _identifier_columns(email_column: str, identifier_columns: Mapping[str, str] | None) -> dict[str, str]:
-    """The column of each identifier type to send: ``identifier_columns``, else the e-mail column."""
-    if identifier_columns is None:
-        return {"email": email_column}
-    if email_column != "email":
-        raise ValueError(
-            "Pass email_column or identifier_columns, not both: name the e-mail column in the latter."
-        )
-    unknown = sorted(set(identifier_columns) - set(IDENTIFIER_TYPES))
-    if unknown or not identifier_columns:
-        raise ValueError(
-            f"identifier_columns maps identifier types ({', '.join(IDENTIFIER_TYPES)}) to columns; "
-            f"{f'unknown: {unknown}' if unknown else 'it names none'}."
-        )
-    return dict(identifier_columns)
 
 
 def _is_template(value: object) -> bool:

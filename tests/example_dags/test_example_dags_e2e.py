@@ -126,7 +126,7 @@ def test_gdpr_erasure_forgets_a_person_everywhere_and_audits_it(
     audience = criteo_sandbox.segments()[0]["id"]
     member = next(iter(criteo_sandbox.members(audience, "email")))  # a hashed address some audience holds
     with closing(sqlite3.connect(demo_warehouse.path)) as db:
-        db.execute("INSERT INTO erasure_requests VALUES (?)", (member,))
+        db.execute("INSERT INTO erasure_requests (email) VALUES (?)", (member,))
         db.commit()
 
     run_dag("criteo_gdpr_erasure")

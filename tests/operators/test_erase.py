@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from contextlib import closing
 
 import pytest
@@ -93,3 +94,43 @@ def test_the_next_mirror_run_does_not_resend_erased_people(sqlite_warehouse, cri
     ).execute(context={})
     assert (summary["added"], summary["removed"]) == (0, 0)
     assert criteo_sandbox.members(exported["vip"]) == {sha(a) for a in PEOPLE[1:]}
+
+
+def test_erasure_forgets_every_identifier_type_of_a_person(sqlite_warehouse, criteo_conn, criteo_sandbox):
+    devices = [str(uuid.UUID(int=i + 1)) for i in range(3)]
+    phones = [f"+3361234567{i}" for i in range(3)]
+    sqlite_warehouse.add_columns("phone", "device_id")
+    rows = [("vip", f"p{i}@example.com", phones[i], devices[i]) for i in range(3)]
+    sqlite_warehouse.insert(("segment", "email", "phone", "device_id"), rows)
+    columns = {"email": "email", "phoneNumber": "phone", "madid": "device_id"}
+    audience = SegmentExportOperator(
+        task_id="export_vip",
+        segment="vip",
+        sql_conn_id=sqlite_warehouse.conn_id,
+        table=sqlite_warehouse.table,
+        identifier_columns=columns,
+        min_audience_size=1,
+    ).execute(context={})["audience_id"]
+    sqlite_warehouse.execute("CREATE TABLE erasure_requests (email TEXT, phone TEXT, device_id TEXT)")
+    request = f"('P0@example.com', '+33 6 12 34 56 70', '{devices[0]}')"  # as people write them
+    sqlite_warehouse.execute(f"INSERT INTO erasure_requests VALUES {request}")
+
+    summary = CriteoEraseOperator(
+        task_id="erase",
+        sql_conn_id=sqlite_warehouse.conn_id,
+        table="erasure_requests",
+        identifier_columns=columns,
+        audit_table="erasure_audit",
+    ).execute(context={})
+
+    assert summary["identifier_types"] == {"email": 1, "phoneNumber": 1, "madid": 1}
+    assert criteo_sandbox.members(audience, "email") == {sha("p1@example.com"), sha("p2@example.com")}
+    assert criteo_sandbox.members(audience, "phoneNumber") == {sha(p) for p in phones[1:]}
+    assert criteo_sandbox.members(audience, "madid") == set(devices[1:])
+    store = SnapshotStore.from_config()
+    madid_snapshot = store.latest(SnapshotKey(DEFAULT_ADVERTISER_ID, audience, "madid", "none"))
+    assert madid_snapshot.digests.tobytes() == b"".join(uuid.UUID(d).bytes for d in devices[1:])
+    with closing(sqlite_warehouse.connect()) as db:
+        ((digests,),) = db.execute("SELECT digests FROM erasure_audit")
+    assert sorted(json.loads(digests)) == sorted([sha("p0@example.com"), sha(phones[0]), sha(devices[0])])
+    assert devices[0] not in digests

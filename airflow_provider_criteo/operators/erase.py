@@ -131,8 +131,9 @@ class CriteoEraseOperator(BaseOperator):
         owner = lock_owner(context)
         for audience in audiences:
             for kind, keys in people:
-                if len(keys):
-                    self.hook.remove_identifiers(audience.id, kind.wire(keys), identifier_type=kind.name)
+                if not len(keys):
+                    continue
+                self.hook.remove_identifiers(audience.id, kind.wire(keys), identifier_type=kind.name)
                 store.forget(SnapshotKey(advertiser, audience.id, kind.name, kind.hashing), keys, owner=owner)
             self.log.info("Removed the people from audience %r (id %s).", audience.name, audience.id)
         digests = [digest for kind, keys in people for digest in _audit_digests(kind, keys)]

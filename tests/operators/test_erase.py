@@ -134,3 +134,18 @@ def test_erasure_forgets_every_identifier_type_of_a_person(sqlite_warehouse, cri
         ((digests,),) = db.execute("SELECT digests FROM erasure_audit")
     assert sorted(json.loads(digests)) == sorted([sha("p0@example.com"), sha(phones[0]), sha(devices[0])])
     assert devices[0] not in digests
+
+
+def test_types_nobody_asked_to_erase_are_left_alone(sqlite_warehouse, criteo_sandbox, exported):
+    """The requests name e-mails only: no amendment and no snapshot change for other types."""
+    requests_before = len(criteo_sandbox.requests)
+    CriteoEraseOperator(
+        task_id="erase",
+        sql_conn_id=sqlite_warehouse.conn_id,
+        sql="SELECT email, NULL AS phone FROM erasure_requests",
+        identifier_columns={"email": "email", "phoneNumber": "phone"},
+        audit_table="erasure_audit",
+    ).execute(context={})
+    amendments = [r for r in criteo_sandbox.requests[requests_before:] if r.method == "PATCH"]
+    assert amendments == []  # the erasure table is empty
+    assert not list(SnapshotStore.from_config().root.rglob("phoneNumber-*"))

@@ -125,6 +125,23 @@ def test_a_type_added_to_a_mirrored_audience_makes_one_wipe_and_every_type_comes
     }
 
 
+def test_a_type_added_with_on_missing_state_add_only_needs_no_wipe(
+    sqlite_warehouse, criteo_conn, criteo_sandbox
+):
+    profiles = sqlite_warehouse
+    profiles.add_columns("phone", "device_id", "ramp_id")
+    profiles.insert(("segment", "email", "phone", "device_id", "ramp_id"), ROWS)
+    first = export(profiles, identifier_columns={"email": "email"}).execute(context={})
+    both = {"email": "email", "madid": "device_id"}
+    second = export(profiles, identifier_columns=both, on_missing_state="add_only").execute(context={})
+    assert wipes(criteo_sandbox) == 0
+    assert not second["audience_wiped"]
+    assert second["identifier_types"]["email"]["added"] == 0
+    assert members(criteo_sandbox, first["audience_id"], both) == {k: EXPECTED[k] for k in both}
+    third = export(profiles, identifier_columns=both).execute(context={})  # the new type is tracked now
+    assert (third["added"], third["removed"], wipes(criteo_sandbox)) == (0, 0, 0)
+
+
 def test_replace_wipes_once_for_every_type(sqlite_warehouse, criteo_conn, criteo_sandbox):
     profiles = sqlite_warehouse
     profiles.add_columns("phone", "device_id", "ramp_id")

@@ -32,11 +32,21 @@ EXPECTED = {
 }
 
 
-@pytest.fixture
-def profiles(warehouse):
+def load_profiles(warehouse):
+    """The warehouse's segment table with a column per identifier type, holding ROWS."""
     warehouse.add_columns("phone", "device_id", "ramp_id")
     warehouse.insert(("segment", "email", "phone", "device_id", "ramp_id"), ROWS)
     return warehouse
+
+
+@pytest.fixture
+def profiles(warehouse):
+    return load_profiles(warehouse)
+
+
+@pytest.fixture
+def sqlite_profiles(sqlite_warehouse):
+    return load_profiles(sqlite_warehouse)
 
 
 def export(warehouse, **overrides):
@@ -107,58 +117,45 @@ def wipes(sandbox) -> int:
 
 
 def test_a_type_added_to_a_mirrored_audience_makes_one_wipe_and_every_type_comes_back(
-    sqlite_warehouse, criteo_conn, criteo_sandbox
+    sqlite_profiles, criteo_conn, criteo_sandbox
 ):
-    profiles = sqlite_warehouse
-    profiles.add_columns("phone", "device_id", "ramp_id")
-    profiles.insert(("segment", "email", "phone", "device_id", "ramp_id"), ROWS)
-    first = export(profiles, identifier_columns={"email": "email"}).execute(context={})
-    second = export(profiles, identifier_columns={"email": "email", "madid": "device_id"}).execute(context={})
+    both = {"email": "email", "madid": "device_id"}
+    first = export(sqlite_profiles, identifier_columns={"email": "email"}).execute(context={})
+    second = export(sqlite_profiles, identifier_columns=both).execute(context={})
     # The audience's mobile ad ids were never recorded: on_missing_state="replace" wipes it once,
     # and then every type is added again, e-mails included.
     assert second["audience_wiped"]
     assert wipes(criteo_sandbox) == 1
     assert second["identifier_types"]["email"]["added"] == 3
-    assert members(criteo_sandbox, first["audience_id"], ["email", "madid"]) == {
-        "email": EXPECTED["email"],
-        "madid": EXPECTED["madid"],
-    }
+    assert members(criteo_sandbox, first["audience_id"], both) == {k: EXPECTED[k] for k in both}
 
 
 def test_a_type_added_with_on_missing_state_add_only_needs_no_wipe(
-    sqlite_warehouse, criteo_conn, criteo_sandbox
+    sqlite_profiles, criteo_conn, criteo_sandbox
 ):
-    profiles = sqlite_warehouse
-    profiles.add_columns("phone", "device_id", "ramp_id")
-    profiles.insert(("segment", "email", "phone", "device_id", "ramp_id"), ROWS)
-    first = export(profiles, identifier_columns={"email": "email"}).execute(context={})
+    first = export(sqlite_profiles, identifier_columns={"email": "email"}).execute(context={})
     both = {"email": "email", "madid": "device_id"}
-    second = export(profiles, identifier_columns=both, on_missing_state="add_only").execute(context={})
+    second = export(sqlite_profiles, identifier_columns=both, on_missing_state="add_only").execute(context={})
     assert wipes(criteo_sandbox) == 0
     assert not second["audience_wiped"]
     assert second["identifier_types"]["email"]["added"] == 0
     assert members(criteo_sandbox, first["audience_id"], both) == {k: EXPECTED[k] for k in both}
-    third = export(profiles, identifier_columns=both).execute(context={})  # the new type is tracked now
+    # The new type is tracked now: the next run has nothing to send.
+    third = export(sqlite_profiles, identifier_columns=both).execute(context={})
     assert (third["added"], third["removed"], wipes(criteo_sandbox)) == (0, 0, 0)
 
 
-def test_replace_wipes_once_for_every_type(sqlite_warehouse, criteo_conn, criteo_sandbox):
-    profiles = sqlite_warehouse
-    profiles.add_columns("phone", "device_id", "ramp_id")
-    profiles.insert(("segment", "email", "phone", "device_id", "ramp_id"), ROWS)
-    first = export(profiles).execute(context={})
-    export(profiles, sync_mode="replace").execute(context={})
+def test_replace_wipes_once_for_every_type(sqlite_profiles, criteo_conn, criteo_sandbox):
+    first = export(sqlite_profiles).execute(context={})
+    export(sqlite_profiles, sync_mode="replace").execute(context={})
     assert wipes(criteo_sandbox) == 1
     assert members(criteo_sandbox, first["audience_id"]) == EXPECTED
 
 
 def test_a_run_that_dies_between_types_after_a_wipe_loses_nobody(
-    sqlite_warehouse, criteo_conn, criteo_sandbox, monkeypatch
+    sqlite_profiles, criteo_conn, criteo_sandbox, monkeypatch
 ):
-    profiles = sqlite_warehouse
-    profiles.add_columns("phone", "device_id", "ramp_id")
-    profiles.insert(("segment", "email", "phone", "device_id", "ramp_id"), ROWS)
-    first = export(profiles).execute(context={})
+    first = export(sqlite_profiles).execute(context={})
     amend = CriteoHook.amend_contact_list
 
     def dies_on_mobile_ad_ids(self, segment_id, operation, identifiers, **kwargs):
@@ -169,18 +166,15 @@ def test_a_run_that_dies_between_types_after_a_wipe_loses_nobody(
     with monkeypatch.context() as patch:
         patch.setattr(CriteoHook, "amend_contact_list", dies_on_mobile_ad_ids)
         with pytest.raises(RuntimeError, match="worker killed"):
-            export(profiles, sync_mode="replace").execute(context={})
+            export(sqlite_profiles, sync_mode="replace").execute(context={})
     assert criteo_sandbox.members(first["audience_id"], "madid") == set()  # wiped, never added back
-    retry = export(profiles).execute(context={})
+    retry = export(sqlite_profiles).execute(context={})
     assert members(criteo_sandbox, first["audience_id"]) == EXPECTED
     assert retry["identifier_types"]["madid"]["added"] == 1
 
 
-def test_national_phone_numbers_need_a_country_code(sqlite_warehouse, criteo_conn, criteo_sandbox):
-    profiles = sqlite_warehouse
-    profiles.add_columns("phone", "device_id", "ramp_id")
-    profiles.insert(("segment", "email", "phone", "device_id", "ramp_id"), ROWS)
-    summary = export(profiles, phone_country_code=None).execute(context={})
+def test_national_phone_numbers_need_a_country_code(sqlite_profiles, criteo_conn, criteo_sandbox):
+    summary = export(sqlite_profiles, phone_country_code=None).execute(context={})
     assert summary["identifier_types"]["phoneNumber"]["rejected_by_reason"] == {
         "no_country_code": 1,
         "invalid_format": 1,

@@ -53,12 +53,33 @@ class MemberSet(Protocol):
         """Yield each distinct identifier in the form sent to Criteo."""
 
 
-class HashedMembers:
+class KeyedMembers:
+    """Distinct fixed-width member keys, collected in one buffer, sorted and de-duplicated once."""
+
+    def __init__(self, dtype: str) -> None:
+        self._dtype = dtype
+        self._buffer = bytearray()
+        self.keys: np.ndarray = np.empty(0, dtype=dtype)
+
+    def freeze(self) -> None:
+        """Sort and de-duplicate the keys, releasing the collection buffer.
+
+        The sort runs in place, in the buffer: there is never a second copy of the members.
+        """
+        keys = np.frombuffer(self._buffer, dtype=self._dtype)
+        keys.sort()
+        self.keys = distinct_sorted(keys)
+        self._buffer = bytearray()
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+
+class HashedMembers(KeyedMembers):
     """Distinct SHA-256 digests of normalised identifiers, sent as lower-case hex."""
 
     def __init__(self) -> None:
-        self._buffer = bytearray()
-        self.keys: np.ndarray = np.empty(0, dtype=DIGEST_DTYPE)
+        super().__init__(DIGEST_DTYPE)
 
     def add_many(self, normalized: Iterable[str]) -> None:
         """Hash and keep normalised identifiers (the loop runs in C)."""
@@ -67,14 +88,6 @@ class HashedMembers:
     def add_digests(self, digests: Iterable[bytes]) -> None:
         """Keep identifiers given already hashed, as raw 32-byte digests: they are not hashed twice."""
         self._buffer += b"".join(digests)
-
-    def freeze(self) -> None:
-        """Sort and de-duplicate the digests, releasing the collection buffer."""
-        self.keys = sorted_keys(self._buffer, DIGEST_DTYPE)
-        self._buffer = bytearray()
-
-    def __len__(self) -> int:
-        return len(self.keys)
 
     def identifiers(self) -> Iterator[str]:
         """Yield each digest as 64 lower-case hex characters, in sorted order."""
@@ -109,36 +122,20 @@ def _text_values(keys: np.ndarray) -> list[str]:
     return [key.decode() for key in keys.tolist()]  # numpy drops the trailing NUL padding
 
 
-class ValueMembers:
+class ValueMembers(KeyedMembers):
     """Distinct identifiers sent as they are, kept as fixed-width keys from which they are read back."""
 
     def __init__(self, codec: KeyCodec) -> None:
+        super().__init__(codec.dtype)
         self.codec = codec
-        self._buffer = bytearray()
-        self.keys: np.ndarray = np.empty(0, dtype=codec.dtype)
 
     def add_many(self, normalized: Iterable[str]) -> None:
         """Keep normalised identifiers."""
         self._buffer += b"".join(map(self.codec.key, normalized))
 
-    def freeze(self) -> None:
-        """Sort and de-duplicate the keys, releasing the collection buffer."""
-        self.keys = sorted_keys(self._buffer, self.codec.dtype)
-        self._buffer = bytearray()
-
-    def __len__(self) -> int:
-        return len(self.keys)
-
     def identifiers(self) -> Iterator[str]:
         """Yield each identifier, in key order."""
         yield from self.codec.values(self.keys)
-
-
-def sorted_keys(buffer: bytearray, dtype: str) -> np.ndarray:
-    """The sorted distinct keys of a buffer of fixed-width keys (sorted in place: no second copy)."""
-    keys = np.frombuffer(buffer, dtype=dtype)
-    keys.sort()
-    return distinct_sorted(keys)
 
 
 def distinct_sorted(keys: np.ndarray) -> np.ndarray:

@@ -16,7 +16,7 @@ from airflow_provider_criteo.progress import Progress
 from airflow_provider_criteo.source import DEFAULT_CHUNK_SIZE, stream_columns
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Iterable, Mapping, Sequence
 
     from airflow.providers.common.sql.hooks.sql import DbApiHook
 
@@ -45,6 +45,14 @@ class ReadCounts:
         """Count a rejected value."""
         self.invalid += 1
         self.rejected_by_reason[reason.value] = self.rejected_by_reason.get(reason.value, 0) + 1
+
+
+def reasons_of(counts: Iterable[ReadCounts]) -> dict[str, int]:
+    """The rejected values by reason, over several identifier types."""
+    reasons: Counter[str] = Counter()
+    for counted in counts:
+        reasons.update(counted.rejected_by_reason)
+    return dict(reasons)
 
 
 @dataclass

@@ -92,6 +92,14 @@ class _Plan:
     snapshot: Snapshot | None = None
     intents: list[Intent] = field(default_factory=list)
 
+    @property
+    def previous(self) -> np.ndarray:
+        """The members the last committed snapshot holds (none without one), as keys of this type."""
+        if self.snapshot is not None:
+            return self.snapshot.digests
+        keys = self.members.keys
+        return empty_digests() if keys is None else keys[:0]
+
 
 class AudienceSync:
     """Syncs the identifier types of one audience.
@@ -127,31 +135,31 @@ class AudienceSync:
             return None
         return SnapshotKey(self.advertiser_id, self.audience_id, kind.name, kind.hashing)
 
-    def _plans(
-        self, mode: str, members: Sequence[tuple[IdentifierType, MemberSet]], created: bool
-    ) -> list[_Plan]:
-        """Every type's plan, reading its history; raises before anything is sent.
+    def _new_plans(self, members: Sequence[tuple[IdentifierType, MemberSet]]) -> list[_Plan]:
+        """A plan per type, with the key of its snapshot (None when it keeps none); nothing planned yet."""
+        return [_Plan(kind, group, self._key(kind, group)) for kind, group in members]
+
+    def _plan_all(self, mode: str, plans: list[_Plan], created: bool) -> None:
+        """Plan every type, reading its history; raises before anything is sent.
 
         A wipe (``replace``, or ``mirror`` of a type without history) empties the audience for every
         type: then every type adds all its members and removes nothing.
         """
-        plans = [
-            self._plan(mode, _Plan(kind, group, self._key(kind, group)), created) for kind, group in members
-        ]
+        for plan in plans:
+            self._plan(mode, plan, created)
         if any(plan.wipe for plan in plans):
             for plan in plans:
                 plan.wipe = True
                 plan.removes = plan.removes[:0]
                 if plan.members.keys is not None:
                     plan.adds = plan.members.keys
-        return plans
 
-    def _plan(self, mode: str, plan: _Plan, created: bool) -> _Plan:
+    def _plan(self, mode: str, plan: _Plan, created: bool) -> None:
         """What to add and remove of one type, and whether to wipe first."""
         current = plan.members.keys
         if plan.key is None or current is None:
             plan.wipe = mode == "replace" and not created
-            return plan
+            return
         plan.adds, plan.removes = current, current[:0]
         if not created:
             plan.snapshot, plan.intents = self.store.latest(plan.key), self.store.intents(plan.key)
@@ -163,12 +171,11 @@ class AudienceSync:
                 plan.kind.name,
             )
             plan.key = None
-            return plan
+            return
         if mode != "mirror":
             plan.wipe = mode == "replace" and not created
-            return plan
-        previous = plan.snapshot.digests if plan.snapshot is not None else empty_digests(current.dtype)
-        mirror = plan_mirror(current, previous, plan.intents)
+            return
+        mirror = plan_mirror(current, plan.previous, plan.intents)
         plan.adds, plan.removes = mirror.adds, mirror.removes
         plan.wipe = unknown and self.policy.on_missing_state == "replace"
         if unknown:
@@ -182,13 +189,13 @@ class AudienceSync:
         if not self.policy.allow_large_removal:
             known = None if plan.wipe else mirror.previous
             check_removal(mirror.leaving, known, len(current), self.policy.max_removal_fraction, self.segment)
-        return plan
 
     def preview(
         self, mode: str, members: Sequence[tuple[IdentifierType, MemberSet]], exists: bool
     ) -> AudienceResult:
         """What :meth:`run` would do, reading the history but sending and writing nothing."""
-        plans = self._plans(mode, members, created=not exists)
+        plans = self._new_plans(members)
+        self._plan_all(mode, plans, created=not exists)
         result = AudienceResult(wiped=any(plan.wipe for plan in plans))
         for plan in plans:
             added = len(plan.members) if plan.members.keys is None else len(plan.adds)
@@ -203,11 +210,12 @@ class AudienceSync:
         self, mode: str, members: Sequence[tuple[IdentifierType, MemberSet]], created: bool
     ) -> AudienceResult:
         """Sync the audience to the members of each type, under the locks of the types with snapshots."""
+        plans = self._new_plans(members)
         with contextlib.ExitStack() as locks:
-            for kind, group in members:
-                if (key := self._key(kind, group)) is not None:
-                    locks.enter_context(self.store.lock(key, self.owner))
-            plans = self._plans(mode, members, created)
+            for plan in plans:
+                if plan.key is not None:
+                    locks.enter_context(self.store.lock(plan.key, self.owner))
+            self._plan_all(mode, plans, created)
             intents = {
                 id(plan): self._record_intent(plan.key, plan) for plan in plans if plan.key is not None
             }
@@ -222,8 +230,7 @@ class AudienceSync:
 
     def _record_intent(self, key: SnapshotKey, plan: _Plan) -> str:
         """Record what this run may change of one type, before the first request of the run."""
-        previous = plan.snapshot.digests if plan.snapshot is not None else plan.adds[:0]
-        maybe_present = history_bounds(previous, plan.intents)[1]
+        maybe_present = history_bounds(plan.previous, plan.intents)[1]
         return self.store.record_intent(key, plan.adds, maybe_present if plan.wipe else plan.removes)
 
     def _send(self, mode: str, plan: _Plan, intent: str | None) -> SyncResult:
@@ -239,9 +246,8 @@ class AudienceSync:
         result.unchanged = len(current) - len(plan.adds) if mode == "mirror" else 0
         result.added = self._amend(plan.kind, "add", plan.adds, result)
         result.removed = self._amend(plan.kind, "remove", plan.removes, result)
-        previous = plan.snapshot.digests if plan.snapshot is not None else current[:0]
         # add_only leaves other runs' intents in place: what they may have removed is still uncertain.
-        committed = union_sorted(previous, current) if mode == "add_only" else current
+        committed = union_sorted(plan.previous, current) if mode == "add_only" else current
         settled = [intent] if mode == "add_only" else [intent, *(i.name for i in plan.intents)]
         result.snapshot_version = self.store.commit(
             plan.key, committed, expected_version=plan.snapshot.version if plan.snapshot is not None else None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections import Counter
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -16,7 +15,7 @@ from airflow_provider_criteo.hooks.criteo import CriteoHook
 from airflow_provider_criteo.identifier_types import check_country_code
 from airflow_provider_criteo.members import hex_identifiers
 from airflow_provider_criteo.ownership import is_managed
-from airflow_provider_criteo.reading import ReadCounts, read_identifiers
+from airflow_provider_criteo.reading import ReadCounts, read_identifiers, reasons_of
 from airflow_provider_criteo.reading import identifier_columns as identifier_columns_of
 from airflow_provider_criteo.source import get_sql_hook, source_query
 from airflow_provider_criteo.state import SnapshotKey, SnapshotStore
@@ -150,14 +149,11 @@ class CriteoEraseOperator(BaseOperator):
         append_record(
             get_sql_hook(self.audit_conn_id or self.sql_conn_id), self.audit_table, AUDIT_COLUMNS, record
         )
-        rejected: Counter[str] = Counter()
-        for counted in counts.values():
-            rejected.update(counted.rejected_by_reason)
         summary = {
             "advertiser_id": advertiser,
             "identifiers": len(digests),
             "identifier_types": {kind.name: len(keys) for kind, keys in people},
-            "rejected_by_reason": dict(rejected),
+            "rejected_by_reason": reasons_of(counts.values()),
             "audience_ids": [a.id for a in audiences],
         }
         self.log.info(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import asdict, dataclass, field, fields
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -23,7 +22,7 @@ from airflow_provider_criteo.preflight import (
     warn_audience_cap,
     warn_small_segment,
 )
-from airflow_provider_criteo.reading import ReadCounts, read_identifiers
+from airflow_provider_criteo.reading import ReadCounts, read_identifiers, reasons_of
 from airflow_provider_criteo.reading import identifier_columns as identifier_columns_of
 from airflow_provider_criteo.resources import MAX_IDENTIFIERS_PER_REQUEST
 from airflow_provider_criteo.source import DEFAULT_CHUNK_SIZE, get_sql_hook, source_query
@@ -100,10 +99,7 @@ class ExportSummary(TypeCounts):
         by_type = self.identifier_types.values()
         for name in _TOTALLED:
             setattr(self, name, sum(getattr(counts, name) for counts in by_type))
-        reasons: Counter[str] = Counter()
-        for counts in by_type:
-            reasons.update(counts.rejected_by_reason)
-        self.rejected_by_reason = dict(reasons)
+        self.rejected_by_reason = reasons_of(by_type)
         versions = [counts.snapshot_version for counts in by_type]
         self.snapshot_version = versions[0] if len(versions) == 1 else None
 

@@ -4,6 +4,7 @@ import sqlite3
 import threading
 from contextlib import closing
 
+import psycopg
 import pytest
 
 from airflow_provider_criteo.exceptions import CriteoConfigurationError
@@ -96,21 +97,58 @@ def test_postgres_streams_through_a_server_side_cursor(postgres_warehouse):
         assert sum(len(values) for (values,) in chunks) == 90
 
 
-def test_chunks_come_in_order_and_an_early_stop_closes_the_reader(sqlite_warehouse):
+def test_chunks_come_in_order(warehouse):
+    warehouse.insert(("segment", "email"), [("vip", f"user{i:02}@example.com") for i in range(95)])
+    hook = get_sql_hook(warehouse.conn_id)
+    sql = f"SELECT email FROM {warehouse.table} ORDER BY email"
+    values = [v for (chunk,) in stream_columns(hook, sql, None, ["email"], 10) for v in chunk]
+    assert values == [f"user{i:02}@example.com" for i in range(95)]
+
+
+def test_an_early_stop_closes_the_server_reader_and_its_connection(postgres_warehouse):
+    postgres_warehouse.load([("vip", f"user{i}@example.com") for i in range(95)])
+    hook = get_sql_hook(postgres_warehouse.conn_id)
+    readers = {t for t in threading.enumerate() if t.name == "criteo-export-reader"}
+    sql = f"SELECT email FROM {postgres_warehouse.table}"
+    with closing(stream_columns(hook, sql, None, ["email"], 17)) as chunks:
+        assert len(next(chunks)[0]) == 17
+        assert _sessions_fetching_17(postgres_warehouse) == 1
+    assert {t for t in threading.enumerate() if t.name == "criteo-export-reader"} == readers
+    assert _sessions_fetching_17(postgres_warehouse) == 0
+
+
+def _sessions_fetching_17(warehouse) -> int:
+    """How many PostgreSQL sessions are open whose last query fetched 17 rows from an export's cursor."""
+    with closing(warehouse.connect()) as observer, observer.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE query LIKE %s",
+            ("FETCH FORWARD 17 FROM %criteo_export_%",),
+        )
+        return cursor.fetchone()[0]
+
+
+def test_an_early_stop_releases_the_sqlite_warehouse(sqlite_warehouse, tmp_path):
     sqlite_warehouse.load([("vip", f"user{i}@example.com") for i in range(95)])
     hook = get_sql_hook(sqlite_warehouse.conn_id)
-    sql = f"SELECT email FROM {sqlite_warehouse.table} ORDER BY rowid"
-    values = [v for (chunk,) in stream_columns(hook, sql, None, ["email"], 10) for v in chunk]
-    assert values == [f"user{i}@example.com" for i in range(95)]
-    readers = {t for t in threading.enumerate() if t.name == "criteo-export-reader"}
+    sql = f"SELECT email FROM {sqlite_warehouse.table}"
     with closing(stream_columns(hook, sql, None, ["email"], 10)) as chunks:
         assert len(next(chunks)[0]) == 10
-    assert {t for t in threading.enumerate() if t.name == "criteo-export-reader"} == readers
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            _delete_all(tmp_path / "warehouse.db")  # the open read keeps the file's shared lock
+    _delete_all(tmp_path / "warehouse.db")
 
 
-def test_reader_failures_reach_the_caller(sqlite_warehouse):
-    hook = get_sql_hook(sqlite_warehouse.conn_id)
+def _delete_all(path) -> None:
+    """Empty the warehouse table without waiting for a lock: fails at once while a reader holds the file."""
+    with closing(sqlite3.connect(path, timeout=0)) as db:
+        db.execute("DELETE FROM segment_members")
+        db.commit()
+
+
+def test_reader_failures_reach_the_caller(warehouse):
+    hook = get_sql_hook(warehouse.conn_id)
     with pytest.raises(CriteoConfigurationError, match="no column 'mail'"):
-        next(stream_columns(hook, f"SELECT email FROM {sqlite_warehouse.table}", None, ["email", "mail"], 10))
-    with pytest.raises(sqlite3.OperationalError, match="no such table"):
+        next(stream_columns(hook, f"SELECT email FROM {warehouse.table}", None, ["email", "mail"], 10))
+    missing_table = sqlite3.OperationalError if warehouse.kind == "sqlite" else psycopg.errors.UndefinedTable
+    with pytest.raises(missing_table):
         next(stream_columns(hook, "SELECT email FROM missing", None, ["email"], 10))

@@ -13,6 +13,8 @@ and PostgreSQL, every scenario, median of 3). See ``benchmarks/README.md`` for t
 Scenarios, per source and size:
 
 - ``floor``: the floor, on the table.
+- ``read-floor``: the floor without sending (``floor.py --read-only``): what any mirror rerun must at
+  least do, read and hash every row, to know who joined and who left.
 - ``full``: first mirror export of the table to a new audience (every member added).
 - ``churn``: mirror rerun after 1% of the profiles changed address (alternating the table and its
   churned variant, so every rerun removes and adds about 1%).
@@ -53,7 +55,7 @@ POSTGRES_CONN = {
     "schema": "test",
 }
 CLIENT_ID, CLIENT_SECRET, ADVERTISER = "sandbox-client-id", "sandbox-client-secret", "12345"
-SCENARIOS = ("floor", "full", "churn", "dry")
+SCENARIOS = ("floor", "read-floor", "full", "churn", "dry")
 # Far above what one export sends: runs follow each other within a minute, and must not be throttled.
 BENCH_RATE_LIMIT = 1_000_000
 
@@ -210,9 +212,13 @@ def run_export(sandbox: Sandbox, spec: dict[str, Any], log: Path) -> Run:
     )
 
 
-def run_floor(sandbox: Sandbox, source: str, table: str, sqlite_path: str, log: Path) -> Run:
+def run_floor(
+    sandbox: Sandbox, source: str, table: str, sqlite_path: str, log: Path, *, read_only: bool = False
+) -> Run:
     target = ["--sqlite", sqlite_path] if source == "sqlite" else ["--postgres", profiles.POSTGRES_DSN]
     command = [PYTHON, str(HERE / "floor.py"), "--url", sandbox.url, "--table", table, *target]
+    if read_only:
+        command.append("--read-only")
     output, maxrss, cpu = _run_process(command, sandbox, log)
     figures = json.loads(output.strip().splitlines()[-1])
     return Run(
@@ -257,7 +263,7 @@ def measure(
 
     def report(scenario: str, run: Run) -> None:
         print(
-            f"  {source:8} {size:>9,} {scenario:6} {run.seconds:7.2f} s  "
+            f"  {source:8} {size:>9,} {scenario:10} {run.seconds:7.2f} s  "
             f"peak RSS {run.peak_rss_mib or 0:6.0f} MiB  {run.requests:3} requests  "
             f"sandbox CPU {run.sandbox_cpu:5.2f} s  worker CPU {run.cpu:5.2f} s"
             f"  {run.extra}",
@@ -270,11 +276,14 @@ def measure(
         shutil.rmtree(snapshots, ignore_errors=True)
         return run_export(sandbox, spec(tables[0]), log)
 
-    # The floor and the first export alternate, so that both see the same machine (others' load).
+    # The floors and the first export alternate, so that all see the same machine (others' load).
     for _ in range(repeat):
         if "floor" in scenarios:
             sandbox.reset()
             report("floor", run_floor(sandbox, source, tables[0], sqlite_path, log))
+        if "read-floor" in scenarios:
+            sandbox.reset()
+            report("read-floor", run_floor(sandbox, source, tables[0], sqlite_path, log, read_only=True))
         if "full" in scenarios:
             report("full", full_export())
     if "full" not in scenarios and ("churn" in scenarios or "dry" in scenarios):
@@ -316,6 +325,23 @@ def table_rows(all_results: dict[tuple[str, int], dict[str, list[Run]]]) -> list
                 f"| {source} | {size:,} | {scenario} | {seconds:.2f} | {rows / seconds:,.0f} | {ratio} "
                 f"| {rss:.0f} | {runs[0].requests} | {cpu:.2f} ({cpu / seconds:.0%}) | {own:.2f} |"
             )
+    return lines
+
+
+def rerun_lines(all_results: dict[tuple[str, int], dict[str, list[Run]]]) -> list[str]:
+    """A mirror rerun's median time, and the read floor's, as shares of the full export's (issue 6)."""
+    lines = []
+    for (source, size), results in all_results.items():
+        if not results.get("full"):
+            continue
+        full = statistics.median(r.seconds for r in results["full"])
+        shares = [
+            f"{label} {statistics.median(r.seconds for r in results[scenario]) / full:.2f}"
+            for scenario, label in (("churn", "mirror rerun after 1% churn"), ("read-floor", "read floor"))
+            if results.get(scenario)
+        ]
+        if shares:
+            lines.append(f"{source} {size:,}: of the full export's time, {', '.join(shares)}")
     return lines
 
 
@@ -368,6 +394,7 @@ def main() -> None:
         f"{time.strftime('%Y-%m-%d')}, median of {args.repeat}"
     )
     print("\n".join(table_rows(all_results)))
+    print("\n".join(rerun_lines(all_results)))
 
 
 if __name__ == "__main__":

@@ -4,9 +4,12 @@ Reads the column with the raw database driver, normalises (strip + lower), SHA-2
 JSON-encodes batches of 50,000 identifiers and PATCHes them to the emulator (after fetching a
 token and creating an audience segment). No validation, no de-duplication, no snapshot, no retry.
 ``export_bench.py`` runs it on the same data and emulator as the operator and reports the ratio.
+With ``--read-only`` it stops after hashing, sending nothing: the floor of a mirror rerun, which must
+read and hash every row to know who joined and who left, whatever little it then sends.
 
 Run: ``.venv/bin/python benchmarks/floor.py --url http://127.0.0.1:8089 --sqlite FILE --table T``
-(or ``--postgres DSN``); it prints one JSON line: seconds (wall and CPU), rows, identifiers sent, requests.
+(or ``--postgres DSN``); it prints one JSON line: seconds (wall and CPU), rows, identifiers hashed
+and sent, requests.
 """
 
 from __future__ import annotations
@@ -90,21 +93,36 @@ def run(
         }
         session.patch(path, data=json.dumps(body, separators=(",", ":")).encode()).raise_for_status()
 
-    rows = sent = 0
+    counts = {"rows": 0}
+    sent = 0
+    for batch in hashed_batches(values, counts):
+        send(batch)
+        sent, requests_ = sent + len(batch), requests_ + 1
+    return {"rows": counts["rows"], "hashed": sent, "sent": sent, "requests": requests_, "segment": segment}
+
+
+def hashed_batches(values: Iterator[Any], counts: dict[str, int]) -> Iterator[list[str]]:
+    """The values normalised and hashed to hex, in batches of ``BATCH``; ``counts["rows"]``: rows read."""
     batch: list[str] = []
     sha256 = hashlib.sha256
-    for value in values:
-        rows += 1
+    rows = 0
+    for rows, value in enumerate(values, 1):  # noqa: B007 - its last value is the count
         if value is None:
             continue
         batch.append(sha256(value.strip().lower().encode()).hexdigest())
         if len(batch) == BATCH:
-            send(batch)
-            sent, requests_, batch = sent + len(batch), requests_ + 1, []
+            yield batch
+            batch = []
     if batch:
-        send(batch)
-        sent, requests_ = sent + len(batch), requests_ + 1
-    return {"rows": rows, "sent": sent, "requests": requests_, "segment": segment}
+        yield batch
+    counts["rows"] = rows
+
+
+def read_only(values: Iterator[Any]) -> dict[str, Any]:
+    """Read, normalise and hash the values, sending nothing; return the figures."""
+    counts = {"rows": 0}
+    hashed = sum(map(len, hashed_batches(values, counts)))
+    return {"rows": counts["rows"], "hashed": hashed, "sent": 0, "requests": 0}
 
 
 def main() -> None:
@@ -118,10 +136,14 @@ def main() -> None:
     parser.add_argument("--client-id", default="sandbox-client-id")
     parser.add_argument("--client-secret", default="sandbox-client-secret")
     parser.add_argument("--advertiser-id", default="12345")
+    parser.add_argument("--read-only", action="store_true", help="read, normalise and hash; send nothing")
     args = parser.parse_args()
     started, cpu = time.perf_counter(), time.process_time()
     values = read_sqlite(args.sqlite, args.table) if args.sqlite else read_postgres(args.postgres, args.table)
-    figures = run(args.url, values, args.client_id, args.client_secret, args.advertiser_id)
+    if args.read_only:
+        figures = read_only(values)
+    else:
+        figures = run(args.url, values, args.client_id, args.client_secret, args.advertiser_id)
     figures["seconds"], figures["cpu"] = time.perf_counter() - started, time.process_time() - cpu
     print(json.dumps(figures), flush=True)
 

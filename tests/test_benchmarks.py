@@ -73,3 +73,14 @@ def test_the_floor_sends_the_hashes_of_what_it_reads(criteo_sandbox, value):
     assert figures["sent"] == sum(v is not None for v in values)
     assert criteo_sandbox.members(figures["segment"]) == expected
     assert Counter(r.method for r in criteo_sandbox.requests) == {"POST": 2, "PATCH": 1}
+
+
+def test_the_read_floor_hashes_every_value_in_batches_and_counts_every_row(monkeypatch):
+    monkeypatch.setattr(floor, "BATCH", 2)
+    values = ["Carl@Example.com", None, " dee@example.net", "ann@example.org\t", None]
+    counts = {"rows": 0}
+    batches = list(floor.hashed_batches(iter(values), counts))
+    digests = [hashlib.sha256(v.strip().lower().encode()).hexdigest() for v in values if v is not None]
+    assert batches == [digests[:2], digests[2:]]
+    assert counts == {"rows": 5}
+    assert floor.read_only(iter(values)) == {"rows": 5, "hashed": 3, "sent": 0, "requests": 0}

@@ -8,6 +8,7 @@ import urllib.parse
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_criteo.sandbox.minimal import minimal_answer, minimal_error
 from airflow_provider_criteo.sandbox.problems import (
     ApiProblem,
     advertiser_not_allowed,
@@ -104,10 +105,13 @@ class Outcome:
     client_id: str | None = None
 
 
-def problem_outcome(failure: ApiProblem, call: Call, headers: dict[str, str]) -> Outcome:
-    """The envelope answer for a failed API call."""
+def problem_outcome(
+    failure: ApiProblem, call: Call, headers: dict[str, str], *, minimal: bool = False
+) -> Outcome:
+    """The envelope answer for a failed API call (schema-minimal when asked)."""
+    envelope = failure.to_envelope(call.trace_id, call.path)
     return Outcome(
-        failure.status, failure.to_envelope(call.trace_id, call.path), {**headers, **failure.headers}
+        failure.status, minimal_error(envelope) if minimal else envelope, {**headers, **failure.headers}
     )
 
 
@@ -171,6 +175,7 @@ class Route:
 def handle_api(state: SandboxState, call: Call) -> Outcome:
     """Serve a call to ``/{version}/...``: version, route, token, rate limit, then the endpoint."""
     rate_headers = state.peek_rate(None).headers()
+    minimal = state.settings.schema_minimal
     try:
         route, raw_params = _resolve(call.method, call.path)
         app = state.authenticate(call.headers.get("authorization"))
@@ -178,17 +183,19 @@ def handle_api(state: SandboxState, call: Call) -> Outcome:
         rate_headers = rate.headers()
         if not rate.allowed:
             detail = f"Rate limit of {rate.limit} calls per minute exceeded for this application."
-            return Outcome(
-                429, status_problem(429, detail).to_envelope(call.trace_id, call.path), rate_headers
-            )
+            outcome = problem_outcome(status_problem(429, detail), call, rate_headers, minimal=minimal)
+            outcome.client_id = app.client_id
+            return outcome
         params = {name: path_segment_id(value) for name, value in raw_params.items()}
         body = route.handler(state, app, call, params)
+        if minimal:
+            body = minimal_answer(route.handler.__name__, body)
         version = call.path.lstrip("/").partition("/")[0]
         if version in DEPRECATED_VERSIONS:
             rate_headers.update(_deprecate(version, body, call))
         return Outcome(200, body, rate_headers, app.client_id)
     except ApiProblem as failure:
-        outcome = problem_outcome(failure, call, rate_headers)
+        outcome = problem_outcome(failure, call, rate_headers, minimal=minimal)
         token = call.headers.get("authorization", "").partition(" ")[2].strip()
         outcome.client_id = state.client_of(token) if token else None
         return outcome
@@ -271,6 +278,20 @@ def _owned_segment(state: SandboxState, app: SandboxApp, segment_id: int) -> Seg
         raise segment_not_found(segment_id)
     if not app.may_use(segment.advertiser_id):
         raise advertiser_not_allowed(segment.advertiser_id)
+    return segment
+
+
+def _writable_contact_list(state: SandboxState, app: SandboxApp, segment_id: int) -> Segment:
+    """A segment whose members may change: a read-only contact list is refused (emulator choice: 403)."""
+    segment = _owned_segment(state, app, segment_id)
+    if segment.read_only:
+        raise ApiProblem(
+            403,
+            "authorization",
+            "contact-list-read-only",
+            "Contact list is read-only",
+            f"The contact list of audience segment {segment_id} is read-only: it cannot be amended or wiped.",
+        )
     return segment
 
 
@@ -440,7 +461,7 @@ def amend_contact_list(
     amendment = parse_amendment(call.json())
     valid, invalid = split_identifiers(amendment.identifier_type, amendment.identifiers)
     with state.lock:
-        segment = _owned_segment(state, app, params["segment_id"])
+        segment = _writable_contact_list(state, app, params["segment_id"])
         members = segment.members.setdefault(amendment.identifier_type, set())
         if amendment.operation == "add":
             members.update(valid)
@@ -468,7 +489,7 @@ def wipe_contact_list(
     """``DELETE audience-segments/{id}/contact-list``: remove every member."""
     _require_scope(app, AUDIENCE_MANAGE_SCOPE)
     with state.lock:
-        segment = _owned_segment(state, app, params["segment_id"])
+        segment = _writable_contact_list(state, app, params["segment_id"])
         segment.members.clear()
     return _envelope({"id": str(segment.id), "type": "AudienceContactlist"})
 
@@ -476,22 +497,22 @@ def wipe_contact_list(
 def contact_list_statistics(
     state: SandboxState, app: SandboxApp, call: Call, params: dict[str, int]
 ) -> dict[str, Any]:
-    """``GET audience-segments/{id}/contact-list/statistics``: every valid identifier counts as matched."""
+    """``GET audience-segments/{id}/contact-list/statistics``: every valid identifier counts as matched.
+
+    With ``pending_statistics``, every count is null, as Criteo answers before it has matched a list.
+    """
     _require_scope(app, AUDIENCE_READ_SCOPE)
     with state.lock:
         segment = _owned_segment(state, app, params["segment_id"])
         count = segment.member_count()
-    return _envelope(
-        {
-            "id": str(segment.id),
-            "type": "ContactListStatistics",
-            "attributes": {
-                "numberOfIdentifiers": count,
-                "numberOfMatches": count,
-                "matchRate": 1.0 if count else 0.0,
-            },
-        }
-    )
+    attributes: dict[str, Any] = {
+        "numberOfIdentifiers": count,
+        "numberOfMatches": count,
+        "matchRate": 1.0 if count else 0.0,
+    }
+    if state.settings.pending_statistics:
+        attributes = dict.fromkeys(attributes)
+    return _envelope({"id": str(segment.id), "type": "ContactListStatistics", "attributes": attributes})
 
 
 _SEGMENT = r"marketing-solutions/audience-segments/(?P<segment_id>[^/]+)/contact-list"

@@ -99,6 +99,8 @@ async def _serve(
         outcome = _fault_outcome(state, fault, fault.status, call, outcome)
     # A fault that skips the request has a status or drops the connection, so there is an answer now.
     assert outcome is not None
+    if fault is not None and fault.status is None:
+        outcome.headers.update(fault.headers)  # the real answer, with the fault's headers
     _record(state, call, outcome.status, outcome, fault=fault is not None)
     await asyncio.sleep(delay)
     headers = {**outcome.headers, TRACE_HEADER: call.trace_id}
@@ -123,7 +125,9 @@ def _fault_outcome(
                     "x-ratelimit-reset": str(int(time.time()) + _FAULT_RESET_SECONDS),
                 }
             )
-        outcome = problem_outcome(status_problem(status, detail), call, rate_headers)
+        outcome = problem_outcome(
+            status_problem(status, detail), call, rate_headers, minimal=state.settings.schema_minimal
+        )
         outcome.client_id = client_id
     if fault.retry_after is not None:
         outcome.headers["retry-after"] = str(fault.retry_after)
@@ -261,6 +265,12 @@ def _add_control_routes(app: FastAPI, state: SandboxState) -> None:
             "scopes": sorted(app_.scopes),
             "application_id": app_.application_id,
         }
+
+    @control("/segments/{segment_id}/read-only", "PUT")
+    def read_only(body: dict[str, Any], request: Request) -> Any:
+        segment_id = request.path_params["segment_id"]
+        state.set_read_only(segment_id, body.get("read_only", True))
+        return {"segment_id": segment_id, "read_only": body.get("read_only", True)}
 
     @control("/expire-tokens", "POST")
     def expire_tokens(body: dict[str, Any], request: Request) -> Any:

@@ -38,6 +38,8 @@ class CriteoSandbox:
     """A local Criteo API on ``url``, serving ``state``; a context manager, or ``start()``/``stop()``.
 
     ``tls`` is an optional (certificate file, key file) pair: the sandbox then serves HTTPS.
+    ``schema_minimal`` makes it answer only what Criteo's OpenAPI guarantees (see
+    :mod:`airflow_provider_criteo.sandbox.minimal`); ``configure(schema_minimal=...)`` changes it later.
     """
 
     def __init__(
@@ -49,11 +51,14 @@ class CriteoSandbox:
         state_file: str | os.PathLike[str] | None = None,
         log_level: str = "warning",
         tls: tuple[str, str] | None = None,
+        schema_minimal: bool = False,
     ) -> None:
         """Serve ``state`` (a fresh one by default); ``state_file`` is loaded at start, saved at stop."""
         self.host = host
         self.port = port
-        self.state = state or SandboxState()
+        self.state = state or SandboxState(settings=Settings(schema_minimal=schema_minimal))
+        if schema_minimal:
+            self.state.configure(schema_minimal=True)
         self.state_file = state_file
         self.log_level = log_level
         self.tls = tls
@@ -64,6 +69,7 @@ class CriteoSandbox:
         self.configure = self.state.configure
         self.inject_fault = self.state.inject_fault
         self.expire_tokens = self.state.expire_tokens
+        self.set_read_only = self.state.set_read_only
         self.segments = self.state.segments
         self.members = self.state.members
         self.clear_requests = self.state.clear_requests
@@ -175,6 +181,17 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--token-lifetime", type=float, default=900.0, help="access token lifetime, seconds")
     parser.add_argument("--rate-limit", type=int, default=250, help="calls per rolling minute per app")
     parser.add_argument(
+        "--schema-minimal",
+        action="store_true",
+        help="answer only what Criteo's OpenAPI guarantees: optional fields left out, nullable ones null, no "
+        "search meta, per-item failures in warnings (a client must survive all of it)",
+    )
+    parser.add_argument(
+        "--pending-statistics",
+        action="store_true",
+        help="answer contact-list statistics as before Criteo has matched a list: every count null",
+    )
+    parser.add_argument(
         "--record-bodies",
         action="store_true",
         help="keep request and response bodies in the journal (off: a long-running sandbox would hold every "
@@ -191,6 +208,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         token_lifetime=args.token_lifetime,
         rate_limit_per_minute=args.rate_limit,
         record_bodies=args.record_bodies,
+        schema_minimal=args.schema_minimal,
+        pending_statistics=args.pending_statistics,
     )
     state = SandboxState(args.client_id, args.client_secret, args.advertiser_id, settings=settings)
     sandbox = CriteoSandbox(

@@ -37,12 +37,21 @@ def utc_now() -> str:
 
 @dataclass(frozen=True)
 class Settings:
-    """Tunable behaviour of the emulator."""
+    """Tunable behaviour of the emulator.
+
+    :param schema_minimal: answer only what Criteo's OpenAPI guarantees: optional fields left out,
+        nullable ones null, no search ``meta``, per-item failures in ``warnings``, ``traceIdentifier``
+        for ``traceId`` (see :mod:`airflow_provider_criteo.sandbox.minimal`).
+    :param pending_statistics: answer contact-list statistics as Criteo does before it has matched a
+        list: every count null.
+    """
 
     token_lifetime: float = 900.0
     latency: float = 0.0
     rate_limit_per_minute: int = 250
     record_bodies: bool = True
+    schema_minimal: bool = False
+    pending_statistics: bool = False
 
 
 @dataclass(frozen=True)
@@ -76,6 +85,8 @@ class Segment:
     created_at: str
     updated_at: str
     members: dict[str, set[str]] = field(default_factory=dict)
+    #: A contact list Criteo or a partner maintains: it takes no amendment and no wipe.
+    read_only: bool = False
 
     def resource(self) -> dict[str, Any]:
         """The segment as the API shows it (an ``AudienceSegmentEntityV1Resource``)."""
@@ -89,7 +100,7 @@ class Segment:
                 "type": "ContactList",
                 "createdAt": self.created_at,
                 "updatedAt": self.updated_at,
-                "contactList": {"isReadOnly": False},
+                "contactList": {"isReadOnly": self.read_only},
             },
         }
 
@@ -138,7 +149,7 @@ class Fault:
         return self.path in path and (self.method is None or self.method == method)
 
     def executes_request(self) -> bool:
-        """Whether the real request runs: always with ``apply``, and for a pure delay."""
+        """Whether the real request runs: always with ``apply``, for a pure delay and for headers only."""
         return self.apply or (self.status is None and not self.drop_connection)
 
 
@@ -252,6 +263,8 @@ class SandboxState:
         latency: float | None = None,
         rate_limit_per_minute: int | None = None,
         record_bodies: bool | None = None,
+        schema_minimal: bool | None = None,
+        pending_statistics: bool | None = None,
     ) -> Settings:
         """Change the given settings (``None`` keeps a setting) and return the result."""
         changes: dict[str, Any] = {}
@@ -265,10 +278,15 @@ class SandboxState:
             if rate_limit_per_minute < 1:
                 raise ValueError("rate_limit_per_minute must be at least 1")
             changes["rate_limit_per_minute"] = rate_limit_per_minute
-        if record_bodies is not None:
-            if not isinstance(record_bodies, bool):
-                raise TypeError("record_bodies must be a boolean")
-            changes["record_bodies"] = record_bodies
+        for name, flag in (
+            ("record_bodies", record_bodies),
+            ("schema_minimal", schema_minimal),
+            ("pending_statistics", pending_statistics),
+        ):
+            if flag is not None:
+                if not isinstance(flag, bool):
+                    raise TypeError(f"{name} must be a boolean")
+                changes[name] = flag
         with self.lock:
             self._settings = replace(self._settings, **changes)
             return self._settings
@@ -290,6 +308,7 @@ class SandboxState:
         """Make the next ``count`` matching requests fail (status, delay, dropped connection, raw body).
 
         With ``body``, the answer is that raw text with ``status`` (any 2xx-5xx: a hostile 200 too).
+        With ``headers`` alone, the request runs and its answer carries them (odd rate-limit headers).
         """
         if status is not None and (isinstance(status, bool) or not isinstance(status, int)):
             raise TypeError("status must be an integer")
@@ -302,8 +321,8 @@ class SandboxState:
         if retry_after is not None and (isinstance(retry_after, bool) or not isinstance(retry_after, int)):
             raise TypeError("retry_after must be an integer number of seconds")
         delay = _non_negative_number("delay", delay)
-        if status is None and not drop_connection and delay == 0:
-            raise ValueError("a fault needs a status, a delay or drop_connection")
+        if status is None and not drop_connection and delay == 0 and not headers:
+            raise ValueError("a fault needs a status, a delay, headers or drop_connection")
         if apply and status is None and not drop_connection:
             raise ValueError("apply=True needs a status or drop_connection to fail the executed request")
         fault = Fault(
@@ -322,6 +341,16 @@ class SandboxState:
         with self.lock:
             self._faults.append(fault)
         return fault
+
+    def set_read_only(self, segment_id: int | str, read_only: bool = True) -> None:
+        """Make a segment's contact list read-only (as one Criteo or a partner maintains), or writable."""
+        if not isinstance(read_only, bool):
+            raise TypeError("read_only must be a boolean")
+        with self.lock:
+            segment = self.segment_store.get(_segment_key(segment_id))
+            if segment is None:
+                raise KeyError(f"no audience segment {segment_id}")
+            segment.read_only = read_only
 
     def expire_tokens(self) -> None:
         """Make every issued token expired."""

@@ -29,10 +29,20 @@ SEGMENT_TYPES = (
 )
 OTHER_SEGMENT_KINDS = ("inMarket", "location", "lookalike", "prospecting", "retargeting", "behavioral")
 
-# E-mails: a lower-case hex SHA-256 digest, or a plausible address ``local@domain.tld``.
-_EMAIL = re.compile(r"[0-9a-f]{64}|[^@\s]+@(?:[^@\s.]+\.)+[^@\s.\d]{2,}")
+# E-mails in the forms Criteo takes: a lower-case hex SHA-256 (or SHA-256 of MD5) digest, an MD5
+# digest, or a plausible address ``local@domain.tld``; one request holds one form (emulator choice).
+_EMAIL_FORMS = {
+    "sha256": re.compile(r"[0-9a-f]{64}"),
+    "md5": re.compile(r"[0-9a-f]{32}"),
+    "address": re.compile(r"[^@\s]+@(?:[^@\s.]+\.)+[^@\s.\d]{2,}"),
+}
+_EMAIL = re.compile("|".join(pattern.pattern for pattern in _EMAIL_FORMS.values()))
+# Phone numbers: Criteo's hashed phone number (SHA-256 hex), or a plain number as Criteo checks it: a
+# leading + and at most 15 digits, no country code starting with 0.
+_PHONE = re.compile(r"[0-9a-f]{64}|\+[1-9][0-9]{0,14}")
 # Other identifier types: any string with a visible character.
 _NON_BLANK = re.compile(r"\s*\S.*", re.DOTALL)
+_ACCEPTS = {"email": _EMAIL, "phoneNumber": _PHONE}
 _DIGITS = re.compile(r"[0-9]+")
 
 _KINDS: dict[str, type | tuple[type, ...]] = {
@@ -279,10 +289,11 @@ def parse_amendment(body: Any) -> Amendment:
 
 
 def split_identifiers(identifier_type: str, identifiers: list[Any]) -> tuple[list[str], list[str]]:
-    """The valid and the invalid identifiers of a request; 400 if one is not a string."""
+    """The valid and the invalid identifiers of a request; 400 if one is not a string, or if valid
+    e-mails come in more than one form (addresses, MD5, SHA-256)."""
     if identifier_type == "email" and _all_sha256_hex(identifiers):
         return list(identifiers), []
-    accepts: Callable[[str], Any] = (_EMAIL if identifier_type == "email" else _NON_BLANK).fullmatch
+    accepts: Callable[[str], Any] = _ACCEPTS.get(identifier_type, _NON_BLANK).fullmatch
     try:
         valid = list(filter(accepts, identifiers))
     except TypeError:
@@ -290,9 +301,22 @@ def split_identifiers(identifier_type: str, identifiers: list[Any]) -> tuple[lis
         raise validation_error(
             f"/data/attributes/identifiers/{index}", "Every identifier must be a string."
         ) from None
+    if identifier_type == "email":
+        _check_one_form(valid)
     if len(valid) == len(identifiers):
         return valid, []
     return valid, [value for value in identifiers if not accepts(value)]
+
+
+def _check_one_form(emails: list[str]) -> None:
+    """Refuse a request whose valid e-mails mix forms: Criteo could not tell what each one is."""
+    forms = {next(name for name, pattern in _EMAIL_FORMS.items() if pattern.fullmatch(e)) for e in emails}
+    if len(forms) > 1:
+        raise validation_error(
+            "/data/attributes/identifiers",
+            f"One request holds e-mails of one form; this one mixes {', '.join(sorted(forms))}.",
+            code="mixed-identifier-forms",
+        )
 
 
 def _all_sha256_hex(identifiers: list[Any]) -> bool:

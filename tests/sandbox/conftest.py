@@ -110,3 +110,13 @@ def client(criteo_sandbox: CriteoSandbox) -> Iterator[CriteoClient]:
     api = CriteoClient(criteo_sandbox.url)
     yield api
     api.session.close()
+
+
+@pytest.fixture
+def sdk_client(criteo_sandbox: CriteoSandbox) -> Any:
+    """Criteo's official SDK client, with the sandbox as host and the default app's client credentials."""
+    from criteo_api_marketingsolutions_v2026_07.api_client_builder import ApiClientBuilder
+
+    return ApiClientBuilder.WithClientCredentials(
+        DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, host=criteo_sandbox.url
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import pytest
@@ -20,7 +21,7 @@ def amendment_body(identifiers: list, operation: str = "add", identifier_type: s
 def test_add_stores_valid_identifiers_and_counts_invalid_ones(client, criteo_sandbox):
     segment_id = client.create("vip")
     hashed = sha256("ann@example.com")
-    identifiers = [hashed, "bob@example.com", "not-an-email", "x@y", hashed.upper(), "ab" * 16]
+    identifiers = [hashed, sha256("bob@example.com"), "not-an-email", "x@y", hashed.upper(), "ab" * 15]
 
     response = client.amend(segment_id, identifiers)
 
@@ -33,9 +34,33 @@ def test_add_stores_valid_identifiers_and_counts_invalid_ones(client, criteo_san
     assert attributes["contactListId"] == int(segment_id)
     assert (attributes["operation"], attributes["identifierType"]) == ("add", "email")
     assert (attributes["nbValidIdentifiers"], attributes["nbInvalidIdentifiers"]) == (2, 4)
-    assert attributes["sampleInvalidIdentifiers"] == ["not-an-email", "x@y", hashed.upper(), "ab" * 16]
+    assert attributes["sampleInvalidIdentifiers"] == ["not-an-email", "x@y", hashed.upper(), "ab" * 15]
     assert attributes["requestDate"].startswith("20")
-    assert criteo_sandbox.members(segment_id) == {hashed, "bob@example.com"}
+    assert criteo_sandbox.members(segment_id) == {hashed, sha256("bob@example.com")}
+
+
+@pytest.mark.parametrize(
+    "identifiers",
+    [
+        [sha256("ann@example.com"), "bob@example.com"],  # SHA-256 and a plain address
+        [sha256("ann@example.com"), hashlib.md5(b"bob@example.com").hexdigest()],  # SHA-256 and MD5
+        ["ann@example.com", hashlib.md5(b"bob@example.com").hexdigest()],
+    ],
+)
+def test_one_request_holds_e_mails_of_one_form(client, criteo_sandbox, identifiers):
+    segment_id = client.create("vip")
+    response = client.amend(segment_id, identifiers)
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["code"] == "mixed-identifier-forms"
+    assert criteo_sandbox.members(segment_id) == set()
+
+
+def test_e_mails_given_as_md5_digests_are_valid(client, criteo_sandbox):
+    segment_id = client.create("vip")
+    md5 = [hashlib.md5(f"user{i}@example.com".encode()).hexdigest() for i in range(3)]
+    attributes = client.amend(segment_id, [*md5, "f" * 31]).json()["data"]["attributes"]
+    assert (attributes["nbValidIdentifiers"], attributes["nbInvalidIdentifiers"]) == (3, 1)
+    assert criteo_sandbox.members(segment_id) == set(md5)
 
 
 @pytest.mark.parametrize(
@@ -46,6 +71,7 @@ def test_add_stores_valid_identifiers_and_counts_invalid_ones(client, criteo_san
         "ALICE@EXAMPLE.COM",
         "0" * 64,
         "0123456789abcdef" * 4,
+        "0123456789abcdef" * 2,  # MD5
     ],
 )
 def test_valid_email_identifiers(client, criteo_sandbox, identifier):
@@ -70,6 +96,8 @@ def test_valid_email_identifiers(client, criteo_sandbox, identifier):
         "f" * 63,
         "f" * 65,
         "F" * 64,
+        "F" * 32,
+        "f" * 31,
         "g" * 64,
         "a@example.123",
     ],
@@ -111,7 +139,16 @@ def test_amendments_are_idempotent(client, criteo_sandbox):
     assert client.statistics(segment_id) == {"numberOfIdentifiers": 3, "numberOfMatches": 3, "matchRate": 1.0}
 
 
-@pytest.mark.parametrize("identifier_type", ["madid", "identityLink", "phoneNumber"])
+def test_phone_numbers_are_hashed_or_plain_e164(client, criteo_sandbox):
+    segment_id = client.create("vip")
+    hpn = sha256("33140402290")
+    numbers = [hpn, "+33140402290", "33140402290", "+0140402290", "+1234567890123456", hpn.upper()]
+    attributes = client.amend(segment_id, numbers, identifier_type="phoneNumber").json()["data"]["attributes"]
+    assert (attributes["nbValidIdentifiers"], attributes["nbInvalidIdentifiers"]) == (2, 4)
+    assert criteo_sandbox.members(segment_id, "phoneNumber") == {hpn, "+33140402290"}
+
+
+@pytest.mark.parametrize("identifier_type", ["madid", "identityLink"])
 def test_other_identifier_types_are_kept_apart(client, criteo_sandbox, identifier_type):
     segment_id = client.create("vip")
     client.amend(segment_id, ["a@example.com"])

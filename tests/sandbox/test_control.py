@@ -94,6 +94,8 @@ def test_http_control_routes(client, criteo_sandbox):
         "latency": 0.0,
         "rate_limit_per_minute": 100,
         "record_bodies": True,
+        "schema_minimal": False,
+        "pending_statistics": False,
     }
     assert control(criteo_sandbox, "GET", "settings").json()["rate_limit_per_minute"] == 100
 

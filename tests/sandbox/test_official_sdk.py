@@ -11,7 +11,6 @@ import pytest
 from criteo_api_marketingsolutions_v2026_07.api.advertiser_api import AdvertiserApi
 from criteo_api_marketingsolutions_v2026_07.api.audience_api import AudienceApi
 from criteo_api_marketingsolutions_v2026_07.api.gateway_api import GatewayApi
-from criteo_api_marketingsolutions_v2026_07.api_client_builder import ApiClientBuilder
 from criteo_api_marketingsolutions_v2026_07.exceptions import ApiException
 from criteo_api_marketingsolutions_v2026_07.model.audience_segment_bulk_create_input_v1 import (
     AudienceSegmentBulkCreateInputV1,
@@ -55,15 +54,35 @@ from criteo_api_marketingsolutions_v2026_07.model.contactlist_amendment_request 
 )
 from criteo_api_marketingsolutions_v2026_07.model.nillable_string import NillableString
 
-from airflow_provider_criteo.sandbox import DEFAULT_ADVERTISER_ID, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+from airflow_provider_criteo.sandbox import DEFAULT_ADVERTISER_ID, DEFAULT_CLIENT_ID
 from tests.sandbox.conftest import sha256
 
 
-@pytest.fixture
-def sdk_client(criteo_sandbox):
-    """An SDK client with the sandbox as host and the default app's client credentials."""
-    return ApiClientBuilder.WithClientCredentials(
-        DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, host=criteo_sandbox.url
+def create_input(*names: str, description: str | None = None) -> AudienceSegmentBulkCreateInputV1:
+    """An SDK request creating contact-list segments of the default advertiser."""
+    extra = {} if description is None else {"description": description}
+    return AudienceSegmentBulkCreateInputV1(
+        data=[
+            AudienceSegmentCreateEntityV1Resource(
+                type="AudienceSegment",
+                attributes=AudienceSegmentCreateEntityV1(
+                    advertiser_id=DEFAULT_ADVERTISER_ID, name=name, contact_list={}, **extra
+                ),
+            )
+            for name in names
+        ]
+    )
+
+
+def search_input() -> AudienceSegmentSearchInputV1:
+    """An SDK search of the default advertiser's contact lists."""
+    return AudienceSegmentSearchInputV1(
+        data=AudienceSegmentSearchEntityV1Resource(
+            type="AudienceSegment",
+            attributes=AudienceSegmentSearchEntityV1(
+                advertiser_ids=[DEFAULT_ADVERTISER_ID], audience_segment_types=["ContactList"]
+            ),
+        )
     )
 
 
@@ -79,21 +98,8 @@ def amendment(operation: str, identifiers: list[str]) -> ContactlistAmendmentReq
 
 def test_sdk_creates_a_segment_amends_its_contact_list_and_reads_statistics(sdk_client, criteo_sandbox):
     audience = AudienceApi(sdk_client)
-    create = AudienceSegmentBulkCreateInputV1(
-        data=[
-            AudienceSegmentCreateEntityV1Resource(
-                type="AudienceSegment",
-                attributes=AudienceSegmentCreateEntityV1(
-                    advertiser_id=DEFAULT_ADVERTISER_ID,
-                    name="vip",
-                    description="Best customers",
-                    contact_list={},
-                ),
-            )
-        ]
-    )
 
-    created = audience.create_audience_segments(create)
+    created = audience.create_audience_segments(create_input("vip", description="Best customers"))
     segment_id = created.data[0].id
     emails = [sha256(f"user{index}@example.com") for index in range(100)]
     amended = audience.update_contact_list_by_audience_segment(
@@ -114,32 +120,9 @@ def test_sdk_covers_every_emulated_endpoint(sdk_client, criteo_sandbox):
     audience = AudienceApi(sdk_client)
     advertisers = AdvertiserApi(sdk_client).list_advertisers()
     application = GatewayApi(sdk_client).get_current_application()
-    created = audience.create_audience_segments(
-        AudienceSegmentBulkCreateInputV1(
-            data=[
-                AudienceSegmentCreateEntityV1Resource(
-                    type="AudienceSegment",
-                    attributes=AudienceSegmentCreateEntityV1(
-                        advertiser_id=DEFAULT_ADVERTISER_ID, name=name, contact_list={}
-                    ),
-                )
-                for name in ("a", "b", "a")
-            ]
-        )
-    )
+    created = audience.create_audience_segments(create_input("a", "b", "a"))
     first = created.data[0].id
-    found = audience.search_audience_segments(
-        AudienceSegmentSearchInputV1(
-            data=AudienceSegmentSearchEntityV1Resource(
-                type="AudienceSegment",
-                attributes=AudienceSegmentSearchEntityV1(
-                    advertiser_ids=[DEFAULT_ADVERTISER_ID], audience_segment_types=["ContactList"]
-                ),
-            )
-        ),
-        limit=1,
-        offset=1,
-    )
+    found = audience.search_audience_segments(search_input(), limit=1, offset=1)
     updated = audience.update_audience_segments(
         AudienceSegmentBulkUpdateInputV1(
             data=[

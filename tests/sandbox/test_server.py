@@ -208,3 +208,21 @@ def test_the_command_reloads_its_state_file_and_stops_on_sigterm(tmp_path):
     finally:
         stop_command(process, signal.SIGTERM)
     assert os.path.exists(state_file)
+
+
+def test_the_command_answers_schema_minimal_when_asked(tmp_path):
+    command = [sys.executable, "-m", "airflow_provider_criteo.sandbox", "--port", "0", "--schema-minimal"]
+    process, url, connection = run_command(command, tmp_path)
+    try:
+        form = {
+            "grant_type": "client_credentials",
+            "client_id": connection["login"],
+            "client_secret": connection["password"],
+        }
+        token = requests.post(f"{url}/oauth2/token", data=form, timeout=5).json()["access_token"]
+        me = requests.get(
+            f"{url}/2026-07/advertisers/me", headers={"Authorization": f"Bearer {token}"}, timeout=5
+        )
+        assert me.json() == {"data": [{"id": connection["extra"]["advertiser_id"]}]}
+    finally:
+        stop_command(process, signal.SIGTERM)

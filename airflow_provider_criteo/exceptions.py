@@ -27,6 +27,8 @@ class CriteoApiError(CriteoError):
     :param code: Criteo's kebab-case error code (or the OAuth ``error``), when the body carried one.
     :param trace_id: Criteo's trace id of the failed call, when the body carried one.
     :param detail: Criteo's human-readable explanation, when the body carried one.
+    :param hint: what to do about it, when it is a configuration problem.
+    :param codes: the codes of every problem the answer carried (``code`` is the first one's).
     """
 
     def __init__(
@@ -39,6 +41,7 @@ class CriteoApiError(CriteoError):
         trace_id: str | None = None,
         detail: str | None = None,
         hint: str | None = None,
+        codes: tuple[str, ...] = (),
     ) -> None:
         self.method = method
         self.endpoint = endpoint
@@ -47,6 +50,7 @@ class CriteoApiError(CriteoError):
         self.trace_id = trace_id
         self.detail = detail
         self.hint = hint
+        self.codes = codes or ((code,) if code else ())
         super().__init__(self._message())
 
     def _message(self) -> str:

@@ -2,7 +2,8 @@
 
 Criteo counts calls per application, so every hook in a process that uses the same app shares one
 :class:`RateLimiter` (see :func:`shared_limiter`). Tasks in other processes share the limit too:
-bound them with an Airflow pool.
+bound them with an Airflow pool. When Criteo announces a lower limit (``x-ratelimit-limit``), the
+limiter paces to it.
 """
 
 from __future__ import annotations
@@ -21,11 +22,20 @@ DEFAULT_CALLS_PER_MINUTE = 250
 WINDOW_SECONDS = 61.0
 
 
+class RateLimitWaitTooLong(Exception):
+    """Acquiring would wait past the caller's deadline; nothing was acquired."""
+
+    def __init__(self, wait: float) -> None:
+        super().__init__(f"the next call may only go in {wait:.0f}s")
+        self.wait = wait
+
+
 class RateLimiter:
     """A sliding-window limiter: at most ``calls`` acquisitions in any ``window`` seconds.
 
-    It also honours the server's own view: :meth:`pause_until` blocks every caller until a wall-clock
-    time, which the hook sets from ``x-ratelimit-reset`` when Criteo says no calls remain.
+    It also honours the server's own view: :meth:`pause_for` blocks every caller for a while, which the
+    hook sets from ``x-ratelimit-reset`` when Criteo says no calls remain, and :meth:`limit_to` paces
+    to the limit Criteo announces, never above the one configured.
     """
 
     def __init__(
@@ -39,6 +49,7 @@ class RateLimiter:
         if calls < 1:
             raise ValueError("calls must be at least 1")
         self.calls = calls
+        self.configured_calls = calls
         self.window = window
         self._clock = clock
         self._sleep = sleep
@@ -46,8 +57,11 @@ class RateLimiter:
         self._stamps: deque[float] = deque()
         self._paused_until = 0.0
 
-    def acquire(self) -> float:
-        """Block until a call may be made; return the seconds spent waiting."""
+    def acquire(self, max_wait: float = float("inf")) -> float:
+        """Block until a call may be made; return the seconds spent waiting.
+
+        :raises RateLimitWaitTooLong: when the call could only go after ``max_wait`` seconds in all.
+        """
         waited = 0.0
         while True:
             with self._lock:
@@ -56,19 +70,25 @@ class RateLimiter:
                     self._stamps.popleft()
                 wait = max(self._paused_until - now, 0.0)
                 if not wait and len(self._stamps) >= self.calls:
-                    wait = self._stamps[0] + self.window - now
+                    wait = self._stamps[len(self._stamps) - self.calls] + self.window - now
                 if wait <= 0:
                     self._stamps.append(now)
                     return waited
+            if waited + wait > max_wait:
+                raise RateLimitWaitTooLong(waited + wait)
             self._sleep(wait)
             waited += wait
 
-    def pause_until(self, wall_clock_epoch: float) -> None:
-        """Let no call through before ``wall_clock_epoch`` (Unix seconds, as Criteo sends it)."""
-        delay = wall_clock_epoch - time.time()
-        if delay > 0:
+    def pause_for(self, seconds: float) -> None:
+        """Let no call through for ``seconds`` (a bounded wait the caller read from Criteo's headers)."""
+        if seconds > 0:
             with self._lock:
-                self._paused_until = max(self._paused_until, self._clock() + delay)
+                self._paused_until = max(self._paused_until, self._clock() + seconds)
+
+    def limit_to(self, calls: int) -> None:
+        """Pace to the limit Criteo announces, within 1 and the configured number of calls."""
+        with self._lock:
+            self.calls = max(1, min(calls, self.configured_calls))
 
 
 _shared: dict[tuple[str, str, int], RateLimiter] = {}

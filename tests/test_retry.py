@@ -2,7 +2,15 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_provider_criteo.retry import RetryPolicy, is_retryable, server_requested_wait
+from airflow_provider_criteo.retry import (
+    MAX_SERVER_WAIT,
+    RetryPolicy,
+    is_retryable,
+    ratelimit_reset_wait,
+    server_requested_wait,
+)
+
+NOW = 1_790_000_000.0  # a Unix time in seconds, late 2026
 
 
 @pytest.mark.parametrize(("status", "retry"), [(None, True), (429, True), (500, True), (503, True)])
@@ -16,8 +24,8 @@ def test_never_retried(status):
 
 
 def test_retry_after_wins_over_ratelimit_reset():
-    headers = {"Retry-After": "3", "x-ratelimit-reset": "1010"}
-    assert server_requested_wait(headers, now=1000) == 3
+    headers = {"Retry-After": "3", "x-ratelimit-reset": str(NOW + 10)}
+    assert server_requested_wait(headers, now=NOW) == 3
 
 
 def test_retry_after_as_http_date():
@@ -25,17 +33,49 @@ def test_retry_after_as_http_date():
 
 
 def test_ratelimit_reset_when_no_retry_after():
-    assert server_requested_wait({"x-ratelimit-reset": "1012"}, now=1000) == 12
-    assert server_requested_wait({"x-ratelimit-reset": "900"}, now=1000) == 0
+    assert server_requested_wait({"x-ratelimit-reset": str(int(NOW) + 12)}, now=NOW) == 12
+    assert server_requested_wait({"x-ratelimit-reset": str(int(NOW) - 100)}, now=NOW) == 0
 
 
 def test_ratelimit_reset_only_counts_after_a_429():
-    assert server_requested_wait({"x-ratelimit-reset": "1012"}, rate_limited=False, now=1000) is None
+    assert server_requested_wait({"x-ratelimit-reset": str(NOW + 12)}, rate_limited=False, now=NOW) is None
     assert RetryPolicy(backoff=0.01).wait(1, 503, {"x-ratelimit-reset": str(2**40)}) <= 0.01
 
 
 def test_no_server_hint():
     assert server_requested_wait({}, now=1000) is None
+
+
+@pytest.mark.parametrize(
+    ("reset", "wait"),
+    [
+        (str(int(NOW * 1000) + 5_000), 5),  # milliseconds, as a proxy may send it
+        ("7", 7),  # seconds from now
+        (str(NOW + 3600), MAX_SERVER_WAIT),  # an hour ahead: bounded, the retry will ask again
+        ("1e300", MAX_SERVER_WAIT),
+        (str(NOW - 30), 0),  # in the past
+        ("-5", 0),
+    ],
+)
+def test_odd_ratelimit_resets_give_bounded_waits(reset, wait):
+    assert ratelimit_reset_wait(reset, now=NOW) == pytest.approx(wait)
+
+
+@pytest.mark.parametrize("reset", ["NaN", "inf", "-inf", "soon", "", "1e400", " "])
+def test_unreadable_ratelimit_resets_are_ignored(reset):
+    assert ratelimit_reset_wait(reset, now=NOW) is None
+
+
+@pytest.mark.parametrize("retry_after", ["1e400", "NaN", "5000", "999999999999", "-3", "inf"])
+def test_odd_retry_afters_never_make_a_long_or_crashing_wait(retry_after):
+    wait = RetryPolicy(backoff=0.01).wait(1, 429, {"Retry-After": retry_after})
+    assert 0 <= wait <= MAX_SERVER_WAIT + 0.01
+
+
+def test_a_429_whose_reset_has_passed_backs_off_instead_of_spinning():
+    policy = RetryPolicy(backoff=1, max_backoff=8)
+    waits = [policy.wait(attempt, 429, {"x-ratelimit-reset": str(NOW - 5)}) for attempt in range(1, 200)]
+    assert sum(waits) > 100  # full jitter over growing steps: never a tight loop of immediate retries
 
 
 def test_exponential_backoff_with_jitter_is_capped():

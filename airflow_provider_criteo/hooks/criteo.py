@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import time
@@ -36,9 +37,16 @@ from airflow_provider_criteo.resources import (
     AmendmentResult,
     AudienceSegment,
     ContactListStatistics,
+    attributes_of,
+    data_list,
 )
-from airflow_provider_criteo.retry import RetryPolicy, is_retryable
-from airflow_provider_criteo.throttle import DEFAULT_CALLS_PER_MINUTE, RateLimiter, shared_limiter
+from airflow_provider_criteo.retry import RetryPolicy, is_retryable, ratelimit_reset_wait
+from airflow_provider_criteo.throttle import (
+    DEFAULT_CALLS_PER_MINUTE,
+    RateLimiter,
+    RateLimitWaitTooLong,
+    shared_limiter,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
@@ -47,8 +55,15 @@ T = TypeVar("T")
 
 SEARCH_PAGE_SIZE = 100
 NAME_MUST_BE_UNIQUE = "name-must-be-unique"
+SEGMENT_NOT_FOUND = "segment-not-found"
+CONTACT_LIST_READ_ONLY = "contact-list-read-only"
+# Codes of warnings about the API itself, not about one item of a bulk call.
+_DEPRECATION_CODES = frozenset({"deprecated-field", "endpoint-deprecated"})
 # Refresh a token this long before Criteo says it expires (capped at a fifth of its lifetime).
 TOKEN_REFRESH_MARGIN = 60.0
+# Criteo's tokens last 15 minutes; a token answer without a usable lifetime is taken to last that long
+# (a 401 still renews a token that expired sooner).
+DEFAULT_TOKEN_LIFETIME = 900.0
 # No Criteo answer comes near this (a search page of 100 segments is ~100 kB): anything larger is refused.
 MAX_RESPONSE_BYTES = 16 * 1024 * 1024
 # Seconds the connection test (a person waiting on the UI's Test button) may take per attempt.
@@ -192,11 +207,10 @@ class CriteoHook(BaseHook):
             authenticated=False,
         )
         body = self._json(response, "POST", "/oauth2/token")
-        try:
-            token = str(body["access_token"])
-            lifetime = float(body.get("expires_in") or 0)
-        except (KeyError, TypeError, ValueError) as err:
-            raise self._malformed("POST", "/oauth2/token", response, err) from None
+        token = body.get("access_token")
+        if not isinstance(token, str) or not token:
+            raise self._malformed("POST", "/oauth2/token", response, KeyError("access_token"))
+        lifetime = _token_lifetime(body.get("expires_in"))
         mask_secret(token)
         self._token = token
         self._token_refresh_at = time.monotonic() + lifetime - min(TOKEN_REFRESH_MARGIN, lifetime / 5)
@@ -228,6 +242,7 @@ class CriteoHook(BaseHook):
         while True:
             if authenticated:
                 headers["Authorization"] = f"Bearer {self.get_access_token()}"
+            self._pace(method, endpoint, started)
             response, failure = self._attempt(method, endpoint, params, payload, headers)
             if response is not None:
                 if response.ok:
@@ -260,6 +275,20 @@ class CriteoHook(BaseHook):
             )
             time.sleep(wait)
 
+    def _pace(self, method: str, endpoint: str, started: float) -> None:
+        """Wait for the rate limiter, never past the call's ``retry_deadline``."""
+        remaining = self.retry_policy.deadline - (time.monotonic() - started)
+        try:
+            self.rate_limiter.acquire(max_wait=max(remaining, 0.0))
+        except RateLimitWaitTooLong as err:
+            raise CriteoRateLimitError(
+                method=method,
+                endpoint=endpoint,
+                status=None,
+                detail=f"Criteo's rate limit allows the call only in {err.wait:.0f}s, past retry_deadline",
+                hint="Lower the concurrency of Criteo tasks (an Airflow pool) or raise retry_deadline",
+            ) from None
+
     def _attempt(
         self,
         method: str,
@@ -268,8 +297,7 @@ class CriteoHook(BaseHook):
         payload: bytes | dict[str, str] | None,
         headers: dict[str, str],
     ) -> tuple[requests.Response | None, Exception | None]:
-        """Make one throttled HTTP request; a transport failure is returned, not raised."""
-        self.rate_limiter.acquire()
+        """Make one HTTP request (paced by the caller); a transport failure is returned, not raised."""
         url = self.config.base_url + endpoint
         try:
             response = self.session.request(
@@ -311,14 +339,18 @@ class CriteoHook(BaseHook):
         response._content = bytes(body)
 
     def _note_rate_limit(self, response: requests.Response) -> None:
-        """When Criteo says no call remains in the window, hold every caller until its reset."""
-        remaining = response.headers.get("x-ratelimit-remaining")
-        reset = response.headers.get("x-ratelimit-reset")
-        if remaining == "0" and reset:
-            try:
-                self.rate_limiter.pause_until(float(reset))
-            except ValueError:
-                self.log.debug("Ignoring unparsable x-ratelimit-reset header %r", reset)
+        """Pace to what Criteo says: the app's limit, and no call before the reset when none remains."""
+        limit = _header_int(response.headers.get("x-ratelimit-limit"))
+        if limit is not None and limit >= 1 and limit != self.rate_limiter.calls:
+            self.rate_limiter.limit_to(limit)
+        if _header_int(response.headers.get("x-ratelimit-remaining")) == 0:
+            wait = ratelimit_reset_wait(response.headers.get("x-ratelimit-reset"))
+            if wait is None:
+                self.log.debug(
+                    "Ignoring unreadable x-ratelimit-reset %r", response.headers["x-ratelimit-reset"]
+                )
+            else:
+                self.rate_limiter.pause_for(wait)
 
     def _call(
         self,
@@ -334,10 +366,40 @@ class CriteoHook(BaseHook):
         response = self._send(method, endpoint, params=params, body=body)
         envelope = self._json(response, method, endpoint)
         self._report_warnings(method, endpoint, response, envelope)
-        errors = envelope.get("errors") or []
+        errors = problems_of(envelope, "errors")
         if errors and not allow_errors:
             raise self._api_error(method, endpoint, response, errors[0])
         return envelope
+
+    @staticmethod
+    def _item_problems(envelope: dict[str, Any]) -> list[dict[str, Any]]:
+        """The failures of items of a bulk call, in ``errors`` or ``warnings`` (Criteo documents both)."""
+        return [
+            problem
+            for problem in problems_of(envelope, "errors", "warnings")
+            if problem.get("type") != "deprecation" and problem.get("code") not in _DEPRECATION_CODES
+        ]
+
+    def _item_failure(self, method: str, path: str, envelope: dict[str, Any], what: str) -> CriteoApiError:
+        """The error of a bulk call whose item was not applied, classed by the code of its problem."""
+        problems = self._item_problems(envelope)
+        codes = tuple(str(p["code"]) for p in problems if p.get("code"))
+        first = next(
+            (p for p in problems if p.get("code") == NAME_MUST_BE_UNIQUE), problems[0] if problems else {}
+        )
+        error_class: type[CriteoApiError] = {
+            NAME_MUST_BE_UNIQUE: CriteoValidationError,
+            SEGMENT_NOT_FOUND: CriteoNotFoundError,
+        }.get(str(first.get("code")), CriteoResponseError)
+        return error_class(
+            method=method,
+            endpoint=self._api_path(path),
+            status=200,
+            code=first.get("code"),
+            trace_id=trace_id_of(first),
+            detail=first.get("detail") or first.get("title") or what,
+            codes=codes,
+        )
 
     def _report_warnings(
         self, method: str, endpoint: str, response: requests.Response, envelope: dict[str, Any]
@@ -352,7 +414,7 @@ class CriteoHook(BaseHook):
                 ", ".join(f"{name}: {value}" for name, value in deprecation.items()),
                 self.criteo_conn_id,
             )
-        for warning in envelope.get("warnings") or []:
+        for warning in problems_of(envelope, "warnings"):
             detail = warning.get("detail") or warning.get("title")
             self._warn_once(
                 (warning.get("code"), detail),
@@ -414,9 +476,9 @@ class CriteoHook(BaseHook):
     ) -> CriteoApiError:
         """Build the exception for a failed call from Criteo's error envelope or OAuth error."""
         status = response.status_code
-        if problem is None:
-            problem = self._first_problem(response)
-        detail = "; ".join(filter(None, [problem.get("detail") or problem.get("title"), note]))
+        problems = [problem] if problem is not None else self._problems_of(response)
+        first = problems[0] if problems else {}
+        detail = "; ".join(filter(None, [first.get("detail") or first.get("title"), note]))
         error_class = _ERROR_CLASSES.get(status, CriteoServerError if status >= 500 else CriteoApiError)
         if status < 300:
             error_class = CriteoResponseError
@@ -424,30 +486,36 @@ class CriteoHook(BaseHook):
             method=method,
             endpoint=endpoint,
             status=status,
-            code=problem.get("code"),
-            trace_id=problem.get("traceId"),
+            code=first.get("code"),
+            trace_id=trace_id_of(first),
             detail=detail or None,
-            hint=self._hint(status, endpoint),
+            hint=self._hint(status, endpoint, first.get("code")),
+            codes=tuple(str(p["code"]) for p in problems if p.get("code")),
         )
 
     @staticmethod
-    def _first_problem(response: requests.Response) -> dict[str, Any]:
+    def _problems_of(response: requests.Response) -> list[dict[str, Any]]:
+        """The problems an error answer carries: Criteo's envelope, or the OAuth error."""
         try:
             body = response.json()
         except ValueError:
             content_type = response.headers.get("Content-Type", "no content type")
-            return {"detail": f"non-JSON response ({content_type}, {len(response.content)} bytes)"}
+            return [{"detail": f"non-JSON response ({content_type}, {len(response.content)} bytes)"}]
         if not isinstance(body, dict):
-            return {}
+            return []
         if "error" in body:  # OAuth2 token endpoint
-            return {"code": body.get("error"), "detail": body.get("error_description")}
-        errors = body.get("errors") or [{}]
-        return errors[0] if isinstance(errors[0], dict) else {}
+            return [{"code": body.get("error"), "detail": body.get("error_description")}]
+        return problems_of(body, "errors")
 
-    def _hint(self, status: int, endpoint: str) -> str | None:
+    def _hint(self, status: int, endpoint: str, code: str | None = None) -> str | None:
         conn = self.criteo_conn_id
         if status in (400, 401) and endpoint == "/oauth2/token":
             return f"Check the Client ID and Client Secret of the Airflow connection {conn!r}"
+        if code == CONTACT_LIST_READ_ONLY:
+            return (
+                "This contact list is read-only at Criteo (Criteo or a partner maintains it): export to "
+                "another audience_name"
+            )
         if status == 403:
             return (
                 "The Criteo app may not act for this advertiser: in Criteo's developer portal, ask the "
@@ -482,13 +550,18 @@ class CriteoHook(BaseHook):
         """Return the advertisers this app may act for (``GET /{version}/advertisers/me``)."""
         body = self._call("GET", "advertisers/me")
         return self._parse(
-            "GET", "advertisers/me", body, lambda b: [Advertiser.from_resource(r) for r in b["data"]]
+            "GET",
+            "advertisers/me",
+            body,
+            lambda b: [Advertiser.from_resource(r) for r in data_list(b) if _has_id(r)],
         )
 
     def get_application(self) -> dict[str, Any]:
         """Return who this app is (``GET me``): a cheap check that the credentials work."""
         body = self._call("GET", "marketing-solutions/me")
-        return self._parse("GET", "marketing-solutions/me", body, lambda b: dict(b["data"]["attributes"]))
+        return self._parse(
+            "GET", "marketing-solutions/me", body, lambda b: dict(attributes_of(b.get("data") or {}))
+        )
 
     def search_audience_segments(
         self,
@@ -498,7 +571,11 @@ class CriteoHook(BaseHook):
         segment_types: Iterable[str] | None = ("ContactList",),
         page_size: int = SEARCH_PAGE_SIZE,
     ) -> Iterator[AudienceSegment]:
-        """Yield every audience segment matching the filters, following the pages."""
+        """Yield every audience segment matching the filters, following the pages.
+
+        Paging follows ``meta.totalItems`` when Criteo sends it, else goes on until a short page; a page
+        that only repeats segments already seen means paging does not advance, and fails.
+        """
         attributes: dict[str, list[str]] = {}
         if advertiser_ids is not None:
             attributes["advertiserIds"] = [str(a) for a in advertiser_ids]
@@ -509,12 +586,23 @@ class CriteoHook(BaseHook):
         body = {"data": {"type": "AudienceSegment", "attributes": attributes}}
         path = "marketing-solutions/audience-segments/search"
         offset = 0
+        seen: set[str] = set()
         while True:
             page = self._call("POST", path, params={"limit": page_size, "offset": offset}, body=body)
-            segments, total = self._parse("POST", path, page, _segment_page)
-            yield from segments
-            offset += len(segments)
-            if not segments or offset >= total:
+            segments, items, total = self._parse("POST", path, page, _segment_page)
+            fresh = [segment for segment in segments if segment.id not in seen]
+            if segments and not fresh:
+                raise CriteoResponseError(
+                    method="POST",
+                    endpoint=self._api_path(path),
+                    status=200,
+                    detail=f"the page at offset {offset} repeats segments of earlier pages: paging does not "
+                    "advance, so segments after it cannot be read",
+                )
+            seen.update(segment.id for segment in fresh)
+            yield from fresh
+            offset += items
+            if not items or (offset >= total if total is not None else items < page_size):
                 return
 
     def find_contact_list_segment(
@@ -524,13 +612,17 @@ class CriteoHook(BaseHook):
         advertiser = self.resolve_advertiser(advertiser_id)
         for segment in self.search_audience_segments(advertiser_ids=[advertiser]):
             if segment.name == name:
-                return segment
+                return _described(segment, advertiser_id=advertiser, type="ContactList")
         return None
 
     def create_contact_list_segment(
         self, name: str, *, advertiser_id: str | None = None, description: str = ""
     ) -> AudienceSegment:
-        """Create an empty contact-list segment; a duplicate name raises ``CriteoValidationError``."""
+        """Create an empty contact-list segment.
+
+        A name the advertiser already uses raises ``CriteoValidationError`` with the code
+        ``name-must-be-unique``, whether Criteo reports it in ``errors``, in ``warnings`` or as a 4xx.
+        """
         advertiser = self.resolve_advertiser(advertiser_id)
         path = "marketing-solutions/audience-segments/create"
         item = {
@@ -542,21 +634,13 @@ class CriteoHook(BaseHook):
                 "contactList": {},
             },
         }
-        endpoint = self._api_path(path)
         body = self._call("POST", path, body={"data": [item]}, allow_errors=True)
-        created = self._parse(
-            "POST", path, body, lambda b: [AudienceSegment.from_resource(r) for r in b["data"]]
-        )
-        if created:
-            return created[0]
-        problem = (body.get("errors") or [{}])[0]
-        raise CriteoValidationError(
-            method="POST",
-            endpoint=endpoint,
-            status=200,
-            code=problem.get("code"),
-            trace_id=problem.get("traceId"),
-            detail=problem.get("detail") or "no segment was created",
+        created = self._parse("POST", path, body, _segments)
+        if not created:
+            raise self._item_failure("POST", path, body, "no segment was created")
+        # Create is documented as returning the new segments' ids: what the answer leaves out is ours.
+        return _described(
+            created[0], advertiser_id=advertiser, name=name, description=description, type="ContactList"
         )
 
     def get_or_create_contact_list_segment(
@@ -564,8 +648,8 @@ class CriteoHook(BaseHook):
     ) -> tuple[AudienceSegment, bool]:
         """Return the named contact-list segment, creating it when missing; also whether it was created.
 
-        A concurrent creation of the same name (Criteo answers ``name-must-be-unique``) is resolved
-        by reading the segment the other writer created.
+        A concurrent creation of the same name (Criteo answers ``name-must-be-unique``), or an answer
+        that does not show the created segment, is resolved by looking the segment up again.
         """
         existing = self.find_contact_list_segment(name, advertiser_id=advertiser_id)
         if existing is not None:
@@ -574,24 +658,31 @@ class CriteoHook(BaseHook):
             return self.create_contact_list_segment(
                 name, advertiser_id=advertiser_id, description=description
             ), True
-        except CriteoValidationError as err:
-            if err.code != NAME_MUST_BE_UNIQUE:
+        except CriteoApiError as err:
+            if NAME_MUST_BE_UNIQUE not in err.codes and not isinstance(err, CriteoResponseError):
                 raise
+            failure = err
         existing = self.find_contact_list_segment(name, advertiser_id=advertiser_id)
-        if existing is None:
-            raise CriteoResponseError(
-                method="POST",
-                endpoint=self._api_path("marketing-solutions/audience-segments/create"),
-                status=200,
-                code=NAME_MUST_BE_UNIQUE,
-                detail=f"Criteo says the name is taken but no contact-list segment named {name!r} is visible",
-            )
-        return existing, False
+        if existing is not None:
+            return existing, False
+        if NAME_MUST_BE_UNIQUE not in failure.codes:
+            raise failure
+        raise CriteoResponseError(
+            method="POST",
+            endpoint=self._api_path("marketing-solutions/audience-segments/create"),
+            status=failure.status,
+            code=NAME_MUST_BE_UNIQUE,
+            detail=f"Criteo says the name is taken but no contact-list segment named {name!r} is visible",
+        )
 
     def update_audience_segment(
         self, segment_id: str, *, name: str | None = None, description: str | None = None
     ) -> AudienceSegment:
-        """Rename a segment and/or change its description."""
+        """Rename a segment and/or change its description; return it as Criteo now has it.
+
+        When the answer does not show the segment's new attributes (update is documented as returning
+        ids), the segment is read again, and a change Criteo did not apply fails.
+        """
         attributes: dict[str, Any] = {}
         if name is not None:
             attributes["name"] = name
@@ -602,25 +693,55 @@ class CriteoHook(BaseHook):
             "PATCH",
             path,
             body={"data": [{"id": str(segment_id), "type": "AudienceSegment", "attributes": attributes}]},
+            allow_errors=True,
         )
-        return self._parse("PATCH", path, body, lambda b: AudienceSegment.from_resource(b["data"][0]))
+        answered = [s for s in self._parse("PATCH", path, body, _segments) if s.id == str(segment_id)]
+        if answered and answered[0].has_attributes():
+            return answered[0]
+        if not answered and self._item_problems(body):
+            raise self._item_failure("PATCH", path, body, f"segment {segment_id} was not updated")
+        current = next(
+            iter(self.search_audience_segments(segment_ids=[str(segment_id)], segment_types=None)), None
+        )
+        if (
+            current is None
+            or (name is not None and current.name != name)
+            or (description is not None and current.description != description)
+        ):
+            raise CriteoResponseError(
+                method="PATCH",
+                endpoint=self._api_path(path),
+                status=200,
+                detail=f"Criteo did not confirm the update of segment {segment_id}, and reading it back does "
+                "not show it",
+            )
+        return current
 
     def delete_audience_segments(self, segment_ids: Iterable[str]) -> list[str]:
         """Delete segments; return the ids Criteo confirmed.
 
-        Ids Criteo reports as unknown are logged, not raised: a segment that is already gone is the
-        state a delete asks for.
+        Segments Criteo reports as unknown (``segment-not-found``, in ``errors``, ``warnings`` or as a
+        4xx naming every one) are the state a delete asks for: logged, not raised. Any other failure
+        raises.
         """
         items = [{"id": str(s), "type": "AudienceSegment", "attributes": {}} for s in segment_ids]
         if not items:
             return []
         path = "marketing-solutions/audience-segments/delete"
-        body = self._call("POST", path, body={"data": items}, allow_errors=True)
-        for problem in body.get("errors") or []:
-            self.log.warning(
-                "Criteo did not delete a segment: %s (%s)", problem.get("code"), problem.get("detail")
-            )
-        return self._parse("POST", path, body, lambda b: [str(r["id"]) for r in b["data"]])
+        try:
+            body = self._call("POST", path, body={"data": items}, allow_errors=True)
+        except CriteoApiError as err:
+            gone = err.status is not None and 400 <= err.status < 500
+            if not (gone and len(err.codes) == len(items) and set(err.codes) == {SEGMENT_NOT_FOUND}):
+                raise
+            self.log.warning("Criteo has no such segments to delete (%s): already gone.", err.detail)
+            return []
+        problems = self._item_problems(body)
+        for problem in problems:
+            if problem.get("code") != SEGMENT_NOT_FOUND:
+                raise self._item_failure("POST", path, body, "a segment was not deleted")
+            self.log.warning("Criteo did not delete a segment: already gone (%s).", problem.get("detail"))
+        return self._parse("POST", path, body, lambda b: [str(r["id"]) for r in data_list(b) if _has_id(r)])
 
     def amend_contact_list(
         self,
@@ -670,14 +791,23 @@ class CriteoHook(BaseHook):
         return self.amend_contact_list(segment_id, "remove", identifiers, **kwargs)
 
     def wipe_contact_list(self, segment_id: str) -> None:
-        """Remove every member of a contact-list segment."""
-        self._call("DELETE", f"marketing-solutions/audience-segments/{_numeric(segment_id)}/contact-list")
+        """Remove every member of a contact-list segment.
+
+        The answer must be Criteo's (``data.id``, which its schema requires): an empty 200 from a proxy
+        is not a wipe, and taking it for one would leave every former member in the audience.
+        """
+        path = f"marketing-solutions/audience-segments/{_numeric(segment_id)}/contact-list"
+        body = self._call("DELETE", path)
+        self._parse("DELETE", path, body, lambda b: _required_id(b["data"]))
 
     def get_contact_list_statistics(self, segment_id: str) -> ContactListStatistics:
-        """Return the number of identifiers, matches and the match rate of a contact-list segment."""
+        """Return the number of identifiers, matches and the match rate of a contact-list segment.
+
+        Each is None while Criteo has not computed it (matching is asynchronous).
+        """
         path = f"marketing-solutions/audience-segments/{_numeric(segment_id)}/contact-list/statistics"
         body = self._call("GET", path)
-        return self._parse("GET", path, body, lambda b: ContactListStatistics.from_resource(b["data"]))
+        return self._parse("GET", path, body, lambda b: ContactListStatistics.from_resource(b.get("data")))
 
     # ---------------------------------------------------------------------------------- UI test
 
@@ -732,9 +862,66 @@ def _amendment_bodies(
         )
 
 
-def _segment_page(body: dict[str, Any]) -> tuple[list[AudienceSegment], int]:
-    segments = [AudienceSegment.from_resource(r) for r in body["data"]]
-    return segments, int(body["meta"]["totalItems"])
+def _has_id(resource: Any) -> bool:
+    """Whether a resource has an id (nullable in Criteo's schema: one without is of no use)."""
+    return isinstance(resource, dict) and resource.get("id") not in (None, "")
+
+
+def _required_id(resource: Any) -> str:
+    """The id a resource must have (``KeyError`` when it has none)."""
+    if not _has_id(resource):
+        raise KeyError("id")
+    return str(resource["id"])
+
+
+def _segments(body: dict[str, Any]) -> list[AudienceSegment]:
+    """The segments of an envelope's ``data`` that have an id."""
+    return [AudienceSegment.from_resource(r) for r in data_list(body) if _has_id(r)]
+
+
+def _segment_page(body: dict[str, Any]) -> tuple[list[AudienceSegment], int, int | None]:
+    """A search page: its segments, how many items it held, and ``meta.totalItems`` (None if not sent)."""
+    meta = body.get("meta")
+    total = meta.get("totalItems") if isinstance(meta, dict) else None
+    return _segments(body), len(data_list(body)), None if total is None else int(total)
+
+
+def _described(segment: AudienceSegment, **known: Any) -> AudienceSegment:
+    """``segment`` with the attributes Criteo's answer left out taken from what the caller knows."""
+    return dataclasses.replace(
+        segment, **{name: value for name, value in known.items() if getattr(segment, name) is None}
+    )
+
+
+def problems_of(envelope: dict[str, Any], *keys: str) -> list[dict[str, Any]]:
+    """The problem objects under ``keys`` (``errors``, ``warnings``) of an envelope, null lists as empty."""
+    found: list[dict[str, Any]] = []
+    for key in keys:
+        problems = envelope.get(key)
+        if isinstance(problems, list):
+            found.extend(p for p in problems if isinstance(p, dict))
+    return found
+
+
+def trace_id_of(problem: dict[str, Any]) -> str | None:
+    """A problem's trace id: ``traceId``, or the deprecated ``traceIdentifier`` some answers carry."""
+    trace = problem.get("traceId") or problem.get("traceIdentifier")
+    return None if trace is None else str(trace)
+
+
+def _header_int(value: str | None) -> int | None:
+    """A header holding a whole number, or None when absent or not one."""
+    try:
+        return int(value.strip()) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _token_lifetime(value: Any) -> float:
+    """The seconds a token is valid: ``expires_in`` when it is a positive number, else Criteo's 15 minutes."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and 0 < value < float("inf"):
+        return float(value)
+    return DEFAULT_TOKEN_LIFETIME
 
 
 def _numeric(segment_id: str) -> str:

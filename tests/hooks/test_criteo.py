@@ -12,7 +12,6 @@ from airflow_provider_criteo.exceptions import (
     CriteoConfigurationError,
     CriteoNotFoundError,
     CriteoRateLimitError,
-    CriteoResponseError,
     CriteoServerError,
     CriteoValidationError,
     CriteoVersionGoneError,
@@ -90,10 +89,14 @@ def test_a_token_refused_after_refresh_is_not_retried_forever(hook, criteo_sandb
     assert len(calls_to(criteo_sandbox, "advertisers/me")) == 2
 
 
-def test_429_storm_is_ridden_out(hook, criteo_sandbox):
-    criteo_sandbox.inject_fault(path="advertisers/me", status=429, count=2)
+def test_429_storm_is_ridden_out(criteo_conn, criteo_sandbox):
+    # 429s are Criteo pacing the app, not failures: more of them than max_retries are ridden out, backing
+    # off exponentially when the reset gives no wait (retrying at once would only meet another 429).
+    hook = CriteoHook(criteo_conn, timeout=5, retry_backoff=0.001)
+    hook.rate_limiter = RateLimiter(1000)
+    criteo_sandbox.inject_fault(path="advertisers/me", status=429, count=1)
     reset_now = {"x-ratelimit-reset": str(int(time.time()))}
-    criteo_sandbox.inject_fault(path="advertisers/me", status=429, count=10, headers=reset_now)
+    criteo_sandbox.inject_fault(path="advertisers/me", status=429, count=11, headers=reset_now)
     assert hook.list_advertisers()
     assert [r.status for r in calls_to(criteo_sandbox, "advertisers/me")] == [429] * 12 + [200]
 
@@ -230,7 +233,7 @@ def test_rename_describe_and_delete(hook, criteo_sandbox):
 
 def test_a_2xx_carrying_errors_is_not_a_silent_success(hook):
     segment = hook.create_contact_list_segment("vip")
-    with pytest.raises(CriteoResponseError) as err:
+    with pytest.raises(CriteoNotFoundError) as err:
         hook.update_audience_segment("424242", name="x")
     assert err.value.code == "segment-not-found"
     assert hook.find_contact_list_segment("vip") == segment
@@ -356,12 +359,71 @@ def test_client_side_limiter_spaces_calls(hook, criteo_sandbox):
 def test_when_criteo_says_no_call_remains_the_hook_holds_until_reset(hook, criteo_sandbox):
     clock = FakeClock()
     hook.rate_limiter = RateLimiter(1000, clock=clock, sleep=clock.sleep)
-    criteo_sandbox.configure(rate_limit_per_minute=2)
     hook.list_advertisers()
     assert hook.rate_limiter.acquire() == 0
-    hook.list_advertisers()  # the last call of the window: x-ratelimit-remaining is 0
+    reset = {"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(int(time.time()) + 5)}
+    criteo_sandbox.inject_fault(path="advertisers/me", headers=reset)  # a 200 with these headers
+    hook.list_advertisers()
     assert [r.status for r in calls_to(criteo_sandbox, "advertisers/me")] == [200, 200]
-    assert 0 < hook.rate_limiter.acquire() <= 61
+    assert 3 < hook.rate_limiter.acquire() <= 5
+
+
+def test_the_hook_paces_to_a_lower_limit_criteo_announces(hook, criteo_sandbox):
+    criteo_sandbox.configure(rate_limit_per_minute=40)
+    hook.list_advertisers()
+    assert hook.rate_limiter.calls == 40  # paced to Criteo's x-ratelimit-limit, not the configured 1000
+
+
+@pytest.mark.parametrize(
+    "reset",
+    [
+        str(int(time.time() * 1000) + 3000),  # milliseconds
+        str(int(time.time()) + 3600),  # an hour ahead
+        "NaN",
+        "1e400",
+        str(int(time.time()) - 600),  # in the past
+    ],
+)
+def test_no_reset_header_makes_the_hook_crash_or_sleep_long(hook, criteo_sandbox, reset):
+    clock = FakeClock()
+    hook.rate_limiter = RateLimiter(1000, clock=clock, sleep=clock.sleep)
+    criteo_sandbox.inject_fault(
+        path="advertisers/me", headers={"x-ratelimit-remaining": "0", "x-ratelimit-reset": reset}
+    )
+    hook.list_advertisers()
+    assert 0 <= hook.rate_limiter.acquire() <= 61
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"x-ratelimit-reset": str(int(time.time() * 1000) + 1000)},
+        {"x-ratelimit-reset": "NaN"},
+        {"Retry-After": "1e400"},
+        {"Retry-After": "NaN"},
+        {"x-ratelimit-reset": str(int(time.time()) - 100)},
+    ],
+)
+def test_a_429_with_odd_headers_is_retried_within_the_deadline(criteo_conn, criteo_sandbox, headers):
+    hook = CriteoHook(criteo_conn, retry_backoff=0.01, retry_deadline=5)
+    hook.rate_limiter = RateLimiter(1000)
+    criteo_sandbox.inject_fault(path="advertisers/me", status=429, headers=headers)
+    started = time.monotonic()
+    assert hook.list_advertisers()
+    assert [r.status for r in calls_to(criteo_sandbox, "advertisers/me")] == [429, 200]
+    assert time.monotonic() - started < 5
+
+
+def test_a_wait_past_the_deadline_fails_instead_of_sleeping(criteo_conn, criteo_sandbox):
+    hook = CriteoHook(criteo_conn, retry_backoff=0.01, retry_deadline=2)
+    hook.rate_limiter = RateLimiter(1000)
+    ahead = {"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(int(time.time()) + 3600)}
+    criteo_sandbox.inject_fault(path="advertisers/me", headers=ahead)
+    hook.list_advertisers()
+    started = time.monotonic()
+    with pytest.raises(CriteoRateLimitError, match="past retry_deadline"):
+        hook.list_advertisers()
+    assert time.monotonic() - started < 1
 
 
 def test_test_connection_success(hook):

@@ -1,16 +1,18 @@
-"""The identifier types an export sends besides e-mails, and how each is read, kept and sent.
+"""The identifier types an export sends, how each is read, and the member lists each keeps.
 
-- ``email``: normalised and SHA-256-hashed (:mod:`airflow_provider_criteo.identifiers`).
-- ``phoneNumber``: normalised to E.164 (``+`` and 7 to 15 digits; national numbers take the
-  configured country code), then SHA-256-hashed like e-mails.
+- ``email``: normalised and SHA-256-hashed (:mod:`airflow_provider_criteo.identifiers`); a value
+  given as a SHA-256 or an MD5 hex digest is taken as it is, each hashing in a list of its own.
+- ``phoneNumber``: parsed by libphonenumber (``phonenumbers``) into E.164, then hashed as Criteo's
+  hashed phone number: the SHA-256 of its digits, without the leading ``+``.
 - ``madid``: mobile advertising ids (IDFA, AAID), lower-cased UUIDs sent as they are; the all-zero
   id of a device that limits ad tracking is refused.
 - ``identityLink``: LiveRamp IdentityLink ids (RampIDs), sent as they are (case kept).
 
-Hashed types take a value that already is a SHA-256 digest (64 hex digits) as it is; other digests,
-and any digest of a type sent as it is (plain e-mails included), are refused with the reason
-``unsupported_hash``. The pure
-functions here do no I/O; :func:`identifier_type` gives what an export needs of each type.
+A Criteo audience keeps one member list per identifier type and form (:class:`IdentifierForm`):
+e-mails hashed with SHA-256 and e-mails hashed with MD5 are never sent in one request, and each list
+has its own snapshot. Digests Criteo does not take (SHA-1, SHA-512 ..., and any digest of a type sent
+as it is) are refused with the reason ``unsupported_hash``. The functions here do no I/O;
+:func:`identifier_type` gives what an export needs of each type.
 """
 
 from __future__ import annotations
@@ -21,12 +23,14 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import phonenumbers
+
 from airflow_provider_criteo.identifiers import (
     CONTROL_CHARACTERS,
     Rejection,
     as_text,
+    given_hashing,
     hex_digest_algorithm,
-    is_sha256_hex,
     prepare_each,
     prepare_email,
     prepare_emails,
@@ -46,23 +50,59 @@ IDENTIFIER_TYPES = ("email", "phoneNumber", "madid", "identityLink")
 #: RampIDs are 70 characters; longer values are refused rather than kept in wider snapshots.
 MAX_IDENTITY_LINK_LENGTH = 128
 
-# Spaces, dashes, dots, parentheses and slashes people put in phone numbers.
-_PHONE_SEPARATORS = re.compile(r"[\s\-.()/]")
-_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
-_DIGITS = re.compile(r"[0-9]+")
-_COUNTRY_CODE = re.compile(r"[1-9][0-9]{0,2}")
 _UUID = re.compile(r"[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}")
 _ZERO_UUID = "00000000-0000-0000-0000-000000000000"
 _PRINTABLE_ASCII = re.compile(r"[\x21-\x7e]+")
+_COUNTRY_CODE = re.compile(r"[1-9][0-9]{0,2}")
+# Letters have no place in a number to match: words, vanity numbers, "ext.", "tel:" ...
+_LETTERS = re.compile(r"[^\W\d_]")
+# What people put around the digits; a number written with the 00 international prefix starts so.
+_PHONE_SEPARATORS = re.compile(r"[\s\-.()/]")
+
+# libphonenumber's reasons, as the task log counts them.
+_PARSE_REJECTIONS = {
+    phonenumbers.NumberParseException.INVALID_COUNTRY_CODE: Rejection.INVALID_COUNTRY_CODE,
+    phonenumbers.NumberParseException.NOT_A_NUMBER: Rejection.INVALID_FORMAT,
+    phonenumbers.NumberParseException.TOO_SHORT_AFTER_IDD: Rejection.TOO_SHORT,
+    phonenumbers.NumberParseException.TOO_SHORT_NSN: Rejection.TOO_SHORT,
+    phonenumbers.NumberParseException.TOO_LONG: Rejection.TOO_LONG,
+}
+_IMPOSSIBLE = {
+    phonenumbers.ValidationResult.INVALID_COUNTRY_CODE: Rejection.INVALID_COUNTRY_CODE,
+    phonenumbers.ValidationResult.TOO_SHORT: Rejection.TOO_SHORT,
+    phonenumbers.ValidationResult.IS_POSSIBLE_LOCAL_ONLY: Rejection.TOO_SHORT,  # no area code
+    phonenumbers.ValidationResult.TOO_LONG: Rejection.TOO_LONG,
+    phonenumbers.ValidationResult.INVALID_LENGTH: Rejection.INVALID_LENGTH,
+}
 
 
-def check_country_code(country_code: str | None) -> None:
-    """Refuse a phone country code that is not 1 to 3 digits without a leading zero ("33", "1")."""
-    if country_code is not None and not _COUNTRY_CODE.fullmatch(country_code):
+def phone_region(region: str | None = None, country_code: str | None = None) -> str | None:
+    """Where phone numbers written without a country code are from: an ISO 3166 region (``"FR"``).
+
+    ``region`` is taken as it is (checked); a calling code (``"33"``, the older setting) maps to its
+    main region (``"1"`` is ``"US"``). Without either, such numbers are refused (``no_country_code``).
+    """
+    if region is not None and country_code is not None:
+        raise ValueError("Pass phone_region or phone_country_code, not both: phone_region says it all.")
+    if region is not None:
+        if not isinstance(region, str) or region.upper() not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(
+                f"phone_region must be an ISO 3166 region code such as 'FR' or 'US'; not {region!r}."
+            )
+        return region.upper()
+    if country_code is None:
+        return None
+    main = phonenumbers.region_code_for_country_code(int(country_code)) if _is_code(country_code) else None
+    if main not in phonenumbers.SUPPORTED_REGIONS:
         raise ValueError(
-            f"phone_country_code must be a country calling code of 1 to 3 digits, such as '33' or '1'; "
-            f"not {country_code!r}."
+            f"phone_country_code must be the calling code of a country, such as '33' or '1'; not "
+            f"{country_code!r}. Prefer phone_region ('FR')."
         )
+    return main
+
+
+def _is_code(country_code: object) -> bool:
+    return isinstance(country_code, str) and _COUNTRY_CODE.fullmatch(country_code) is not None
 
 
 def _trimmed(value: object) -> tuple[str | None, Rejection | None]:
@@ -74,36 +114,59 @@ def _trimmed(value: object) -> tuple[str | None, Rejection | None]:
     return (text, None) if text else (None, Rejection.EMPTY)
 
 
-def prepare_phone(value: object, country_code: str | None = None) -> tuple[str | None, Rejection | None]:
-    """A phone number in E.164 (``+33612345678``), a SHA-256 hex digest, or the reason it is rejected.
+def prepare_phone(value: object, region: str | None = None) -> tuple[str | None, Rejection | None]:
+    """A phone number as the digits of its E.164 form (``33140402290``), a SHA-256 hex, or why not.
 
-    International numbers start with ``+`` or ``00``; others are national and take ``country_code``
-    (one leading trunk ``0`` dropped), or are refused without one.
+    libphonenumber parses it: ``+`` and ``00`` international numbers, national numbers of ``region``
+    (trunk prefix dropped, a country code written without ``+`` recognised), a ``(0)`` after the
+    country code. A number it finds impossible is refused with its reason; one that is possible but
+    in a range it does not know is kept: Criteo matches it or not.
     """
     text, rejection = _trimmed(value)
     if text is None:
         return None, rejection
-    text = text.lower()
-    if algorithm := hex_digest_algorithm(text):
-        return (text, None) if algorithm == "SHA-256" else (None, Rejection.UNSUPPORTED_HASH)
+    lowered = text.lower()
+    if hex_digest_algorithm(lowered):
+        return (lowered, None) if given_hashing(lowered) == "sha256" else (None, Rejection.UNSUPPORTED_HASH)
     if CONTROL_CHARACTERS.search(text):
         return None, Rejection.CONTROL_CHARACTERS
-    number = _PHONE_SEPARATORS.sub("", text)
-    if number.startswith("00"):
-        number = "+" + number[2:]
-    elif not number.startswith("+"):
-        if not _DIGITS.fullmatch(number):
-            return None, Rejection.INVALID_FORMAT
-        if country_code is None:
-            return None, Rejection.NO_COUNTRY_CODE
-        number = f"+{country_code}{number.removeprefix('0')}"
-    return (number, None) if _E164.fullmatch(number) else (None, Rejection.INVALID_FORMAT)
+    if _LETTERS.search(text):
+        return None, Rejection.INVALID_FORMAT
+    number, rejection = _parse_phone(text, region)
+    if number is None:
+        return None, rejection
+    if number.extension:
+        return None, Rejection.EXTENSION
+    reason = phonenumbers.is_possible_number_with_reason(number)
+    if reason != phonenumbers.ValidationResult.IS_POSSIBLE:
+        return None, _IMPOSSIBLE.get(reason, Rejection.INVALID_FORMAT)
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)[1:], None
+
+
+def _parse_phone(
+    text: str, region: str | None
+) -> tuple[phonenumbers.PhoneNumber, None] | tuple[None, Rejection]:
+    """Parse with libphonenumber; ``00`` is an international prefix even where the region's is another."""
+    compact = _PHONE_SEPARATORS.sub("", text)
+    candidates = [text] if region or compact.startswith("+") else []
+    if compact.startswith("00"):
+        candidates.append("+" + compact[2:])
+    rejection = Rejection.NO_COUNTRY_CODE
+    for position, candidate in enumerate(candidates, start=1):
+        try:
+            number = phonenumbers.parse(candidate, region)
+        except phonenumbers.NumberParseException as err:
+            rejection = _PARSE_REJECTIONS.get(err.error_type, Rejection.INVALID_FORMAT)
+            continue
+        if position == len(candidates) or phonenumbers.is_possible_number(number):
+            return number, None
+    return None, rejection
 
 
 def prepare_plain_email(value: object) -> tuple[str | None, Rejection | None]:
     """A normalised address to send as it is: a digest cannot go in the same request as addresses."""
     normalized, rejection = prepare_email(value)
-    if normalized is not None and is_sha256_hex(normalized):
+    if normalized is not None and given_hashing(normalized):
         return None, Rejection.UNSUPPORTED_HASH
     return normalized, rejection
 
@@ -138,62 +201,119 @@ def prepare_identity_link(value: object) -> tuple[str | None, Rejection | None]:
     return (text, None) if _PRINTABLE_ASCII.fullmatch(text) else (None, Rejection.INVALID_FORMAT)
 
 
+def _hex_values(width: int) -> Callable[[np.ndarray], list[str]]:
+    def values(keys: np.ndarray) -> list[str]:
+        raw = keys.tobytes()  # not the items: numpy would drop trailing zero bytes of a key
+        return [raw[start : start + width].hex() for start in range(0, len(raw), width)]
+
+    return values
+
+
 def _uuid_values(keys: np.ndarray) -> list[str]:
     raw = keys.tobytes()  # not the items: numpy would drop trailing zero bytes of a UUID
     return [str(uuid.UUID(bytes=raw[start : start + 16])) for start in range(0, len(raw), 16)]
 
 
+#: E-mails given as MD5 digests, kept as their 16 bytes and sent as lower-case hex.
+MD5_CODEC = KeyCodec(16, bytes.fromhex, _hex_values(16))
 #: Mobile ad ids kept as their 16 UUID bytes.
 MADID_CODEC = KeyCodec(16, lambda value: uuid.UUID(value).bytes, _uuid_values)
 IDENTITY_LINK_CODEC = KeyCodec.text(MAX_IDENTITY_LINK_LENGTH)
 
 
 @dataclass(frozen=True)
+class IdentifierForm:
+    """One member list of an audience: a Criteo ``identifierType`` in one form, with its own snapshot.
+
+    :param name: Criteo's ``identifierType``.
+    :param hashing: how members are sent: ``"sha256"`` or ``"md5"`` (hex digests), ``"none"`` (as
+        they are); with ``name``, the folder of its snapshots (``email-sha256``, ``email-md5``).
+    :param codec: how members are kept as keys; None for SHA-256 digests (32 bytes, sent as hex)
+        and for plain e-mails, of which no keys are kept.
+    :param encoding: what the keys are, as snapshots record it: a snapshot of another encoding is
+        never diffed as if it held the same identifiers.
+    :param legacy_encoding: the encoding of snapshots that record none (written by versions before
+        encodings were recorded), when it is not ``encoding``.
+    :param legacy_input: for a ``legacy_encoding``, the input it hashed of a normalised identifier, so
+        that a mirror run can migrate such a snapshot (:class:`~.members.HashedMembers` aliases).
+    :param optional: the list takes part in a run only when it has members or a history (e-mails
+        given as MD5 digests): an export without any changes nothing of it.
+    """
+
+    name: str
+    hashing: str
+    codec: KeyCodec | None = None
+    encoding: str = ""
+    legacy_encoding: str | None = None
+    legacy_input: Callable[[str], str] | None = None
+    optional: bool = False
+
+    @property
+    def label(self) -> str:
+        """The list's name in logs and summaries: ``email``, or ``email (md5)`` for another form."""
+        return self.name if self.hashing in ("sha256", "none") else f"{self.name} ({self.hashing})"
+
+    def new_members(self) -> MemberSet:
+        """An empty member set of this list."""
+        if self.hashing == "sha256":
+            return HashedMembers(legacy_input=self.legacy_input)
+        return PlainMembers() if self.codec is None else ValueMembers(self.codec)
+
+    def encoding_of(self, recorded: str | None) -> str:
+        """The encoding of a snapshot that recorded ``recorded`` (None: written before encodings were)."""
+        return recorded or self.legacy_encoding or self.encoding
+
+    def wire(self, keys: np.ndarray) -> np.ndarray | list[str]:
+        """Keys as the hook sends them: SHA-256 digests as they are (it writes them as hex), else strings."""
+        return keys if self.codec is None else self.codec.values(keys)
+
+    def identifiers(self, keys: np.ndarray) -> list[str]:
+        """The identifiers of keys as Criteo receives them (digests in hex)."""
+        return _hex_values(keys.dtype.itemsize)(keys) if self.codec is None else self.codec.values(keys)
+
+
+@dataclass(frozen=True)
 class IdentifierType:
-    """What an export needs of one Criteo ``identifierType``.
+    """What an export needs of one identifier column.
 
     :param name: Criteo's ``identifierType``.
     :param prepare: turns a chunk of raw column values into valid, pre-hashed and rejected values.
-    :param hashed: members are SHA-256 digests, sent as hex (values given as digests are taken as they are).
-    :param codec: for a type sent as it is, how its values are kept as keys; None for plain e-mails,
-        of which no snapshot is kept.
+    :param forms: the member lists the column feeds: the first takes the valid values, each takes
+        the values given as digests of its hashing.
     """
 
     name: str
     prepare: Callable[[Sequence[object]], PreparedChunk]
-    hashed: bool = True
-    codec: KeyCodec | None = None
+    forms: tuple[IdentifierForm, ...]
 
-    @property
-    def hashing(self) -> str:
-        """How members are sent and kept, as snapshots name it: ``"sha256"`` or ``"none"``."""
-        return "sha256" if self.hashed else "none"
 
-    def new_members(self) -> MemberSet:
-        """An empty member set of this type."""
-        if self.hashed:
-            return HashedMembers()
-        return PlainMembers() if self.codec is None else ValueMembers(self.codec)
-
-    def wire(self, keys: np.ndarray) -> np.ndarray | list[str]:
-        """Keys as the hook sends them: digests as they are (it writes them as hex), values read back."""
-        return keys if self.codec is None else self.codec.values(keys)
+_EMAIL_SHA256 = IdentifierForm("email", "sha256", encoding="sha256(normalised address)")
+_EMAIL_MD5 = IdentifierForm("email", "md5", MD5_CODEC, encoding="md5(normalised address)", optional=True)
+_PHONE = IdentifierForm(
+    "phoneNumber",
+    "sha256",
+    encoding="sha256(E.164 digits)",
+    legacy_encoding="sha256(E.164 with +)",
+    legacy_input="+".__add__,
+)
 
 
 def identifier_type(
-    name: str, *, hash_emails: bool = True, phone_country_code: str | None = None
+    name: str, *, hash_emails: bool = True, phone_region: str | None = None
 ) -> IdentifierType:
     """The identifier type ``name``; e-mails are sent in plain with ``hash_emails=False``."""
     if name == "email":
         if hash_emails:
-            return IdentifierType(name, prepare_emails)
-        return IdentifierType(name, functools.partial(prepare_each, prepare_plain_email), hashed=False)
+            return IdentifierType(name, prepare_emails, (_EMAIL_SHA256, _EMAIL_MD5))
+        plain = IdentifierForm(name, "none", encoding="normalised address")
+        return IdentifierType(name, functools.partial(prepare_each, prepare_plain_email), (plain,))
     if name == "phoneNumber":
-        phone = functools.partial(prepare_phone, country_code=phone_country_code)
-        return IdentifierType(name, functools.partial(prepare_each, phone))
+        phone = functools.partial(prepare_phone, region=phone_region)
+        return IdentifierType(name, functools.partial(prepare_each, phone), (_PHONE,))
     if name == "madid":
-        return IdentifierType(name, functools.partial(prepare_each, prepare_madid), False, MADID_CODEC)
+        form = IdentifierForm(name, "none", MADID_CODEC, encoding="uuid")
+        return IdentifierType(name, functools.partial(prepare_each, prepare_madid), (form,))
     if name == "identityLink":
-        prepare = functools.partial(prepare_each, prepare_identity_link)
-        return IdentifierType(name, prepare, False, IDENTITY_LINK_CODEC)
+        form = IdentifierForm(name, "none", IDENTITY_LINK_CODEC, encoding="utf-8")
+        return IdentifierType(name, functools.partial(prepare_each, prepare_identity_link), (form,))
     raise ValueError(f"identifier type must be one of {', '.join(IDENTIFIER_TYPES)}; not {name!r}.")

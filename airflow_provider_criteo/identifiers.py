@@ -2,9 +2,10 @@
 
 Criteo matches e-mails on the lower-case hex SHA-256 of the normalised address (trimmed,
 lower-cased; we also apply Unicode NFC so that visually equal addresses hash alike). Values that
-cannot be an address are rejected with a reason instead of being sent. A value that already is a
-SHA-256 digest (64 hex digits) is taken as the hashed address and never hashed twice; other hashed
-forms (MD5, SHA-1, ...) are refused, since one request must not mix forms.
+cannot be an address are rejected with a reason instead of being sent. Criteo also takes e-mails
+hashed with MD5: a value that already is a SHA-256 or an MD5 hex digest is taken as the hashed
+address, never hashed again, and kept apart by its hashing (one request must not mix forms); other
+digests (SHA-1, SHA-512, ...) are refused.
 """
 
 from __future__ import annotations
@@ -58,11 +59,18 @@ class Rejection(enum.StrEnum):
     INVALID_FORMAT = "invalid_format"
     UNSUPPORTED_HASH = "unsupported_hash"
     NO_COUNTRY_CODE = "no_country_code"
+    INVALID_COUNTRY_CODE = "invalid_country_code"
+    TOO_SHORT = "too_short"
+    INVALID_LENGTH = "invalid_length"
+    EXTENSION = "extension"
     ZERO_AD_ID = "zero_ad_id"
 
 
 #: Lengths of hex digests by algorithm: a value of only these many hex digits is a hashed identifier.
 HEX_DIGEST_ALGORITHMS = {32: "MD5", 40: "SHA-1", 56: "SHA-224", 64: "SHA-256", 96: "SHA-384", 128: "SHA-512"}
+#: The hashings in which an identifier may be given already hashed, by the length of its hex digest:
+#: the names member lists and snapshot folders use (``email-sha256``, ``email-md5``).
+GIVEN_HASHINGS = {64: "sha256", 32: "md5"}
 _HEX = re.compile(r"[0-9a-f]+")
 
 
@@ -72,9 +80,15 @@ def hex_digest_algorithm(normalized: str) -> str | None:
     return algorithm if algorithm and _HEX.fullmatch(normalized) else None
 
 
+def given_hashing(normalized: str) -> str | None:
+    """The hashing (``"sha256"``, ``"md5"``) of a lower-case value that is a digest Criteo takes, or None."""
+    hashing = GIVEN_HASHINGS.get(len(normalized))
+    return hashing if hashing and _HEX.fullmatch(normalized) else None
+
+
 def is_sha256_hex(normalized: str) -> bool:
     """Whether a normalised value is already a lower-case hex SHA-256 digest (sent as it is)."""
-    return len(normalized) == 64 and _HEX.fullmatch(normalized) is not None
+    return given_hashing(normalized) == "sha256"
 
 
 def normalize_email(value: str) -> str:
@@ -86,11 +100,11 @@ def normalize_email(value: str) -> str:
 
 
 def email_rejection(normalized: str) -> Rejection | None:
-    """Return why a normalised value is not a usable address or SHA-256 digest, or None when it is one."""
+    """Why a normalised value is not a usable address, SHA-256 or MD5 digest; None when it is one."""
     if not normalized:
         return Rejection.EMPTY
-    if algorithm := hex_digest_algorithm(normalized):
-        return None if algorithm == "SHA-256" else Rejection.UNSUPPORTED_HASH
+    if hex_digest_algorithm(normalized):
+        return None if given_hashing(normalized) else Rejection.UNSUPPORTED_HASH
     if len(normalized) > MAX_EMAIL_LENGTH or normalized.find("@") > MAX_LOCAL_PART_LENGTH:
         return Rejection.TOO_LONG
     if CONTROL_CHARACTERS.search(normalized):
@@ -122,7 +136,7 @@ def as_text(value: object) -> tuple[str | None, Rejection | None]:
 
 
 def prepare_email(value: object) -> tuple[str | None, Rejection | None]:
-    """Turn a raw column value into a normalised address (or SHA-256 hex), or the reason it is rejected."""
+    """Turn a raw column value into a normalised address (or digest hex), or the reason it is rejected."""
     text, rejection = as_text(value)
     if text is None:
         return None, rejection
@@ -138,26 +152,26 @@ class PreparedChunk(NamedTuple):
     valid: list[str]
     #: ``(position in the chunk, reason)`` of every rejected value, in chunk order.
     rejected: list[tuple[int, Rejection]]
-    #: The raw SHA-256 digests of the values that were given already hashed, in chunk order.
-    hashed: list[bytes]
+    #: The raw digests of the values that were given already hashed, by hashing, in chunk order.
+    given: dict[str, list[bytes]]
 
 
 def prepare_each(
     prepare: Callable[[object], tuple[str | None, Rejection | None]], values: Sequence[object]
 ) -> PreparedChunk:
-    """Prepare a chunk value by value with ``prepare``; values given as SHA-256 hex go to ``hashed``."""
+    """Prepare a chunk value by value with ``prepare``; values given as digests go to ``given``."""
     valid: list[str] = []
     rejected: list[tuple[int, Rejection]] = []
-    hashed: list[bytes] = []
+    given: dict[str, list[bytes]] = {}
     for position, value in enumerate(values):
         normalized, rejection = prepare(value)
         if normalized is None:
             rejected.append((position, cast("Rejection", rejection)))
-        elif is_sha256_hex(normalized):
-            hashed.append(bytes.fromhex(normalized))
+        elif hashing := given_hashing(normalized):
+            given.setdefault(hashing, []).append(bytes.fromhex(normalized))
         else:
             valid.append(normalized)
-    return PreparedChunk(valid, rejected, hashed)
+    return PreparedChunk(valid, rejected, given)
 
 
 def prepare_emails(values: Sequence[object]) -> PreparedChunk:
@@ -177,19 +191,20 @@ def prepare_emails(values: Sequence[object]) -> PreparedChunk:
         suspects.update(i for i, text in enumerate(normalized) if len(text) > MAX_LOCAL_PART_LENGTH)
     refused: dict[int, Rejection] = {}
     prehashed: list[int] = []
+    given: dict[str, list[bytes]] = {}
     for i in sorted(suspects):
         if (reason := email_rejection(normalized[i])) is not None:
             refused[i] = reason
-        elif is_sha256_hex(normalized[i]):
+        elif hashing := given_hashing(normalized[i]):
             prehashed.append(i)
-    hashed = [bytes.fromhex(normalized[i]) for i in prehashed]
+            given.setdefault(hashing, []).append(bytes.fromhex(normalized[i]))
     if refused or prehashed:
         normalized = list(compress(normalized, _all_but(len(normalized), [*refused, *prehashed])))
     if refused and rejected:  # texts are the values less the rejected ones: map their positions back
         positions = list(compress(range(len(values)), _all_but(len(values), rejected)))
         refused = {positions[i]: reason for i, reason in refused.items()}
     rejected.update(refused)
-    return PreparedChunk(normalized, sorted(rejected.items()), hashed)
+    return PreparedChunk(normalized, sorted(rejected.items()), given)
 
 
 def _texts(values: Sequence[object]) -> tuple[Sequence[str], dict[int, Rejection]]:

@@ -1,10 +1,10 @@
-"""The de-duplicated member set of one export and identifier type, kept compact.
+"""The de-duplicated member set of one export and member list, kept compact.
 
 Members are fixed-width byte keys in one buffer (no Python object per member), sorted and
 de-duplicated in place by numpy: raw 32-byte SHA-256 digests for hashed types (32 MB per million
 members), sent as lower-case hex encoded straight from the bytes (:func:`hex_json_array`); or the
-values themselves for types sent as they are (mobile ad ids as 16 UUID bytes). Plain e-mails, an
-opt-in that keeps no snapshot, are a set of strings.
+values themselves for types sent as they are (mobile ad ids as 16 UUID bytes, MD5 digests as their
+16 bytes). Plain e-mails, an opt-in that keeps no snapshot, are a set of strings.
 """
 
 from __future__ import annotations
@@ -26,6 +26,11 @@ DIGEST_DTYPE = f"S{DIGEST_SIZE}"
 _digest = type(hashlib.sha256()).digest
 
 
+def _digests(normalized: Iterable[str]) -> bytes:
+    """The raw SHA-256 digests of the UTF-8 identifiers, joined (the loop runs in C)."""
+    return b"".join(map(_digest, map(hashlib.sha256, map(str.encode, normalized))))
+
+
 class MemberSet(Protocol):
     """Collects normalised identifiers and yields each distinct one once, as it is sent to Criteo."""
 
@@ -45,6 +50,10 @@ class MemberSet(Protocol):
     def identifiers(self) -> Iterator[str]:
         """Yield each distinct identifier in the form sent to Criteo."""
 
+    @property
+    def legacy_keys(self) -> np.ndarray | None:
+        """The members' keys in the form an earlier version kept them, when it differs; else None."""
+
 
 class KeyedMembers:
     """Distinct fixed-width member keys, collected in one buffer, sorted and de-duplicated once."""
@@ -53,6 +62,10 @@ class KeyedMembers:
         self._dtype = dtype
         self._buffer = bytearray()
         self.keys: np.ndarray = np.empty(0, dtype=dtype)
+
+    def add_digests(self, digests: Iterable[bytes]) -> None:
+        """Keep identifiers given already hashed, as their raw digests (of this set's width): never hashed."""
+        self._buffer += b"".join(digests)
 
     def freeze(self) -> None:
         """Sort and de-duplicate the keys, releasing the collection buffer.
@@ -67,20 +80,44 @@ class KeyedMembers:
     def __len__(self) -> int:
         return len(self.keys)
 
+    @property
+    def legacy_keys(self) -> np.ndarray | None:
+        """No earlier form of these keys is kept."""
+        return None
+
 
 class HashedMembers(KeyedMembers):
-    """Distinct SHA-256 digests of normalised identifiers, sent as lower-case hex."""
+    """Distinct SHA-256 digests of normalised identifiers, sent as lower-case hex.
 
-    def __init__(self) -> None:
+    :param legacy_input: when given, the set also keeps, as :attr:`legacy_keys`, the digest of
+        ``legacy_input(identifier)`` for each identifier it hashed: what an earlier version sent for
+        it, so that a run can tell who of a snapshot in that form is still a member.
+    """
+
+    def __init__(self, legacy_input: Callable[[str], str] | None = None) -> None:
         super().__init__(DIGEST_DTYPE)
+        self._legacy_input = legacy_input
+        self._legacy = None if legacy_input is None else HashedMembers()
+
+    @property
+    def legacy_keys(self) -> np.ndarray | None:
+        """The sorted, distinct legacy-form digests once frozen; None when no legacy form is kept."""
+        return None if self._legacy is None else self._legacy.keys
 
     def add_many(self, normalized: Iterable[str]) -> None:
         """Hash and keep normalised identifiers (the loop runs in C)."""
-        self._buffer += b"".join(map(_digest, map(hashlib.sha256, map(str.encode, normalized))))
+        if self._legacy is None or self._legacy_input is None:
+            self._buffer += _digests(normalized)
+            return
+        values = list(normalized)
+        self._buffer += _digests(values)
+        self._legacy.add_many(map(self._legacy_input, values))
 
-    def add_digests(self, digests: Iterable[bytes]) -> None:
-        """Keep identifiers given already hashed, as raw 32-byte digests: they are not hashed twice."""
-        self._buffer += b"".join(digests)
+    def freeze(self) -> None:
+        """Sort and de-duplicate the digests (and the legacy ones)."""
+        super().freeze()
+        if self._legacy is not None:
+            self._legacy.freeze()
 
     def identifiers(self) -> Iterator[str]:
         """Yield each digest as 64 lower-case hex characters, in sorted order."""
@@ -180,6 +217,7 @@ class PlainMembers:
         self._members: set[str] = set()
         self._sorted: list[str] = []
         self.keys: np.ndarray | None = None
+        self.legacy_keys: np.ndarray | None = None
 
     def add_many(self, normalized: Iterable[str]) -> None:
         """Keep normalised identifiers."""

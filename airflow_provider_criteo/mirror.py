@@ -73,16 +73,29 @@ def history_bounds(previous: np.ndarray, intents: Sequence[Intent]) -> tuple[np.
     return setdiff_sorted(previous, maybe_removed), union_sorted(previous, maybe_added)
 
 
-def plan_mirror(current: np.ndarray, previous: np.ndarray, intents: Sequence[Intent] = ()) -> MirrorPlan:
+def plan_mirror(
+    current: np.ndarray,
+    previous: np.ndarray,
+    intents: Sequence[Intent] = (),
+    *,
+    aliases: np.ndarray | None = None,
+) -> MirrorPlan:
     """Diff the current members against the audience's history (all arrays sorted, distinct digests).
 
     Whatever is current and not surely present is added; whatever is possibly present and not
     current is removed. Amendments are idempotent, so re-sending an uncertain change is safe.
+    ``aliases`` are the current members in the form the history was written in, when it was written in
+    another: they leave the audience (to be replaced by their current form) but do not count as leaving.
     """
     surely_present, maybe_present = history_bounds(previous, intents)
     adds = setdiff_sorted(current, surely_present)
     removes = setdiff_sorted(maybe_present, current)
-    leaving = len(removes) if maybe_present is previous else int((~isin_sorted(previous, current)).sum())
+    if aliases is not None:
+        leaving = int((~isin_sorted(previous, union_sorted(current, aliases))).sum())
+    elif maybe_present is previous:
+        leaving = len(removes)
+    else:
+        leaving = int((~isin_sorted(previous, current)).sum())
     return MirrorPlan(
         adds, removes, unchanged=len(current) - len(adds), previous=len(previous), leaving=leaving
     )

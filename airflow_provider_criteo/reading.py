@@ -20,12 +20,12 @@ if TYPE_CHECKING:
 
     from airflow.providers.common.sql.hooks.sql import DbApiHook
 
-    from airflow_provider_criteo.identifier_types import IdentifierType
-    from airflow_provider_criteo.identifiers import Rejection
-    from airflow_provider_criteo.members import HashedMembers, MemberSet
+    from airflow_provider_criteo.identifier_types import IdentifierForm, IdentifierType
+    from airflow_provider_criteo.identifiers import PreparedChunk, Rejection
+    from airflow_provider_criteo.members import KeyedMembers, MemberSet
 
-    #: The member set of each identifier type read, in the order of its columns.
-    Members = list[tuple[IdentifierType, MemberSet]]
+    #: The member set of each member list read (an identifier type in one form), in column order.
+    Members = list[tuple[IdentifierForm, MemberSet]]
 
 # How many rejected values the task log lists by row position (never by value).
 REJECTED_ROWS_LOGGED = 10
@@ -45,6 +45,14 @@ class ReadCounts:
         """Count a rejected value."""
         self.invalid += 1
         self.rejected_by_reason[reason.value] = self.rejected_by_reason.get(reason.value, 0) + 1
+
+    def take(self, prepared: PreparedChunk) -> None:
+        """Count a prepared chunk: valid values (some given as digests) and rejected ones."""
+        given = sum(map(len, prepared.given.values()))
+        self.valid += len(prepared.valid) + given
+        self.prehashed += given
+        for _, rejection in prepared.rejected:
+            self.reject(rejection)
 
 
 def reasons_of(counts: Iterable[ReadCounts]) -> dict[str, int]:
@@ -96,60 +104,65 @@ def read_identifiers(
     log: Any,
     what: str,
     hash_emails: bool = True,
-    phone_country_code: str | None = None,
+    phone_region: str | None = None,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
 ) -> Read:
     """Stream the identifier ``columns`` (type -> column) and keep each type's distinct valid values.
 
-    ``counts`` (one per type) receive the counts; ``what`` names the rows in the task log.
+    ``counts`` (one per type) receive the counts; ``what`` names the rows in the task log. A column
+    feeds one member set per form of its type (e-mails given as MD5 digests are kept apart).
     """
-    kinds = [
-        identifier_type(name, hash_emails=hash_emails, phone_country_code=phone_country_code)
-        for name in columns
-    ]
-    read = Read([(kind, kind.new_members()) for kind in kinds])
+    kinds = [identifier_type(name, hash_emails=hash_emails, phone_region=phone_region) for name in columns]
+    lists = [[(form, form.new_members()) for form in kind.forms] for kind in kinds]
     rejected_rows: list[str] = []
+    rows = rows_without_identifier = 0
     progress = Progress(log, "read", "rows")
     for chunk in stream_columns(hook, query, parameters, list(columns.values()), chunk_size):
         rejections: Counter[int] = Counter()  # per row of the chunk, how many of its values were rejected
-        for (kind, members), values in zip(read.members, chunk, strict=True):
-            for position, rejection in _take(kind, members, values, counts[kind.name]):
+        for kind, forms, values in zip(kinds, lists, chunk, strict=True):
+            for position, rejection in _take(kind, forms, values, counts[kind.name]):
                 rejections[position] += 1
                 if len(rejected_rows) < REJECTED_ROWS_LOGGED:
                     label = "" if len(kinds) == 1 else f" {kind.name}"
-                    rejected_rows.append(f"row {read.rows + position + 1}{label}: {rejection.value}")
-        read.rows_without_identifier += sum(n == len(kinds) for n in rejections.values())
-        read.rows += len(chunk[0])
-        progress.update(read.rows)
-    for kind, members in read.members:
-        members.freeze()
+                    rejected_rows.append(f"row {rows + position + 1}{label}: {rejection.value}")
+        rows_without_identifier += sum(n == len(kinds) for n in rejections.values())
+        rows += len(chunk[0])
+        progress.update(rows)
+    for kind, forms in zip(kinds, lists, strict=True):
         counted = counts[kind.name]
-        counted.duplicates = counted.valid - len(members)
+        for _, members in forms:
+            members.freeze()
+        distinct = sum(len(members) for _, members in forms)
+        counted.duplicates = counted.valid - distinct
         log.info(
-            "Read %d rows of %s, %s: %d valid (%d distinct, %d given as SHA-256), %d rejected.",
-            read.rows,
+            "Read %d rows of %s, %s: %d valid (%d distinct, %d given as digests), %d rejected.",
+            rows,
             what,
             kind.name,
             counted.valid,
-            len(members),
+            distinct,
             counted.prehashed,
             counted.invalid,
         )
     if rejected_rows:
         log.warning("First rejected values (by row position, values withheld): %s", "; ".join(rejected_rows))
-    return read
+    return Read([entry for forms in lists for entry in forms], rows, rows_without_identifier)
 
 
 def _take(
-    kind: IdentifierType, members: MemberSet, values: Sequence[object], counts: ReadCounts
+    kind: IdentifierType,
+    forms: list[tuple[IdentifierForm, MemberSet]],
+    values: Sequence[object],
+    counts: ReadCounts,
 ) -> list[tuple[int, Rejection]]:
-    """Prepare a chunk of one type's values into its member set, counting; return the rejected rows."""
+    """Prepare a chunk of one column into the member sets of its forms, counting; return the rejected rows.
+
+    The first form takes the valid values; each form takes the values given as digests of its hashing.
+    """
     prepared = kind.prepare(values)
-    members.add_many(prepared.valid)
-    if prepared.hashed:  # only hashed types take values given as digests
-        cast("HashedMembers", members).add_digests(prepared.hashed)
-    counts.valid += len(prepared.valid) + len(prepared.hashed)
-    counts.prehashed += len(prepared.hashed)
-    for _, rejection in prepared.rejected:
-        counts.reject(rejection)
+    forms[0][1].add_many(prepared.valid)
+    for form, members in forms:
+        if digests := prepared.given.get(form.hashing):
+            cast("KeyedMembers", members).add_digests(digests)
+    counts.take(prepared)
     return prepared.rejected

@@ -73,10 +73,15 @@ class SnapshotKey:
 
 @dataclass(frozen=True)
 class Snapshot:
-    """A committed member set: sorted, distinct digests."""
+    """A committed member set: sorted, distinct keys (digests, or the values of a type sent as it is).
+
+    ``encoding`` is what the keys are, as the committing run recorded it (None in files written before
+    encodings were recorded): a run never diffs against keys of another encoding as if they were its own.
+    """
 
     version: int
     digests: np.ndarray
+    encoding: str | None = None
 
 
 @dataclass(frozen=True)
@@ -118,7 +123,12 @@ def encode(sections: dict[str, np.ndarray], **meta: Any) -> bytes:
 
 
 def decode(data: bytes, where: str) -> dict[str, np.ndarray]:
-    """Read what :func:`encode` wrote, refusing anything damaged."""
+    """Read the key arrays :func:`encode` wrote, refusing anything damaged."""
+    return decode_with_header(data, where)[0]
+
+
+def decode_with_header(data: bytes, where: str) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Read what :func:`encode` wrote, the key arrays and the header, refusing anything damaged."""
     try:
         if not data.startswith(MAGIC):
             raise ValueError("not a snapshot file")
@@ -143,7 +153,7 @@ def decode(data: bytes, where: str) -> dict[str, np.ndarray]:
             f"Snapshot file {where} is damaged ({err}). It is not taken for an empty audience: inspect or "
             "delete it; without a snapshot the next mirror run follows on_missing_state."
         ) from None
-    return sections
+    return sections, header
 
 
 class SnapshotStore:
@@ -188,13 +198,38 @@ class SnapshotStore:
         if not versions:
             return None
         path = folder / f"v{versions[-1]:08d}.snap"
-        return Snapshot(versions[-1], decode(path.read_bytes(), str(path))["members"])
+        sections, header = decode_with_header(path.read_bytes(), str(path))
+        encoding = header.get("encoding")
+        return Snapshot(versions[-1], sections["members"], encoding if isinstance(encoding, str) else None)
 
-    def commit(self, key: SnapshotKey, digests: np.ndarray, *, expected_version: int | None) -> int:
-        """Commit ``digests`` as the version after ``expected_version``, unless another run did first."""
+    def has_history(self, key: SnapshotKey) -> bool:
+        """Whether a member list was ever committed or has an uncommitted run's intent (no folder made)."""
+        folder = self.root.joinpath(*key.parts)
+        if not folder.exists():
+            return False
+        return any(
+            path.name.endswith(".snap") and path.name.startswith(("v", "intent-"))
+            for path in folder.iterdir()
+        )
+
+    def commit(
+        self,
+        key: SnapshotKey,
+        digests: np.ndarray,
+        *,
+        expected_version: int | None,
+        encoding: str | None = None,
+    ) -> int:
+        """Commit ``digests`` as the version after ``expected_version``, unless another run did first.
+
+        ``encoding`` says what the keys are (recorded in the file; None records nothing).
+        """
         folder = self._folder(key)
         version = (expected_version or 0) + 1
-        data = encode({"members": digests}, committed_at=time.time())
+        meta: dict[str, Any] = {"committed_at": time.time()}
+        if encoding is not None:
+            meta["encoding"] = encoding
+        data = encode({"members": digests}, **meta)
         if not self._create_exclusive(folder / f"v{version:08d}.snap", data):
             raise SnapshotConflictError(
                 f"Another run committed version {version} of audience {key.audience_id}'s snapshot first. "
@@ -277,7 +312,7 @@ class SnapshotStore:
             snapshot = self.latest(key)
             if snapshot is not None:
                 kept = np.setdiff1d(snapshot.digests, digests, assume_unique=True)
-                self.commit(key, kept, expected_version=snapshot.version)
+                self.commit(key, kept, expected_version=snapshot.version, encoding=snapshot.encoding)
             for intent in self.intents(key):
                 adds = np.setdiff1d(intent.adds, digests, assume_unique=True)
                 removes = np.setdiff1d(intent.removes, digests, assume_unique=True)

@@ -5,11 +5,13 @@
 - ``replace`` wipes the audience, then adds every member.
 - ``add_only`` adds every member and removes nothing.
 
-An audience may hold several identifier types (e-mails, phone numbers, mobile ad ids ...), each with
-its own snapshot and lock. Under all of their locks, a run records every type's intent before its
-first request (a wipe empties the audience for every type at once, so it comes after all of them),
-and commits a type's new snapshot only after every batch succeeded, so a later mirror run always
-diffs against the truth.
+An audience may hold several member lists: identifier types (e-mails, phone numbers, mobile ad ids
+...) and forms of one type (e-mails hashed with SHA-256, or given as MD5 digests), each with its own
+snapshot and lock. Under all of their locks, a run records every list's intent before its first
+request (a wipe empties the audience for every list at once, so it comes after all of them), and
+commits a list's new snapshot only after every batch succeeded, so a later mirror run always diffs
+against the truth. A snapshot written in an older encoding of its keys (phone numbers hashed with
+their ``+``) is migrated by an ordinary mirror run: its members are replaced by their current form.
 """
 
 from __future__ import annotations
@@ -20,18 +22,21 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from airflow_provider_criteo.exceptions import CriteoStateError
 from airflow_provider_criteo.hooks.criteo import chunked
+from airflow_provider_criteo.identifiers import given_hashing
 from airflow_provider_criteo.mirror import check_removal, history_bounds, plan_mirror, union_sorted
 from airflow_provider_criteo.progress import Progress
-from airflow_provider_criteo.resources import MAX_IDENTIFIERS_PER_REQUEST
+from airflow_provider_criteo.resources import MAX_IDENTIFIERS_PER_REQUEST, plus_count
 from airflow_provider_criteo.state import SnapshotKey, empty_digests
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
     from airflow_provider_criteo.hooks.criteo import CriteoHook
-    from airflow_provider_criteo.identifier_types import IdentifierType
+    from airflow_provider_criteo.identifier_types import IdentifierForm
     from airflow_provider_criteo.members import MemberSet
+    from airflow_provider_criteo.resources import AmendmentResult
     from airflow_provider_criteo.state import Intent, Snapshot, SnapshotStore
 
 ON_MISSING_STATE = ("replace", "add_only")
@@ -39,22 +44,34 @@ ON_MISSING_STATE = ("replace", "add_only")
 
 @dataclass
 class SyncResult:
-    """What a sync did (or, in a dry run, would do) with one identifier type of an audience."""
+    """What a sync did (or, in a dry run, would do) with one member list of an audience.
+
+    ``criteo_valid`` and ``criteo_invalid`` are what Criteo counted over the list's amendments (None
+    when it sent no counts: they are optional in its schema).
+    """
 
     added: int = 0
     removed: int = 0
     unchanged: int = 0
     requests: int = 0
     snapshot_version: int | None = None
+    criteo_valid: int | None = None
+    criteo_invalid: int | None = None
+
+    def count(self, amendment: AmendmentResult) -> None:
+        """Take the requests and Criteo's counts of one operation's amendments."""
+        self.requests += amendment.requests
+        self.criteo_valid = plus_count(self.criteo_valid, amendment.valid)
+        self.criteo_invalid = plus_count(self.criteo_invalid, amendment.invalid)
 
 
 @dataclass
 class AudienceResult:
-    """What a sync did (or would do) with an audience: by identifier type, and the wipe."""
+    """What a sync did (or would do) with an audience: by member list (type, hashing), and the wipe."""
 
-    by_type: dict[str, SyncResult] = field(default_factory=dict)
+    by_form: dict[tuple[str, str], SyncResult] = field(default_factory=dict)
     wiped: bool = False
-    #: Requests that belong to no one type (the wipe).
+    #: Requests that belong to no one list (the wipe).
     requests: int = 0
 
 
@@ -77,13 +94,13 @@ class SyncPolicy:
 
 @dataclass
 class _Plan:
-    """One identifier type's part of a run: what to send, and the history it was planned on.
+    """One member list's part of a run: what to send, and the history it was planned on.
 
     ``key`` is None when no snapshot is kept or recorded (plain e-mails, which have no keys; ``add_only``
-    on an audience whose type has no history): the members are then only added.
+    on an audience whose list has no history): the members are then only added.
     """
 
-    kind: IdentifierType
+    kind: IdentifierForm
     members: MemberSet
     key: SnapshotKey | None
     adds: np.ndarray = field(default_factory=empty_digests)
@@ -91,6 +108,8 @@ class _Plan:
     wipe: bool = False
     snapshot: Snapshot | None = None
     intents: list[Intent] = field(default_factory=list)
+    #: The encoding of the keys the run commits (the list's own, unless add_only keeps an older one).
+    encoding: str | None = None
 
     @property
     def previous(self) -> np.ndarray:
@@ -130,14 +149,23 @@ class AudienceSync:
 
     # ------------------------------------------------------------------------------- planning
 
-    def _key(self, kind: IdentifierType, members: MemberSet) -> SnapshotKey | None:
+    def _key(self, kind: IdentifierForm, members: MemberSet) -> SnapshotKey | None:
         if members.keys is None:
             return None
         return SnapshotKey(self.advertiser_id, self.audience_id, kind.name, kind.hashing)
 
-    def _new_plans(self, members: Sequence[tuple[IdentifierType, MemberSet]]) -> list[_Plan]:
-        """A plan per type, with the key of its snapshot (None when it keeps none); nothing planned yet."""
-        return [_Plan(kind, group, self._key(kind, group)) for kind, group in members]
+    def _new_plans(self, members: Sequence[tuple[IdentifierForm, MemberSet]]) -> list[_Plan]:
+        """A plan per list taking part, with the key of its snapshot (None when it keeps none).
+
+        An optional list (e-mails given as MD5 digests) takes part only with members or a history.
+        """
+        plans = [
+            _Plan(kind, group, self._key(kind, group), encoding=kind.encoding) for kind, group in members
+        ]
+        return [plan for plan in plans if not plan.kind.optional or self._has_part(plan)]
+
+    def _has_part(self, plan: _Plan) -> bool:
+        return len(plan.members) > 0 or (plan.key is not None and self.store.has_history(plan.key))
 
     def _plan_all(self, mode: str, plans: list[_Plan], created: bool) -> None:
         """Plan every type, reading its history; raises before anything is sent.
@@ -151,6 +179,7 @@ class AudienceSync:
             for plan in plans:
                 plan.wipe = True
                 plan.removes = plan.removes[:0]
+                plan.encoding = plan.kind.encoding
                 if plan.members.keys is not None:
                     plan.adds = plan.members.keys
 
@@ -168,14 +197,27 @@ class AudienceSync:
             self.log.info(
                 "Audience %s has no %s snapshot: add_only adds, and records nothing.",
                 self.audience_id,
-                plan.kind.name,
+                plan.kind.label,
             )
             plan.key = None
             return
         if mode != "mirror":
             plan.wipe = mode == "replace" and not created
+            if mode == "add_only" and (older := self._older_encoding(plan)):
+                plan.encoding = older  # nothing is removed: members of the older form stay, and say so
             return
-        mirror = plan_mirror(current, plan.previous, plan.intents)
+        aliases = None
+        if older := self._older_encoding(plan):
+            aliases = plan.members.legacy_keys
+            self.log.warning(
+                "Audience %s: its %s snapshot holds an older form of the identifiers (%s). This run removes "
+                "them and adds their current form (%s); the removal guard counts only people who left.",
+                self.audience_id,
+                plan.kind.label,
+                older,
+                plan.kind.encoding,
+            )
+        mirror = plan_mirror(current, plan.previous, plan.intents, aliases=aliases)
         plan.adds, plan.removes = mirror.adds, mirror.removes
         plan.wipe = unknown and self.policy.on_missing_state == "replace"
         if unknown:
@@ -183,15 +225,34 @@ class AudienceSync:
                 "Audience %s exists at Criteo but has no %s mirror snapshot (a first mirror export, or the "
                 "snapshot was deleted): on_missing_state=%r.",
                 self.audience_id,
-                plan.kind.name,
+                plan.kind.label,
                 self.policy.on_missing_state,
             )
         if not self.policy.allow_large_removal:
             known = None if plan.wipe else mirror.previous
             check_removal(mirror.leaving, known, len(current), self.policy.max_removal_fraction, self.segment)
 
+    def _older_encoding(self, plan: _Plan) -> str | None:
+        """The snapshot's encoding when it is the list's older one (to migrate), else None.
+
+        A snapshot of an encoding this version cannot translate (written by a newer version) is refused.
+        """
+        if plan.snapshot is None:
+            return None
+        recorded = plan.kind.encoding_of(plan.snapshot.encoding)
+        if recorded == plan.kind.encoding:
+            return None
+        if recorded != plan.kind.legacy_encoding or plan.members.legacy_keys is None:
+            raise CriteoStateError(
+                f"The {plan.kind.label} snapshot of audience {self.audience_id} holds keys encoded as "
+                f"{recorded!r}, which this version cannot compare with its own ({plan.kind.encoding!r}): was "
+                "it written by a newer version of airflow-provider-criteo? Nothing was sent; run the export "
+                "with the version that wrote it, or with sync_mode='replace' to start the list again."
+            )
+        return recorded
+
     def preview(
-        self, mode: str, members: Sequence[tuple[IdentifierType, MemberSet]], exists: bool
+        self, mode: str, members: Sequence[tuple[IdentifierForm, MemberSet]], exists: bool
     ) -> AudienceResult:
         """What :meth:`run` would do, reading the history but sending and writing nothing."""
         plans = self._new_plans(members)
@@ -199,7 +260,7 @@ class AudienceSync:
         result = AudienceResult(wiped=any(plan.wipe for plan in plans))
         for plan in plans:
             added = len(plan.members) if plan.members.keys is None else len(plan.adds)
-            result.by_type[plan.kind.name] = SyncResult(
+            result.by_form[plan.kind.name, plan.kind.hashing] = SyncResult(
                 added=added, removed=len(plan.removes), unchanged=len(plan.members) - added
             )
         return result
@@ -207,9 +268,9 @@ class AudienceSync:
     # ------------------------------------------------------------------------------- running
 
     def run(
-        self, mode: str, members: Sequence[tuple[IdentifierType, MemberSet]], created: bool
+        self, mode: str, members: Sequence[tuple[IdentifierForm, MemberSet]], created: bool
     ) -> AudienceResult:
-        """Sync the audience to the members of each type, under the locks of the types with snapshots."""
+        """Sync the audience to the members of each list, under the locks of the lists with snapshots."""
         plans = self._new_plans(members)
         with contextlib.ExitStack() as locks:
             for plan in plans:
@@ -225,16 +286,18 @@ class AudienceSync:
                 self.hook.wipe_contact_list(self.audience_id)
                 result.requests, result.wiped = 1, True
             for plan in plans:
-                result.by_type[plan.kind.name] = self._send(mode, plan, intents.get(id(plan)))
+                result.by_form[plan.kind.name, plan.kind.hashing] = self._send(
+                    mode, plan, intents.get(id(plan))
+                )
             return result
 
     def _record_intent(self, key: SnapshotKey, plan: _Plan) -> str:
-        """Record what this run may change of one type, before the first request of the run."""
+        """Record what this run may change of one list, before the first request of the run."""
         maybe_present = history_bounds(plan.previous, plan.intents)[1]
         return self.store.record_intent(key, plan.adds, maybe_present if plan.wipe else plan.removes)
 
     def _send(self, mode: str, plan: _Plan, intent: str | None) -> SyncResult:
-        """Send one type's adds and removes; commit its snapshot and settle its intents."""
+        """Send one list's adds and removes; commit its snapshot and settle its intents."""
         result = SyncResult()
         current = plan.members.keys
         if current is None:  # plain e-mails
@@ -250,23 +313,26 @@ class AudienceSync:
         committed = union_sorted(plan.previous, current) if mode == "add_only" else current
         settled = [intent] if mode == "add_only" else [intent, *(i.name for i in plan.intents)]
         result.snapshot_version = self.store.commit(
-            plan.key, committed, expected_version=plan.snapshot.version if plan.snapshot is not None else None
+            plan.key,
+            committed,
+            expected_version=plan.snapshot.version if plan.snapshot is not None else None,
+            encoding=plan.encoding,
         )
         self.store.clear_intents(plan.key, settled)
         return result
 
     def _amend(
         self,
-        kind: IdentifierType,
+        kind: IdentifierForm,
         operation: str,
         identifiers: Iterable[str] | np.ndarray,
         result: SyncResult,
     ) -> int:
         """Send one operation in batches of ``batch_size``, logging progress; return the count sent.
 
-        ``identifiers`` are strings sent as they are, or an array of member keys (sent as the type says).
+        ``identifiers`` are strings sent as they are, or an array of member keys (sent as the list says).
         """
-        label = f"{operation} {kind.name} to audience {self.audience_id}"
+        label = f"{operation} {kind.label} to audience {self.audience_id}"
         progress = Progress(self.log, label, "identifiers")
         sent = 0
         size = self.policy.batch_size
@@ -276,9 +342,25 @@ class AudienceSync:
             else chunked(identifiers, size)
         )
         for number, batch in enumerate(batches, start=1):
-            result.requests += self.hook.amend_contact_list(
+            amendment = self.hook.amend_contact_list(
                 self.audience_id, operation, batch, identifier_type=kind.name
-            ).requests
+            )
+            result.count(amendment)
+            self._note_refused(kind, operation, amendment)
             sent += len(batch)
             progress.update(sent, f"batch {number}")
         return sent
+
+    def _note_refused(self, kind: IdentifierForm, operation: str, amendment: AmendmentResult) -> None:
+        """Warn when Criteo counted identifiers of a batch as invalid: we sent them as valid."""
+        if not amendment.invalid:
+            return
+        samples = [s for s in amendment.sample_invalid if given_hashing(s.lower())]
+        self.log.warning(
+            "Criteo counted %d of the %s identifiers of this %s batch as invalid, which this export "
+            "counted valid%s.",
+            amendment.invalid,
+            kind.label,
+            operation,
+            f" (samples, digests only: {', '.join(samples)})" if samples else "",
+        )

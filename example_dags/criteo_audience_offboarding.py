@@ -7,7 +7,8 @@ failure finishes the job: the snapshot goes before the audience because, once th
 nothing leads back to its snapshot.
 
 Pause ``criteo_segment_export`` (or drop the segment) first: its next run would create the audience
-again.
+again. An audience whose contact list Criteo keeps read-only (one Criteo or a partner maintains) is
+refused before anything is changed: its members cannot be wiped through the API.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from airflow.sdk import DAG, task
 from criteo_examples import CRITEO_POOL
 from criteo_examples.forms import chosen, segment_multi_select
 
+from airflow_provider_criteo.exceptions import CriteoConfigurationError
 from airflow_provider_criteo.hooks.criteo import CriteoHook
 from airflow_provider_criteo.state import SnapshotStore
 
@@ -47,6 +49,12 @@ with DAG(
         if audience is None:
             log.info("Advertiser %s has no audience named %r: nothing to remove.", hook.advertiser_id, name)
             return {"audience_name": name, "audience_id": None, "deleted": False}
+        if audience.read_only:
+            raise CriteoConfigurationError(
+                f"Audience {name!r} (id {audience.id}) is a read-only contact list at Criteo: its members "
+                "cannot be wiped through the API. Nothing was changed; ask Criteo, or the partner that "
+                "maintains it, to remove it."
+            )
         hook.wipe_contact_list(audience.id)
         SnapshotStore.from_config().delete_audience(audience.advertiser_id, audience.id)
         hook.delete_audience_segments([audience.id])

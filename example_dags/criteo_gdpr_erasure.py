@@ -29,7 +29,7 @@ with DAG(
         sql="SELECT email, phone, mobile_ad_id FROM erasure_requests",
         # The identifier types criteo_segment_export sends.
         identifier_columns={"email": "email", "phoneNumber": "phone", "madid": "mobile_ad_id"},
-        phone_country_code="33",
+        phone_region="FR",
         audit_table="erasure_audit",
         pool=CRITEO_POOL,
     )

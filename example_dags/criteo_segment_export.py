@@ -76,7 +76,7 @@ with DAG(
         parameters={"segment": "{{ task.segment }}"},
         # Every identifier the warehouse has goes to the one audience: more of its people are matched.
         identifier_columns={"email": "email", "phoneNumber": "phone", "madid": "mobile_ad_id"},
-        phone_country_code="33",  # the CRM writes French numbers without their country code
+        phone_region="FR",  # the CRM writes French numbers without their country code
         history_table=HISTORY_TABLE,
         audience_description="{{ task.segment }}, exported from the demo warehouse by Airflow",
         sync_mode="{{ params.sync_mode }}",

@@ -49,6 +49,14 @@ class FakeClock:
         self.now += seconds
 
 
+def counted(sandbox: Any, value: Any) -> Any:
+    """What Criteo reports of ``value`` (a count, a size, a match rate) as the sandbox answers now.
+
+    The schema-minimal sandbox answers without the optional counts, and with statistics not computed yet.
+    """
+    return None if sandbox.state.settings.schema_minimal else value
+
+
 def sha(address: str) -> str:
     """The identifier Criteo receives for an already normalised address."""
     return hashlib.sha256(address.encode()).hexdigest()
@@ -70,14 +78,15 @@ def demo_audiences(warehouse: str | Path) -> dict[str, set[str]]:
     """Per segment of a demo warehouse, what the example export must leave in its audience.
 
     Every type the export sends, computed here value by value: the SHA-256 of each valid address and
-    of each valid phone number in E.164 (national numbers are French), and each valid mobile ad id.
+    Criteo's hashed phone number of each valid phone number (the SHA-256 of its E.164 digits; national
+    numbers are French), and each valid mobile ad id.
     """
     audiences: dict[str, set[str]] = {}
     with closing(sqlite3.connect(warehouse)) as db:
         rows = db.execute("SELECT segment, email, phone, mobile_ad_id FROM segment_members").fetchall()
     for segment, email, phone, ad_id in rows:
         members = audiences.setdefault(segment, set())
-        for normalized, _ in (prepare_email(email), prepare_phone(phone, country_code="33")):
+        for normalized, _ in (prepare_email(email), prepare_phone(phone, region="FR")):
             if normalized is not None:
                 members.add(sha(normalized))
         if (madid := prepare_madid(ad_id)[0]) is not None:

@@ -9,58 +9,119 @@ from hypothesis import strategies as st
 
 from airflow_provider_criteo.identifier_types import (
     IDENTIFIER_TYPES,
-    check_country_code,
     identifier_type,
+    phone_region,
     prepare_identity_link,
     prepare_madid,
     prepare_phone,
 )
 from airflow_provider_criteo.identifiers import Rejection
 
-SHA256 = hashlib.sha256(b"+33612345678").hexdigest()
+SHA256 = hashlib.sha256(b"33612345678").hexdigest()
 
 
 @pytest.mark.parametrize(
-    ("value", "country_code", "expected"),
+    ("value", "expected_digest"),
     [
-        ("+33 6 12 34 56 78", None, "+33612345678"),
-        ("0033 (0)6-12-34-56-78".replace("(0)", ""), None, "+33612345678"),
-        ("06.12.34.56.78", "33", "+33612345678"),
-        ("612345678", "33", "+33612345678"),
-        ("(202) 555-0123", "1", "+12025550123"),
-        ("+1 202/555/0123", "44", "+12025550123"),  # an international number keeps its own code
-        (b"+44 20 7946 0958", None, "+442079460958"),
+        # Criteo's own examples of its hashed phone number (help center, OneTag "Pass phone numbers").
+        ("+33 1 40 40 22 90", "fda66831d0cb0eb4bffb21bc795308d69921c211c57be0ae15702071e3b9e988"),
+        ("+1 (234) 567-8910", "63640264849a87c90356129d99ea165e37aa5fabc1fea46906df1a7ca50db492"),
+    ],
+)
+def test_criteo_hashed_phone_number_vectors(value, expected_digest):
+    digits, rejection = prepare_phone(value)
+    assert rejection is None
+    assert hashlib.sha256(digits.encode()).hexdigest() == expected_digest
+
+
+@pytest.mark.parametrize(
+    ("value", "region", "expected"),
+    [
+        ("+33 6 12 34 56 78", None, "33612345678"),
+        ("0033 6-12-34-56-78", None, "33612345678"),  # 00 international prefix
+        ("0033 1 40 40 22 90", "US", "33140402290"),  # 00 even where the region's prefix is 011
+        ("011 33 1 40 40 22 90", "US", "33140402290"),  # the region's own international prefix
+        ("06.12.34.56.78", "FR", "33612345678"),  # national: the trunk 0 gives way to the country code
+        ("612345678", "FR", "33612345678"),
+        # A country code written without + is recognised, not prefixed twice (was +3333140402292).
+        ("33 1 40 40 22 92", "FR", "33140402292"),
+        ("44 20 7123 4567", "GB", "442071234567"),  # was +44442071234567
+        ("+44 (0)20 7123 4567", None, "442071234567"),  # (0) trunk prefix after the country code
+        ("0044 (0)20 7123 4567", None, "442071234567"),
+        ("+33 0 1 40 40 22 90", None, "33140402290"),  # no trunk 0 right after the country code
+        ("(202) 555-0123", "US", "12025550123"),
+        ("+1 202/555/0123", "GB", "12025550123"),  # an international number keeps its own code
+        ("+39 06 1234 5678", None, "390612345678"),  # Italy keeps its leading 0
+        ("+81-12-3456-7891", None, "811234567891"),  # possible, range unknown to libphonenumber: sent
+        (b"+44 20 7946 0958", None, "442079460958"),
+        ("".join(chr(0xFF10 + int(d)) for d in "33140402290"), "FR", "33140402290"),  # full-width digits
         (f"  {SHA256.upper()} ", None, SHA256),  # already hashed: taken as it is
     ],
 )
-def test_phone_numbers_become_e164(value, country_code, expected):
-    assert prepare_phone(value, country_code) == (expected, None)
+def test_phone_numbers_become_e164_digits(value, region, expected):
+    assert prepare_phone(value, region) == (expected, None)
 
 
 @pytest.mark.parametrize(
-    ("value", "country_code", "reason"),
+    ("value", "region", "reason"),
     [
         (None, None, Rejection.NULL),
-        (612345678, "33", Rejection.NOT_TEXT),
+        (612345678, "FR", Rejection.NOT_TEXT),
         (" ", None, Rejection.EMPTY),
         ("06 12 34 56 78", None, Rejection.NO_COUNTRY_CODE),
-        ("+33 6 12", None, Rejection.INVALID_FORMAT),  # too short
-        ("+33 6 12 34 56 78 90 12 34", None, Rejection.INVALID_FORMAT),  # over 15 digits
-        ("+0 612345678", None, Rejection.INVALID_FORMAT),  # no country code starts with 0
-        ("1-800-FLOWERS", "1", Rejection.INVALID_FORMAT),
+        ("+33 6 12", None, Rejection.TOO_SHORT),
+        ("123", "FR", Rejection.TOO_SHORT),
+        ("+33 6 12 34 56 78 90 12 34", None, Rejection.TOO_LONG),  # over 15 digits
+        ("+999 612345678", None, Rejection.INVALID_COUNTRY_CODE),
+        ("+0 612345678", None, Rejection.INVALID_COUNTRY_CODE),
+        ("1-800-FLOWERS", "US", Rejection.INVALID_FORMAT),  # letters: not a number to match
         ("+33 6 12 34 56 78 ext. 12", None, Rejection.INVALID_FORMAT),
+        ("+33 6 12 34 56 78 #12", None, Rejection.EXTENSION),
         ("+33\x00612345678", None, Rejection.CONTROL_CHARACTERS),
-        (hashlib.md5(b"+33612345678").hexdigest(), None, Rejection.UNSUPPORTED_HASH),
+        (hashlib.md5(b"33612345678").hexdigest(), None, Rejection.UNSUPPORTED_HASH),
     ],
 )
-def test_phone_rejections_name_their_reason(value, country_code, reason):
-    assert prepare_phone(value, country_code) == (None, reason)
+def test_phone_rejections_name_their_reason(value, region, reason):
+    assert prepare_phone(value, region) == (None, reason)
 
 
-@given(st.from_regex(r"\+[1-9][0-9]{6,14}", fullmatch=True), st.sampled_from([" ", "-", ".", ""]))
-def test_any_e164_number_survives_separators(number, separator):
+@given(st.from_regex(r"\+33[67][0-9]{8}", fullmatch=True), st.sampled_from([" ", "-", ".", ""]))
+def test_any_french_mobile_survives_separators(number, separator):
     spaced = number[:3] + separator + number[3:6] + separator + number[6:]
-    assert prepare_phone(spaced) == (number, None)
+    assert prepare_phone(spaced) == (number[1:], None)
+    assert prepare_phone("0" + spaced[3:], "FR") == (number[1:], None)
+
+
+@pytest.mark.parametrize(
+    ("region", "country_code", "expected"),
+    [
+        ("FR", None, "FR"),
+        ("gb", None, "GB"),
+        (None, "33", "FR"),
+        (None, "1", "US"),
+        (None, "44", "GB"),
+        (None, None, None),
+    ],
+)
+def test_phone_region_from_either_setting(region, country_code, expected):
+    assert phone_region(region, country_code) == expected
+
+
+@pytest.mark.parametrize("code", ["0", "033", "1234", "+33", "FR", "", "999"])
+def test_country_codes_are_calling_codes(code):
+    with pytest.raises(ValueError, match="phone_country_code"):
+        phone_region(country_code=code)
+
+
+@pytest.mark.parametrize("region", ["FRA", "33", "", "XX", "001"])
+def test_regions_are_iso_3166_codes(region):
+    with pytest.raises(ValueError, match="phone_region"):
+        phone_region(region)
+
+
+def test_one_phone_setting_at_a_time():
+    with pytest.raises(ValueError, match="not both"):
+        phone_region("FR", "33")
 
 
 @pytest.mark.parametrize(
@@ -112,35 +173,37 @@ def test_identity_link_rejections(value, reason):
 
 
 def test_each_type_prepares_chunks_with_rejections_by_position():
-    digest = hashlib.sha256(b"+33612345678").digest()
-    phone = identifier_type("phoneNumber", phone_country_code="33")
+    digest = hashlib.sha256(b"33612345678").digest()
+    phone = identifier_type("phoneNumber", phone_region="FR")
     assert phone.prepare(["06 12 34 56 78", None, digest.hex(), "abc"]) == (
-        ["+33612345678"],
+        ["33612345678"],
         [(1, Rejection.NULL), (3, Rejection.INVALID_FORMAT)],
-        [digest],
+        {"sha256": [digest]},
     )
     madid = identifier_type("madid")
     assert madid.prepare([str(uuid.UUID(int=1)), "x"]) == (
         [str(uuid.UUID(int=1))],
         [(1, Rejection.INVALID_FORMAT)],
-        [],
+        {},
     )
 
 
-def test_identifier_types_know_how_they_are_sent_and_kept():
+def test_identifier_types_know_their_member_lists():
     kinds = {name: identifier_type(name) for name in IDENTIFIER_TYPES}
-    assert {name: kind.hashing for name, kind in kinds.items()} == {
-        "email": "sha256",
-        "phoneNumber": "sha256",
-        "madid": "none",
-        "identityLink": "none",
+    assert {name: [form.hashing for form in kind.forms] for name, kind in kinds.items()} == {
+        "email": ["sha256", "md5"],  # e-mails given as MD5 digests are a list of their own
+        "phoneNumber": ["sha256"],
+        "madid": ["none"],
+        "identityLink": ["none"],
     }
-    assert identifier_type("email", hash_emails=False).hashing == "none"
+    assert [form.hashing for form in identifier_type("email", hash_emails=False).forms] == ["none"]
     with pytest.raises(ValueError, match="gum"):
         identifier_type("gum")
 
 
-@pytest.mark.parametrize("code", ["0", "033", "1234", "+33", "FR", ""])
-def test_country_codes_are_calling_codes(code):
-    with pytest.raises(ValueError, match="phone_country_code"):
-        check_country_code(code)
+def test_phone_digests_keep_the_form_earlier_versions_sent():
+    members = identifier_type("phoneNumber").forms[0].new_members()
+    members.add_many(["33612345678"])
+    members.freeze()
+    assert members.keys.tobytes() == hashlib.sha256(b"33612345678").digest()
+    assert members.legacy_keys.tobytes() == hashlib.sha256(b"+33612345678").digest()

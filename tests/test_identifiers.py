@@ -125,14 +125,17 @@ def test_case_and_whitespace_variants_give_one_digest(address, before, after, ra
 
 
 def one_by_one(values: list) -> PreparedChunk:
-    """What prepare_emails must return: prepare_email on each value, in order; digests apart."""
+    """What prepare_emails must return: prepare_email on each value, in order; digests apart by hashing."""
     prepared = [prepare_email(value) for value in values]
     normalized = [n for n, _ in prepared if n is not None]
-    digests = [n for n in normalized if len(n) == 64 and set(n) <= set("0123456789abcdef")]
+    digests = [n for n in normalized if len(n) in (32, 64) and set(n) <= set("0123456789abcdef")]
+    given: dict[str, list[bytes]] = {}
+    for digest in digests:
+        given.setdefault("sha256" if len(digest) == 64 else "md5", []).append(bytes.fromhex(digest))
     return PreparedChunk(
         valid=[n for n in normalized if n not in digests],
         rejected=[(i, rejection) for i, (_, rejection) in enumerate(prepared) if rejection is not None],
-        hashed=[bytes.fromhex(n) for n in digests],
+        given=given,
     )
 
 
@@ -197,19 +200,25 @@ def test_prepare_emails_reports_rejections_by_position_in_the_chunk():
     assert prepare_emails(values) == (
         ["ann@example.com", "bob@example.com", "carl@example.com"],
         [(0, Rejection.NULL), (2, Rejection.EMPTY), (4, Rejection.INVALID_FORMAT), (5, Rejection.NOT_TEXT)],
-        [],
+        {},
     )
 
 
-def test_sha256_digests_are_taken_as_they_are_and_other_digests_refused():
+def test_sha256_and_md5_digests_are_taken_as_they_are_and_other_digests_refused():
     digest = hashlib.sha256(b"ann@example.com").digest()
-    md5 = hashlib.md5(b"ann@example.com").hexdigest()
+    md5 = hashlib.md5(b"dan@example.com").digest()
     sha1 = hashlib.sha1(b"ann@example.com").hexdigest()
-    values = [f" {digest.hex().upper()} ", "Bob@Example.com", md5, sha1, hashlib.sha512(b"x").hexdigest()]
+    values = [
+        f" {digest.hex().upper()} ",
+        "Bob@Example.com",
+        md5.hex().upper(),
+        sha1,
+        hashlib.sha512(b"x").hexdigest(),
+    ]
     assert prepare_emails(values) == (
         ["bob@example.com"],
-        [(2, Rejection.UNSUPPORTED_HASH), (3, Rejection.UNSUPPORTED_HASH), (4, Rejection.UNSUPPORTED_HASH)],
-        [digest],
+        [(3, Rejection.UNSUPPORTED_HASH), (4, Rejection.UNSUPPORTED_HASH)],
+        {"sha256": [digest], "md5": [md5]},
     )
 
 

@@ -5,15 +5,16 @@ from __future__ import annotations
 import hashlib
 import json
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from airflow.sdk import BaseOperator
 
 from airflow_provider_criteo.defaults import DEFAULT_CONN_ID
+from airflow_provider_criteo.exceptions import CriteoConfigurationError
 from airflow_provider_criteo.history import AUDIT_COLUMNS, append_record, now
 from airflow_provider_criteo.hooks.criteo import CriteoHook
-from airflow_provider_criteo.identifier_types import check_country_code
-from airflow_provider_criteo.members import hex_identifiers
+from airflow_provider_criteo.identifier_types import phone_region as phone_region_of
+from airflow_provider_criteo.mirror import union_sorted
 from airflow_provider_criteo.ownership import is_managed
 from airflow_provider_criteo.reading import ReadCounts, read_identifiers, reasons_of
 from airflow_provider_criteo.reading import identifier_columns as identifier_columns_of
@@ -27,18 +28,24 @@ if TYPE_CHECKING:
     import numpy as np
     from airflow.sdk import Context
 
-    from airflow_provider_criteo.identifier_types import IdentifierType
+    from airflow_provider_criteo.identifier_types import IdentifierForm
+    from airflow_provider_criteo.members import KeyedMembers
+    from airflow_provider_criteo.resources import AudienceSegment
 
 
 class CriteoEraseOperator(BaseOperator):
     """Remove people from every Criteo audience this provider manages for an advertiser.
 
     Reads the people to forget from a table or query of erasure requests: e-mail addresses (or
-    SHA-256 digests of normalised addresses), and with ``identifier_columns`` their phone numbers,
-    mobile ad ids or IdentityLink ids too. Removes them from every audience tagged as managed by this
-    provider and from the mirror snapshots of each type (so no later diff re-sends or keeps them),
-    and appends an audit record (when, which audiences, how many, SHA-256 digests; never an
-    identifier in plain) to ``audit_table``. It needs no data transfer consent: it only takes data back.
+    SHA-256 or MD5 digests of normalised addresses), and with ``identifier_columns`` their phone
+    numbers, mobile ad ids or IdentityLink ids too. Removes them from every audience tagged as managed
+    by this provider and from the mirror snapshots of each list (so no later diff re-sends or keeps
+    them), and appends an audit record (when, which audiences, how many, digests; never an identifier
+    in plain) to ``audit_table``. It needs no data transfer consent: it only takes data back. Phone
+    numbers are removed in the form earlier versions sent too (the SHA-256 of the number with its ``+``).
+
+    A managed audience whose contact list Criteo keeps read-only cannot be amended: the others are
+    erased and audited, then the task fails naming it.
 
     Make your segment queries exclude erased people too, or the next export adds them again.
 
@@ -49,7 +56,8 @@ class CriteoEraseOperator(BaseOperator):
     :param identifier_column: the column holding addresses or 64-hex SHA-256 digests.
     :param identifier_columns: instead of ``identifier_column``, the column of each identifier type,
         as for :class:`SegmentExportOperator`, e.g. ``{"email": "email", "phoneNumber": "phone"}``.
-    :param phone_country_code: calling code of phone numbers written without one.
+    :param phone_region: ISO 3166 region (``"FR"``) of phone numbers written without a country code.
+    :param phone_country_code: the older way to say it, a calling code (``"33"``).
     :param audit_table: table receiving one audit row per run, created when missing. (templated)
     :param audit_conn_id: connection of the audit table; default ``sql_conn_id``. (templated)
     :param criteo_conn_id: the Criteo connection. (templated)
@@ -83,6 +91,7 @@ class CriteoEraseOperator(BaseOperator):
         parameters: Mapping[str, Any] | Sequence[Any] | None = None,
         identifier_column: str = "email",
         identifier_columns: Mapping[str, str] | None = None,
+        phone_region: str | None = None,
         phone_country_code: str | None = None,
         audit_conn_id: str | None = None,
         criteo_conn_id: str = DEFAULT_CONN_ID,
@@ -102,8 +111,7 @@ class CriteoEraseOperator(BaseOperator):
         self.identifier_columns = identifier_columns_of(
             identifier_column, identifier_columns, column_parameter="identifier_column"
         )
-        check_country_code(phone_country_code)
-        self.phone_country_code = phone_country_code
+        self.phone_region = phone_region_of(phone_region, phone_country_code)
         self.audit_table = audit_table
         self.audit_conn_id = audit_conn_id
         self.criteo_conn_id = criteo_conn_id
@@ -121,21 +129,23 @@ class CriteoEraseOperator(BaseOperator):
         advertiser = self.hook.resolve_advertiser(self.advertiser_id)
         counts = {name: ReadCounts() for name in self.identifier_columns}
         people = self._read(counts)
-        audiences = [
+        managed = [
             s
             for s in self.hook.search_audience_segments(advertiser_ids=[advertiser])
             if is_managed(s.description)
         ]
+        audiences = [audience for audience in managed if not audience.read_only]
         store = SnapshotStore.from_config(self.snapshot_location)
         owner = lock_owner(context)
         for audience in audiences:
-            for kind, keys in people:
-                if not len(keys):
+            for kind, members in people:
+                if not len(members):
                     continue
+                keys = _every_form(members)
                 self.hook.remove_identifiers(audience.id, kind.wire(keys), identifier_type=kind.name)
                 store.forget(SnapshotKey(advertiser, audience.id, kind.name, kind.hashing), keys, owner=owner)
             self.log.info("Removed the people from audience %r (id %s).", audience.name, audience.id)
-        digests = [digest for kind, keys in people for digest in _audit_digests(kind, keys)]
+        digests = [digest for kind, members in people for digest in _audit_digests(kind, members.keys)]
         run = run_identity(context, self.task_id)
         record = {
             **run,
@@ -149,10 +159,13 @@ class CriteoEraseOperator(BaseOperator):
         append_record(
             get_sql_hook(self.audit_conn_id or self.sql_conn_id), self.audit_table, AUDIT_COLUMNS, record
         )
+        by_type: dict[str, int] = dict.fromkeys(self.identifier_columns, 0)
+        for kind, members in people:
+            by_type[kind.name] += len(members)
         summary = {
             "advertiser_id": advertiser,
             "identifiers": len(digests),
-            "identifier_types": {kind.name: len(keys) for kind, keys in people},
+            "identifier_types": by_type,
             "rejected_by_reason": reasons_of(counts.values()),
             "audience_ids": [a.id for a in audiences],
         }
@@ -163,10 +176,12 @@ class CriteoEraseOperator(BaseOperator):
             advertiser,
             self.audit_table,
         )
+        if len(audiences) < len(managed):
+            raise _read_only_error([audience for audience in managed if audience.read_only])
         return summary
 
-    def _read(self, counts: dict[str, ReadCounts]) -> list[tuple[IdentifierType, np.ndarray]]:
-        """The distinct identifiers (member keys) of the people to forget, by type; rejections counted."""
+    def _read(self, counts: dict[str, ReadCounts]) -> list[tuple[IdentifierForm, KeyedMembers]]:
+        """The distinct identifiers of the people to forget, by member list; rejections counted."""
         sql_hook = get_sql_hook(self.sql_conn_id)
         columns = self.identifier_columns
         read = read_identifiers(
@@ -177,13 +192,32 @@ class CriteoEraseOperator(BaseOperator):
             counts,
             log=self.log,
             what="erasure requests",
-            phone_country_code=self.phone_country_code,
+            phone_region=self.phone_region,
         )
-        return [(kind, members.keys) for kind, members in read.members if members.keys is not None]
+        return [
+            (form, cast("KeyedMembers", members))
+            for form, members in read.members
+            if members.keys is not None
+        ]
 
 
-def _audit_digests(kind: IdentifierType, keys: np.ndarray) -> list[str]:
-    """The hex SHA-256 an audit row keeps of each erased identifier: its digest, or the hash of its value."""
-    if kind.hashed:
-        return list(hex_identifiers(keys))
-    return [hashlib.sha256(value.encode()).hexdigest() for value in kind.wire(keys)]
+def _every_form(members: KeyedMembers) -> np.ndarray:
+    """The keys to erase: the current form, and the one earlier versions sent when there is one."""
+    legacy = members.legacy_keys
+    return members.keys if legacy is None else union_sorted(members.keys, legacy)
+
+
+def _audit_digests(kind: IdentifierForm, keys: np.ndarray) -> list[str]:
+    """What an audit row keeps of each erased identifier: its digest in hex, or the SHA-256 of its value."""
+    if kind.hashing != "none":
+        return kind.identifiers(keys)
+    return [hashlib.sha256(value.encode()).hexdigest() for value in kind.identifiers(keys)]
+
+
+def _read_only_error(audiences: list[AudienceSegment]) -> CriteoConfigurationError:
+    names = ", ".join(f"{audience.name!r} (id {audience.id})" for audience in audiences)
+    return CriteoConfigurationError(
+        f"The people could not be removed from {names}: Criteo keeps the contact list read-only "
+        "(contactList.isReadOnly), so it takes no amendment. Every other managed audience was erased and "
+        "audited. Ask Criteo, or the partner that maintains the list, to remove them."
+    )

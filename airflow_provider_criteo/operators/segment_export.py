@@ -12,7 +12,7 @@ from airflow_provider_criteo.defaults import DEFAULT_CONN_ID
 from airflow_provider_criteo.exceptions import CriteoConfigurationError
 from airflow_provider_criteo.history import append_history
 from airflow_provider_criteo.hooks.criteo import CriteoHook
-from airflow_provider_criteo.identifier_types import check_country_code
+from airflow_provider_criteo.identifier_types import phone_region as phone_region_of
 from airflow_provider_criteo.mirror import DEFAULT_MAX_REMOVAL_FRACTION
 from airflow_provider_criteo.ownership import claim, ownership_tag, tagged
 from airflow_provider_criteo.preflight import (
@@ -24,14 +24,14 @@ from airflow_provider_criteo.preflight import (
 )
 from airflow_provider_criteo.reading import ReadCounts, read_identifiers, reasons_of
 from airflow_provider_criteo.reading import identifier_columns as identifier_columns_of
-from airflow_provider_criteo.resources import MAX_IDENTIFIERS_PER_REQUEST
+from airflow_provider_criteo.resources import MAX_IDENTIFIERS_PER_REQUEST, plus_count
 from airflow_provider_criteo.source import DEFAULT_CHUNK_SIZE, get_sql_hook, source_query
 from airflow_provider_criteo.state import SnapshotStore
 from airflow_provider_criteo.sync import ON_MISSING_STATE, AudienceSync, SyncPolicy
 from airflow_provider_criteo.task_identity import lock_owner, run_identity
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Iterable, Mapping, Sequence
 
     from airflow.sdk import Context
 
@@ -44,27 +44,77 @@ DEFAULT_MAX_PROFILES = 1_000_000
 
 
 @dataclass
-class TypeCounts(ReadCounts):
-    """What one export read, rejected and changed of one identifier type."""
+class FormCounts:
+    """What one export kept and changed of one member list: an identifier type in one form.
+
+    ``criteo_valid`` / ``criteo_invalid`` are what Criteo counted over the list's amendments (None when
+    Criteo sent no counts).
+    """
+
+    members: int = 0
+    added: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    requests: int = 0
+    snapshot_version: int | None = None
+    criteo_valid: int | None = None
+    criteo_invalid: int | None = None
+
+
+@dataclass
+class SyncCounts(ReadCounts):
+    """What one export read, rejected and changed: of one identifier type, or of all of them."""
 
     added: int = 0
     removed: int = 0
     unchanged: int = 0
     requests: int = 0
     snapshot_version: int | None = None
+    criteo_valid: int | None = None
+    criteo_invalid: int | None = None
 
 
+@dataclass
+class TypeCounts(SyncCounts):
+    """What one export read, rejected and changed of one identifier type, in all and by form."""
+
+    #: By form (``"sha256"``; ``"md5"`` for e-mails given as MD5 digests; ``"none"``), each a list of its own.
+    forms: dict[str, FormCounts] = field(default_factory=dict)
+
+    def add_up(self) -> None:
+        """Set the type's sync counts from its forms'."""
+        forms = self.forms.values()
+        for name in _FORM_TOTALLED:
+            setattr(self, name, sum(getattr(counts, name) for counts in forms))
+        self.criteo_valid, self.criteo_invalid = _criteo_counts(forms)
+        versions = [counts.snapshot_version for counts in forms]
+        self.snapshot_version = versions[0] if len(versions) == 1 else None
+
+
+#: The counts of :class:`FormCounts` that a type adds up over its forms.
+_FORM_TOTALLED = ("added", "removed", "unchanged", "requests")
 #: The counts of :class:`TypeCounts` that the summary adds up over identifier types.
 _TOTALLED = ("valid", "invalid", "prehashed", "duplicates", "added", "removed", "unchanged")
 
 
+def _criteo_counts(counts: Iterable[FormCounts | SyncCounts]) -> tuple[int | None, int | None]:
+    """Criteo's valid and invalid counts over several lists (None where no list had any)."""
+    valid = invalid = None
+    for counted in counts:
+        valid = plus_count(valid, counted.criteo_valid)
+        invalid = plus_count(invalid, counted.criteo_invalid)
+    return valid, invalid
+
+
 @dataclass(kw_only=True)
-class ExportSummary(TypeCounts):
+class ExportSummary(SyncCounts):
     """What one export read, rejected and changed: the task's XCom value (no personal data).
 
-    The counts it has of :class:`TypeCounts` are totals over the identifier types (``requests`` also
-    counts a wipe), and ``identifier_types`` holds them by type. ``snapshot_version`` is the committed
-    snapshot's when the export sends one type.
+    The counts it has of :class:`SyncCounts` are totals over the identifier types (``requests`` also
+    counts a wipe), and ``identifier_types`` holds them by type, each with its forms.
+    ``snapshot_version`` is the committed snapshot's when the export sends one list.
+    ``audience_size`` and ``match_rate`` are Criteo's statistics after the export, None while Criteo
+    has not computed them (``statistics_note`` then says so).
     """
 
     segment: str
@@ -80,45 +130,64 @@ class ExportSummary(TypeCounts):
     audience_wiped: bool = False
     audience_size: int | None = None
     match_rate: float | None = None
+    statistics_note: str | None = None
     identifier_types: dict[str, TypeCounts] = field(default_factory=dict)
+
+    def keep(self, members: Members) -> None:
+        """Count the distinct members of each list read."""
+        for form, group in members:
+            if len(group) or not form.optional:
+                self.identifier_types[form.name].forms[form.hashing] = FormCounts(members=len(group))
 
     def apply(self, result: AudienceResult) -> None:
         """Take the counts of what the sync did (or would do)."""
-        self.requests += result.requests
         self.audience_wiped = result.wiped
-        for name, done in result.by_type.items():
-            counts = self.identifier_types[name]
+        for (name, hashing), done in result.by_form.items():
+            counts = self.identifier_types[name].forms.setdefault(hashing, FormCounts())
             counts.added, counts.removed, counts.unchanged = done.added, done.removed, done.unchanged
-            counts.requests += done.requests
-            counts.snapshot_version = done.snapshot_version
-            self.requests += done.requests
+            counts.requests, counts.snapshot_version = done.requests, done.snapshot_version
+            counts.criteo_valid, counts.criteo_invalid = done.criteo_valid, done.criteo_invalid
+        for type_counts in self.identifier_types.values():
+            type_counts.add_up()
         self.add_up()
+        self.requests += result.requests
 
     def add_up(self) -> None:
         """Set the totals from the counts by identifier type."""
         by_type = self.identifier_types.values()
-        for name in _TOTALLED:
+        for name in (*_TOTALLED, "requests"):
             setattr(self, name, sum(getattr(counts, name) for counts in by_type))
         self.rejected_by_reason = reasons_of(by_type)
-        versions = [counts.snapshot_version for counts in by_type]
-        self.snapshot_version = versions[0] if len(versions) == 1 else None
+        self.criteo_valid, self.criteo_invalid = _criteo_counts(by_type)
+        lists = [form for counts in by_type for form in counts.forms.values()]
+        self.snapshot_version = lists[0].snapshot_version if len(lists) == 1 else None
 
     def as_table(self) -> str:
         """The summary as an aligned two-column table, for the task log: the export, then its counts."""
         values = asdict(self)
-        counted = [f.name for f in fields(TypeCounts)]
+        counted = [f.name for f in fields(SyncCounts)]
         own = [name for name in values if name not in counted]
         rows = {name: values[name] for name in own + counted}
         for nested in ("rejected_by_reason", "identifier_types"):
             del rows[nested]
         rows.update({f"rejected: {reason}": n for reason, n in sorted(self.rejected_by_reason.items())})
-        if len(self.identifier_types) > 1:
-            for name, counts in self.identifier_types.items():
-                rows[name] = ", ".join(
-                    f"{count} {key}" for key, count in asdict(counts).items() if key in _TOTALLED
+        lists = [
+            (name, hashing, form)
+            for name, c in self.identifier_types.items()
+            for hashing, form in c.forms.items()
+        ]
+        if len(lists) > 1:
+            for name, hashing, form in lists:
+                label = name if len(self.identifier_types[name].forms) == 1 else f"{name} ({hashing})"
+                rows[label] = ", ".join(
+                    f"{count} {key}" for key, count in asdict(form).items() if key in _LIST_COLUMNS
                 )
         width = max(map(len, rows))
         return "\n".join(f"{key.ljust(width)}  {value}" for key, value in rows.items())
+
+
+#: What the task log's table shows of each member list.
+_LIST_COLUMNS = ("members", "added", "removed", "unchanged")
 
 
 class SegmentExportOperator(BaseOperator):
@@ -143,11 +212,16 @@ class SegmentExportOperator(BaseOperator):
     :param email_column: the column holding the e-mail addresses (or their SHA-256 hex digests).
     :param identifier_columns: instead of ``email_column``, the column of each identifier type to send
         into the audience, e.g. ``{"email": "email", "phoneNumber": "phone", "madid": "device_id"}``.
-        Types: ``email`` and ``phoneNumber`` (normalised, SHA-256-hashed; 64-hex digests taken as they
-        are), ``madid`` (mobile ad ids, lower-case UUIDs) and ``identityLink`` (sent as they are).
-        Each type is counted, de-duplicated and kept in step on its own.
-    :param phone_country_code: calling code given to phone numbers written without one (``"33"``:
-        ``06 12 34 56 78`` becomes ``+33612345678``); without it such numbers are rejected.
+        Types: ``email`` (normalised, SHA-256-hashed; SHA-256 and MD5 hex digests taken as they are,
+        each in a list of its own), ``phoneNumber`` (parsed by libphonenumber and hashed as Criteo's
+        hashed phone number, the SHA-256 of the E.164 digits without ``+``; SHA-256 hex taken as it
+        is), ``madid`` (mobile ad ids, lower-case UUIDs) and ``identityLink`` (sent as they are). Each
+        type is counted, de-duplicated and kept in step on its own.
+    :param phone_region: ISO 3166 region (``"FR"``) of phone numbers written without a country code:
+        ``06 12 34 56 78`` is then ``+33 6 12 34 56 78``; without it (or ``phone_country_code``) such
+        numbers are rejected (``no_country_code``).
+    :param phone_country_code: the older way to say it, a calling code (``"33"``), taken as its main
+        region (``"1"`` is ``"US"``); pass one or the other.
     :param criteo_conn_id: the Criteo connection. (templated)
     :param advertiser_id: Criteo advertiser; defaults to the connection's ``advertiser_id``. (templated)
     :param audience_name: name of the Criteo audience segment; defaults to ``segment``. (templated)
@@ -221,6 +295,7 @@ class SegmentExportOperator(BaseOperator):
         parameters: Mapping[str, Any] | Sequence[Any] | None = None,
         email_column: str = "email",
         identifier_columns: Mapping[str, str] | None = None,
+        phone_region: str | None = None,
         phone_country_code: str | None = None,
         criteo_conn_id: str = DEFAULT_CONN_ID,
         advertiser_id: str | None = None,
@@ -258,7 +333,6 @@ class SegmentExportOperator(BaseOperator):
         if not 0 <= max_removal_fraction <= 1:
             raise ValueError("max_removal_fraction must be between 0 and 1.")
         columns = identifier_columns_of(email_column, identifier_columns)
-        check_country_code(phone_country_code)
         if sync_mode == "mirror" and not hash_emails and "email" in columns:
             raise ValueError(
                 "sync_mode='mirror' needs hash_emails=True: its snapshot keeps digests only, and removing an "
@@ -271,7 +345,7 @@ class SegmentExportOperator(BaseOperator):
         self.parameters = parameters
         self.email_column = email_column
         self.identifier_columns = columns
-        self.phone_country_code = phone_country_code
+        self.phone_region = phone_region_of(phone_region, phone_country_code)
         self.criteo_conn_id = criteo_conn_id
         self.advertiser_id = advertiser_id
         self.audience_name = audience_name
@@ -329,11 +403,7 @@ class SegmentExportOperator(BaseOperator):
         else:
             self._send(summary, members, tag, owner=lock_owner(context))
         if summary.audience_id:
-            statistics = self.hook.get_contact_list_statistics(summary.audience_id)
-            summary.audience_size, summary.match_rate = (
-                statistics.number_of_identifiers,
-                statistics.match_rate,
-            )
+            self._statistics(summary, summary.audience_id)
         self.log.info("Criteo export of segment %r:\n%s", self.segment, summary.as_table())
         result = asdict(summary)
         if self.history_table:
@@ -359,14 +429,39 @@ class SegmentExportOperator(BaseOperator):
         )
 
     def _check_size(self, members: Members) -> None:
-        for kind, group in members:
-            if self.max_profiles is not None and len(group) > self.max_profiles:
-                what = "members" if len(members) == 1 else f"{kind.name} members"
+        if self.max_profiles is None:
+            return
+        by_type: dict[str, int] = {}
+        for form, group in members:
+            by_type[form.name] = by_type.get(form.name, 0) + len(group)
+        for name, size in by_type.items():
+            if size > self.max_profiles:
+                what = "members" if len(by_type) == 1 else f"{name} members"
                 raise CriteoConfigurationError(
-                    f"Segment {self.segment!r} has {len(group):,} distinct valid {what}, over "
+                    f"Segment {self.segment!r} has {size:,} distinct valid {what}, over "
                     f"max_profiles={self.max_profiles:,}. Nothing was sent. Raise max_profiles (or set it to "
                     "None) if this size is expected."
                 )
+
+    def _check_writable(self, audience: AudienceSegment) -> None:
+        """Refuse, before anything is sent, an audience whose contact list Criteo keeps read-only."""
+        if audience.read_only:
+            raise CriteoConfigurationError(
+                f"Audience {audience.name!r} (id {audience.id}) is a read-only contact list at Criteo "
+                "(contactList.isReadOnly: Criteo or a partner maintains it): it takes no amendment and no "
+                "wipe. Nothing was sent. Export to another audience_name."
+            )
+
+    def _statistics(self, summary: ExportSummary, audience_id: str) -> None:
+        """Criteo's size and match rate of the audience; None, with a note, while it has not computed them."""
+        statistics = self.hook.get_contact_list_statistics(audience_id)
+        summary.audience_size, summary.match_rate = statistics.number_of_identifiers, statistics.match_rate
+        if summary.audience_size is None or summary.match_rate is None:
+            summary.statistics_note = (
+                "Criteo has not computed this audience's statistics yet (matching is asynchronous); the "
+                "next run reports them."
+            )
+            self.log.info("Criteo has not computed the statistics of audience %s yet.", audience_id)
 
     # ------------------------------------------------------------------------------------ reading
 
@@ -384,10 +479,11 @@ class SegmentExportOperator(BaseOperator):
             log=self.log,
             what=f"segment {self.segment!r}",
             hash_emails=self.hash_emails,
-            phone_country_code=self.phone_country_code,
+            phone_region=self.phone_region,
             chunk_size=self.chunk_size,
         )
         summary.rows_read, summary.rows_without_identifier = read.rows, read.rows_without_identifier
+        summary.keep(read.members)
         summary.add_up()
         return read.members
 
@@ -411,6 +507,7 @@ class SegmentExportOperator(BaseOperator):
             summary.audience_name, advertiser_id=summary.advertiser_id
         )
         if audience is not None:
+            self._check_writable(audience)
             claim(
                 self.hook,
                 audience,
@@ -446,6 +543,7 @@ class SegmentExportOperator(BaseOperator):
                 summary.audience_name, advertiser_id=advertiser, description=tagged(description, tag)
             )
         if not created:
+            self._check_writable(audience)
             claim(self.hook, audience, tag, adopt=self.adopt_existing_audience, mode=self.sync_mode)
         self.log.info(
             "%s Criteo audience %r (id %s) of advertiser %s.",

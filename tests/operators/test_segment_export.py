@@ -8,7 +8,7 @@ from airflow_provider_criteo.exceptions import CriteoConfigurationError, CriteoV
 from airflow_provider_criteo.hooks.criteo import CriteoHook
 from airflow_provider_criteo.operators.segment_export import SegmentExportOperator
 from airflow_provider_criteo.sandbox import DEFAULT_ADVERTISER_ID
-from tests.helpers import criteo_connection_json, segment_export, sha
+from tests.helpers import counted, criteo_connection_json, segment_export, sha
 
 ROWS = [
     ("vip", "Alice@Example.com"),
@@ -53,8 +53,11 @@ def test_export_streams_hashes_and_counts(warehouse, criteo_conn, criteo_sandbox
         "unchanged": 0,
         "requests": 1,
         "snapshot_version": 1,
+        "criteo_valid": counted(criteo_sandbox, 3),  # what Criteo counted over the amendments, if it said
+        "criteo_invalid": counted(criteo_sandbox, 0),
         "rejected_by_reason": {"null": 1, "invalid_format": 1, "empty": 1},
     }
+    form = {"members": 3, "added": 3, "removed": 0, "unchanged": 0, "requests": 1, "snapshot_version": 1}
     assert summary == {
         "segment": "vip",
         "audience_name": "vip",
@@ -66,11 +69,27 @@ def test_export_streams_hashes_and_counts(warehouse, criteo_conn, criteo_sandbox
         "rows_read": 7,
         "rows_without_identifier": 3,
         "audience_wiped": False,
-        "audience_size": 3,
-        "match_rate": 1.0,
+        "audience_size": counted(criteo_sandbox, 3),
+        "match_rate": counted(criteo_sandbox, 1.0),
+        "statistics_note": summary["statistics_note"],  # checked below
         **counts,  # one identifier type: the totals are its counts
-        "identifier_types": {"email": counts},
+        "identifier_types": {
+            "email": {
+                **counts,
+                "forms": {
+                    "sha256": {
+                        **form,
+                        "criteo_valid": counts["criteo_valid"],
+                        "criteo_invalid": counts["criteo_invalid"],
+                    }
+                },
+            }
+        },
     }
+    if criteo_sandbox.state.settings.schema_minimal:
+        assert "not computed" in summary["statistics_note"]
+    else:
+        assert summary["statistics_note"] is None
     assert summary["audience_id"].isdigit()
     json.dumps(summary)
 

@@ -10,23 +10,27 @@ import pytest
 
 from airflow_provider_criteo.hooks.criteo import CriteoHook
 from airflow_provider_criteo.state import SnapshotStore
-from tests.helpers import segment_export, sha
+from tests.helpers import counted, segment_export, sha
 
 COLUMNS = {"email": "email", "phoneNumber": "phone", "madid": "device_id", "identityLink": "ramp_id"}
 ANN_DEVICE = "6d92078a-8246-4ba4-ae5b-76104861e7dc"
 NEW_DEVICE = "0f8e2c5a-1b3d-4e6f-8a9b-0c1d2e3f4a5b"
+DAVE_MD5 = hashlib.md5(b"dave@example.com").hexdigest()
 ROWS = [
     ("vip", "Ann@Example.com", "+33 6 12 34 56 78", ANN_DEVICE.upper(), "XYann"),
     ("vip", "bob@example.org", "06 98 76 54 32", None, None),
-    # Given already hashed (SHA-256 hex, any case): sent as they are, never hashed twice.
-    ("vip", sha("carol@example.net").upper(), sha("+442079460958"), str(uuid.UUID(int=0)), "XYcarol"),
+    # Given already hashed (SHA-256 hex, any case; a phone's of its E.164 digits): sent as they are.
+    ("vip", sha("carol@example.net").upper(), sha("442079460958"), str(uuid.UUID(int=0)), "XYcarol"),
     ("vip", " ann@example.com", "+33612345678", ANN_DEVICE, "XYann"),
-    ("vip", hashlib.md5(b"dave@example.com").hexdigest(), "not a phone", "not-a-uuid", "XY with space"),
+    # An e-mail given as an MD5 digest is sent as it is, in requests of its own.
+    ("vip", DAVE_MD5.upper(), "not a phone", "not-a-uuid", "XY with space"),
+    ("vip", hashlib.sha1(b"frank@example.com").hexdigest(), None, None, None),  # SHA-1: refused
     ("churn", "erin@example.com", "+33 7 00 00 00 00", NEW_DEVICE, "XYerin"),
 ]
 EXPECTED = {
-    "email": {sha("ann@example.com"), sha("bob@example.org"), sha("carol@example.net")},
-    "phoneNumber": {sha("+33612345678"), sha("+33698765432"), sha("+442079460958")},
+    "email": {sha("ann@example.com"), sha("bob@example.org"), sha("carol@example.net"), DAVE_MD5},
+    # Criteo's hashed phone number: the SHA-256 of the E.164 number's digits, without its +.
+    "phoneNumber": {sha("33612345678"), sha("33698765432"), sha("442079460958")},
     "madid": {ANN_DEVICE},
     "identityLink": {"XYann", "XYcarol"},
 }
@@ -65,21 +69,27 @@ def test_one_export_sends_every_identifier_type_into_one_audience(profiles, crit
     by_type = summary["identifier_types"]
     counts = ("valid", "invalid", "prehashed", "duplicates", "added", "removed")
     assert {kind: tuple(by_type[kind][c] for c in counts) for kind in COLUMNS} == {
-        "email": (4, 1, 1, 1, 3, 0),
-        "phoneNumber": (4, 1, 1, 1, 3, 0),
-        "madid": (2, 3, 0, 1, 1, 0),
-        "identityLink": (3, 2, 0, 1, 2, 0),
+        "email": (5, 1, 2, 1, 4, 0),
+        "phoneNumber": (4, 2, 1, 1, 3, 0),
+        "madid": (2, 4, 0, 1, 1, 0),
+        "identityLink": (3, 3, 0, 1, 2, 0),
+    }
+    # E-mails by form: hashed here with SHA-256 (or given so), and given as MD5 digests.
+    email_forms = by_type["email"]["forms"]
+    assert {form: (c["members"], c["added"], c["requests"]) for form, c in email_forms.items()} == {
+        "sha256": (3, 3, 1),
+        "md5": (1, 1, 1),
     }
     assert by_type["email"]["rejected_by_reason"] == {"unsupported_hash": 1}
-    assert by_type["madid"]["rejected_by_reason"] == {"null": 1, "zero_ad_id": 1, "invalid_format": 1}
-    assert by_type["identityLink"]["rejected_by_reason"] == {"null": 1, "whitespace": 1}
-    assert (summary["rows_read"], summary["valid"], summary["invalid"], summary["added"]) == (5, 13, 7, 9)
-    assert summary["rejected_by_reason"]["null"] == 2
-    assert summary["rows_without_identifier"] == 1  # Dave's row: not one of its values is usable
-    assert summary["audience_size"] == 9
-    assert summary["requests"] == 4  # one amendment per type
-    assert summary["snapshot_version"] is None  # one per type, in identifier_types
-    assert {by_type[kind]["snapshot_version"] for kind in COLUMNS} == {1}
+    assert by_type["madid"]["rejected_by_reason"] == {"null": 2, "zero_ad_id": 1, "invalid_format": 1}
+    assert by_type["identityLink"]["rejected_by_reason"] == {"null": 2, "whitespace": 1}
+    assert (summary["rows_read"], summary["valid"], summary["invalid"], summary["added"]) == (6, 14, 10, 10)
+    assert summary["rejected_by_reason"]["null"] == 5
+    assert summary["rows_without_identifier"] == 1  # Frank's row: not one of its values is usable
+    assert summary["audience_size"] == counted(criteo_sandbox, 10)
+    assert summary["requests"] == 5  # one amendment per list: e-mails in two forms, then each type
+    assert summary["snapshot_version"] is None  # one per list, in identifier_types
+    assert {form["snapshot_version"] for c in by_type.values() for form in c["forms"].values()} == {1}
     text = json.dumps(summary)
     assert not any(secret in text for secret in ("ann@", "bob@", "612345678", "698765432", "XYann"))
 
@@ -91,13 +101,13 @@ def test_mirror_keeps_each_type_in_step_on_its_own(profiles, criteo_conn, criteo
     # Ann's one mobile ad id changes: 1 of 1 leaves, over the removal guard's default share.
     second = export(profiles, allow_large_removal=True).execute(context={})
     expected = EXPECTED | {
-        "phoneNumber": EXPECTED["phoneNumber"] - {sha("+33698765432")},
+        "phoneNumber": EXPECTED["phoneNumber"] - {sha("33698765432")},
         "madid": {NEW_DEVICE},
     }
     assert members(criteo_sandbox, first["audience_id"]) == expected
     by_type = second["identifier_types"]
     assert {kind: (c["added"], c["removed"], c["unchanged"]) for kind, c in by_type.items()} == {
-        "email": (0, 0, 3),
+        "email": (0, 0, 4),
         "phoneNumber": (0, 1, 2),
         "madid": (1, 1, 0),
         "identityLink": (0, 0, 2),
@@ -105,6 +115,7 @@ def test_mirror_keeps_each_type_in_step_on_its_own(profiles, criteo_conn, criteo
     assert second["requests"] == 3  # a remove of phone numbers, an add and a remove of mobile ad ids
     folder = next(SnapshotStore.from_config().root.glob(f"*/audience={first['audience_id']}"))
     assert sorted(p.name for p in folder.iterdir() if p.is_dir()) == [
+        "email-md5",
         "email-sha256",
         "identityLink-none",
         "madid-none",
@@ -126,7 +137,7 @@ def test_a_type_added_to_a_mirrored_audience_makes_one_wipe_and_every_type_comes
     # and then every type is added again, e-mails included.
     assert second["audience_wiped"]
     assert wipes(criteo_sandbox) == 1
-    assert second["identifier_types"]["email"]["added"] == 3
+    assert second["identifier_types"]["email"]["added"] == 4
     assert members(criteo_sandbox, first["audience_id"], both) == {k: EXPECTED[k] for k in both}
 
 
@@ -178,11 +189,17 @@ def test_national_phone_numbers_need_a_country_code(sqlite_profiles, criteo_conn
     assert summary["identifier_types"]["phoneNumber"]["rejected_by_reason"] == {
         "no_country_code": 1,
         "invalid_format": 1,
+        "null": 1,
     }
     assert criteo_sandbox.members(summary["audience_id"], "phoneNumber") == {
-        sha("+33612345678"),
-        sha("+442079460958"),
+        sha("33612345678"),
+        sha("442079460958"),
     }
+
+
+def test_phone_region_says_where_national_numbers_are_from(sqlite_profiles, criteo_conn, criteo_sandbox):
+    summary = export(sqlite_profiles, phone_country_code=None, phone_region="FR").execute(context={})
+    assert criteo_sandbox.members(summary["audience_id"], "phoneNumber") == EXPECTED["phoneNumber"]
 
 
 def test_plain_e_mails_refuse_digests(sqlite_warehouse, criteo_conn, criteo_sandbox):
@@ -199,6 +216,15 @@ def test_plain_e_mails_refuse_digests(sqlite_warehouse, criteo_conn, criteo_sand
         ({"identifier_columns": {}}, "names none"),
         ({"identifier_columns": {"madid": "device_id"}, "email_column": "mail"}, "not both"),
         ({"identifier_columns": {"phoneNumber": "phone"}, "phone_country_code": "+33"}, "calling code"),
+        ({"identifier_columns": {"phoneNumber": "phone"}, "phone_region": "France"}, "ISO 3166"),
+        (
+            {
+                "identifier_columns": {"phoneNumber": "phone"},
+                "phone_region": "FR",
+                "phone_country_code": "33",
+            },
+            "not both",
+        ),
         ({"identifier_columns": {"email": "email"}, "hash_emails": False}, "needs hash_emails=True"),
     ],
 )

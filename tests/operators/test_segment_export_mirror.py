@@ -140,9 +140,10 @@ def test_a_lost_commit_race_is_healed_by_the_next_run(
     set_segment(sqlite_warehouse, people(*range(2, 8)))
     commit = SnapshotStore.commit
 
-    def another_run_commits_first(self, key, digests, *, expected_version):
-        commit(self, key, store.latest(key).digests, expected_version=expected_version)  # the winner
-        return commit(self, key, digests, expected_version=expected_version)
+    def another_run_commits_first(self, key, digests, *, expected_version, encoding):
+        winner = store.latest(key)
+        commit(self, key, winner.digests, expected_version=expected_version, encoding=winner.encoding)
+        return commit(self, key, digests, expected_version=expected_version, encoding=encoding)
 
     monkeypatch.setattr(SnapshotStore, "commit", another_run_commits_first)
     with pytest.raises(Exception, match="Another run committed version 2"):

@@ -170,6 +170,8 @@ def test_worker_killed_mid_export_then_retried(segment, criteo_conn, criteo_sand
     assert summary["snapshot_version"] == 1
 
 
+# Pacing does not depend on the answers' shape, and the test spends a minute of wall time: once is enough.
+@pytest.mark.parametrize("criteo_sandbox", ["full"], indirect=True)
 def test_eight_concurrent_exports_share_one_apps_rate_limit(sqlite_warehouse, criteo_conn, criteo_sandbox):
     """Eight segments at once against a 40 calls/minute app: none fails, Criteo never refuses a call."""
     limit = 40

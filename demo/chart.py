@@ -34,14 +34,19 @@ def read_history(warehouse: Path, table: str) -> list[Series]:
     with closing(sqlite3.connect(warehouse)) as db:
         rows = db.execute(
             f'SELECT segment, audience_size, match_rate FROM "{table}" '
-            "WHERE dry_run = 0 AND audience_size IS NOT NULL ORDER BY exported_at"
+            "WHERE dry_run = 0 AND audience_size IS NOT NULL AND match_rate IS NOT NULL ORDER BY exported_at"
         ).fetchall()
     series: dict[str, Series] = {}
     for segment, size, match_rate in rows:
         history = series.setdefault(segment, Series(segment, [], []))
         history.sizes.append(int(size))
-        history.match_rates.append(float(match_rate or 0.0))
+        history.match_rates.append(as_fraction(float(match_rate)))
     return list(series.values())
+
+
+def as_fraction(match_rate: float) -> float:
+    """Criteo's matchRate as a fraction: it calls it a percentage without saying 0-1 or 0-100."""
+    return match_rate / 100 if match_rate > 1 else match_rate
 
 
 def _polyline(values: Sequence[float], top: float, low: float, high: float, step: float) -> str:

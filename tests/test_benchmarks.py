@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import random
 import sqlite3
 import sys
 from collections import Counter
@@ -27,6 +28,7 @@ def load(name: str):
 
 profiles = load("profiles")
 floor = load("floor")
+identifiers_bench = load("identifiers_bench")
 
 
 def test_profiles_are_deterministic_and_as_messy_as_documented():
@@ -84,3 +86,14 @@ def test_the_read_floor_hashes_every_value_in_batches_and_counts_every_row(monke
     assert batches == [digests[:2], digests[2:]]
     assert counts == {"rows": 5}
     assert floor.read_only(iter(values)) == {"rows": 5, "hashed": 3, "sent": 0, "requests": 0}
+
+
+def test_the_identifier_benchmark_prepares_what_it_says():
+    counts = identifiers_bench.prepare_all("phoneNumber", identifiers_bench.phones(6_000, random.Random(7)))
+    assert counts["values"] == 6_000
+    assert 0.98 < counts["valid"] / 6_000 < 0.995  # about 1% cut short, refused
+    # Six notations of each number, one E.164 number: 1,000 numbers, less those only ever cut short.
+    assert 990 < counts["distinct"] <= 1_000
+    emails = identifiers_bench.prepare_all("email", identifiers_bench.emails(1_000, random.Random(7)))
+    assert emails["distinct"] == emails["valid"] > 980
+    assert identifiers_bench.measure("madid", 100, 1)["distinct"] == 100

@@ -170,6 +170,8 @@ class ExportSummary(SyncCounts):
         rows = {name: values[name] for name in own + counted}
         for nested in ("rejected_by_reason", "identifier_types"):
             del rows[nested]
+        if self.statistics_note is None:
+            del rows["statistics_note"]
         rows.update({f"rejected: {reason}": n for reason, n in sorted(self.rejected_by_reason.items())})
         lists = [
             (name, hashing, form)

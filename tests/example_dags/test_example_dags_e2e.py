@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from criteo_examples import HISTORY_TABLE, SEGMENT_NAMES
 
-from demo.chart import write_history_chart
+from demo.chart import as_fraction, write_history_chart
 from demo.dag_runs import run_dag, task_results
 
 if TYPE_CHECKING:
@@ -135,3 +135,8 @@ def test_gdpr_erasure_forgets_a_person_everywhere_and_audits_it(
     ((digests, count),) = demo_warehouse.query("SELECT digests, audiences FROM erasure_audit")
     assert member in digests
     assert count == len(SEGMENT_NAMES)
+
+
+@pytest.mark.parametrize(("match_rate", "fraction"), [(1.0, 1.0), (0.42, 0.42), (42.0, 0.42), (100.0, 1.0)])
+def test_the_chart_reads_criteo_s_match_rate_on_either_scale(match_rate, fraction):
+    assert as_fraction(match_rate) == pytest.approx(fraction)

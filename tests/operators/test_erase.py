@@ -7,6 +7,7 @@ from contextlib import closing
 
 import pytest
 
+from airflow_provider_criteo.exceptions import CriteoConfigurationError
 from airflow_provider_criteo.hooks.criteo import CriteoHook
 from airflow_provider_criteo.operators.erase import CriteoEraseOperator
 from airflow_provider_criteo.operators.segment_export import SegmentExportOperator
@@ -149,3 +150,48 @@ def test_types_nobody_asked_to_erase_are_left_alone(sqlite_warehouse, criteo_san
     amendments = [r for r in criteo_sandbox.requests[requests_before:] if r.method == "PATCH"]
     assert amendments == []  # the erasure table is empty
     assert not list(SnapshotStore.from_config().root.rglob("phoneNumber-*"))
+
+
+def test_a_read_only_audience_fails_the_erasure_after_every_other_is_erased(
+    sqlite_warehouse, criteo_sandbox, exported
+):
+    criteo_sandbox.set_read_only(exported["churn"])
+    with pytest.raises(CriteoConfigurationError, match=r"could not be removed from 'churn' \(id \d+\)"):
+        erase(sqlite_warehouse, PEOPLE[0])
+    assert sha(PEOPLE[0]) not in criteo_sandbox.members(exported["vip"])
+    assert sha(PEOPLE[0]) in criteo_sandbox.members(exported["churn"])
+    with closing(sqlite_warehouse.connect()) as db:
+        ((audience_ids,),) = db.execute("SELECT audience_ids FROM erasure_audit")
+    assert audience_ids == exported["vip"]  # the audit says where the person was erased, and only there
+
+
+def test_phone_numbers_are_erased_in_the_form_earlier_versions_sent_too(
+    sqlite_warehouse, criteo_conn, criteo_sandbox
+):
+    sqlite_warehouse.add_columns("phone")
+    sqlite_warehouse.insert(("segment", "email", "phone"), [("vip", "ann@example.com", "+33 6 12 34 56 78")])
+    audience = CriteoHook().create_contact_list_segment(
+        "vip", description="[managed by airflow-provider-criteo: d.t]"
+    )
+    old, new = sha("+33612345678"), sha("33612345678")
+    CriteoHook().add_identifiers(audience.id, [old], identifier_type="phoneNumber")
+    sqlite_warehouse.execute("CREATE TABLE erasure_requests (email TEXT, phone TEXT)")
+    sqlite_warehouse.execute("INSERT INTO erasure_requests VALUES (NULL, '06 12 34 56 78')")
+    CriteoEraseOperator(
+        task_id="erase",
+        sql_conn_id=sqlite_warehouse.conn_id,
+        table="erasure_requests",
+        identifier_columns={"email": "email", "phoneNumber": "phone"},
+        phone_region="FR",
+        audit_table="erasure_audit",
+    ).execute(context={})
+    removed = [
+        r.body["data"]["attributes"]["identifiers"]
+        for r in criteo_sandbox.requests
+        if r.method == "PATCH" and r.path.endswith("/contact-list")
+    ]
+    assert sorted(removed[-1]) == sorted([old, new])
+    assert criteo_sandbox.members(audience.id, "phoneNumber") == set()
+    with closing(sqlite_warehouse.connect()) as db:
+        ((digests,),) = db.execute("SELECT digests FROM erasure_audit")
+    assert json.loads(digests) == [new]

@@ -275,3 +275,19 @@ def test_rejected_rows_keep_their_position_across_chunks(sqlite_warehouse, crite
     summary = export(sqlite_warehouse, chunk_size=chunk_size).execute(context={})
     assert "row 4: null; row 5: invalid_format; row 6: empty" in capfd.readouterr().out
     assert (summary["rows_read"], summary["valid"], summary["duplicates"]) == (7, 4, 1)
+
+
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_a_read_only_contact_list_is_refused_having_sent_nothing(
+    sqlite_warehouse, criteo_conn, criteo_sandbox, dry_run
+):
+    sqlite_warehouse.load(ROWS)
+    first = export(sqlite_warehouse, sync_mode="mirror").execute(context={})
+    criteo_sandbox.set_read_only(first["audience_id"])  # Criteo or a partner maintains it now
+    criteo_sandbox.clear_requests()
+    sqlite_warehouse.load([("vip", "erin@example.com")])
+    for mode in ("mirror", "replace", "add_only"):
+        with pytest.raises(CriteoConfigurationError, match=r"'vip' \(id \d+\) is a read-only contact list"):
+            export(sqlite_warehouse, sync_mode=mode, dry_run=dry_run).execute(context={})
+    assert not [r for r in criteo_sandbox.requests if "contact-list" in r.path and r.method != "GET"]
+    assert audience_members(criteo_sandbox, "vip") == {sha(a) for a in VIP}

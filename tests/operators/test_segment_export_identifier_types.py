@@ -6,10 +6,13 @@ import hashlib
 import json
 import uuid
 
+import numpy as np
 import pytest
 
+from airflow_provider_criteo.exceptions import CriteoStateError, LargeRemovalError
 from airflow_provider_criteo.hooks.criteo import CriteoHook
-from airflow_provider_criteo.state import SnapshotStore
+from airflow_provider_criteo.sandbox import DEFAULT_ADVERTISER_ID
+from airflow_provider_criteo.state import SnapshotKey, SnapshotStore
 from tests.helpers import counted, segment_export, sha
 
 COLUMNS = {"email": "email", "phoneNumber": "phone", "madid": "device_id", "identityLink": "ramp_id"}
@@ -231,3 +234,96 @@ def test_plain_e_mails_refuse_digests(sqlite_warehouse, criteo_conn, criteo_sand
 def test_identifier_settings_are_checked_when_the_dag_is_parsed(sqlite_warehouse, arguments, message):
     with pytest.raises(ValueError, match=message):
         segment_export(sqlite_warehouse, **arguments)
+
+
+# --- upgrading: phone snapshots written before Criteo's hashed form --------------------------------
+
+PHONES = [f"06 12 34 56 {i:02d}" for i in range(10)]
+
+
+def hpn(national: str) -> str:
+    """Criteo's hashed phone number of a French national number: the SHA-256 of its E.164 digits."""
+    return sha("33" + national.replace(" ", "")[1:])
+
+
+def as_before(national: str) -> str:
+    """What versions before Criteo's hashed form sent for it: the SHA-256 of the E.164 number with +."""
+    return sha("+33" + national.replace(" ", "")[1:])
+
+
+def phone_profiles(warehouse, phones: list[str]) -> None:
+    warehouse.execute(f"DELETE FROM {warehouse.table}")
+    warehouse.insert(("segment", "email", "phone"), [("vip", f"p{p[-2:]}@example.com", p) for p in phones])
+
+
+def exported_before_the_upgrade(warehouse, sandbox) -> str:
+    """An audience as an earlier version left it: e-mails, and phone digests of the old form on record."""
+    warehouse.add_columns("phone")
+    phone_profiles(warehouse, PHONES)
+    audience = segment_export(warehouse, min_audience_size=1).execute(context={})["audience_id"]
+    old = sorted(bytes.fromhex(as_before(p)) for p in PHONES)
+    CriteoHook().add_identifiers(audience, [d.hex() for d in old], identifier_type="phoneNumber")
+    key = SnapshotKey(DEFAULT_ADVERTISER_ID, audience, "phoneNumber", "sha256")
+    SnapshotStore.from_config().commit(key, np.array(old, dtype="S32"), expected_version=None)  # no encoding
+    return audience
+
+
+def export_with_phones(warehouse, **overrides):
+    sql = warehouse.segment_sql.replace("SELECT email", "SELECT email, phone")
+    columns = {"email": "email", "phoneNumber": "phone"}
+    return segment_export(warehouse, sql=sql, identifier_columns=columns, phone_region="FR", **overrides)
+
+
+def test_phone_snapshots_of_the_old_form_are_migrated_by_one_ordinary_run(
+    sqlite_warehouse, criteo_conn, criteo_sandbox
+):
+    audience = exported_before_the_upgrade(sqlite_warehouse, criteo_sandbox)
+    phone_profiles(sqlite_warehouse, PHONES[1:])  # and one person left meanwhile
+    summary = export_with_phones(sqlite_warehouse, min_audience_size=1).execute(context={})
+
+    assert criteo_sandbox.members(audience, "phoneNumber") == {hpn(p) for p in PHONES[1:]}
+    assert criteo_sandbox.members(audience, "email") == {sha(f"p{p[-2:]}@example.com") for p in PHONES[1:]}
+    by_type = summary["identifier_types"]
+    assert (by_type["phoneNumber"]["added"], by_type["phoneNumber"]["removed"]) == (9, 10)
+    assert (by_type["email"]["added"], by_type["email"]["removed"]) == (0, 1)  # the other type: untouched
+    assert not summary["audience_wiped"]
+    snapshot = SnapshotStore.from_config().latest(
+        SnapshotKey(DEFAULT_ADVERTISER_ID, audience, "phoneNumber", "sha256")
+    )
+    assert snapshot.encoding == "sha256(E.164 digits)"
+    again = export_with_phones(sqlite_warehouse, min_audience_size=1).execute(context={})
+    assert (again["added"], again["removed"]) == (0, 0)
+
+
+def test_during_the_migration_the_removal_guard_still_counts_people_who_left(
+    sqlite_warehouse, criteo_conn, criteo_sandbox
+):
+    audience = exported_before_the_upgrade(sqlite_warehouse, criteo_sandbox)
+    phone_profiles(sqlite_warehouse, PHONES[:3])  # 7 of 10 left: a broken upstream table, say
+    with pytest.raises(LargeRemovalError, match="would remove 7 of 10"):
+        export_with_phones(sqlite_warehouse, min_audience_size=1).execute(context={})
+    assert criteo_sandbox.members(audience, "phoneNumber") == {as_before(p) for p in PHONES}
+
+
+def test_add_only_keeps_the_old_form_on_record_for_the_next_mirror_run(
+    sqlite_warehouse, criteo_conn, criteo_sandbox
+):
+    audience = exported_before_the_upgrade(sqlite_warehouse, criteo_sandbox)
+    export_with_phones(sqlite_warehouse, sync_mode="add_only", min_audience_size=1).execute(context={})
+    assert criteo_sandbox.members(audience, "phoneNumber") == {*map(hpn, PHONES), *map(as_before, PHONES)}
+    summary = export_with_phones(sqlite_warehouse, min_audience_size=1).execute(context={})
+    assert criteo_sandbox.members(audience, "phoneNumber") == {hpn(p) for p in PHONES}
+    assert summary["identifier_types"]["phoneNumber"]["removed"] == 10
+
+
+def test_a_snapshot_of_an_encoding_this_version_does_not_know_is_refused(
+    sqlite_warehouse, criteo_conn, criteo_sandbox
+):
+    audience = exported_before_the_upgrade(sqlite_warehouse, criteo_sandbox)
+    key = SnapshotKey(DEFAULT_ADVERTISER_ID, audience, "phoneNumber", "sha256")
+    store = SnapshotStore.from_config()
+    store.commit(key, store.latest(key).digests, expected_version=1, encoding="sha256(E.164 v3)")
+    criteo_sandbox.clear_requests()
+    with pytest.raises(CriteoStateError, match="written by a newer version"):
+        export_with_phones(sqlite_warehouse, min_audience_size=1).execute(context={})
+    assert not [r for r in criteo_sandbox.requests if r.path.endswith("/contact-list")]

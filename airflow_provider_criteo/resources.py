@@ -46,19 +46,20 @@ def data_list(body: dict[str, Any]) -> list[Any]:
 
 def optional_int(value: Any) -> int | None:
     """A count Criteo may leave out or send as null; None then."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ValueError(f"a count is a number, not {value!r}")
-    return int(value)
+    number = _optional_number(value, "count")
+    return None if number is None else int(number)
 
 
 def optional_float(value: Any) -> float | None:
     """A rate Criteo may leave out or send as null; None then."""
+    return _optional_number(value, "rate")
+
+
+def _optional_number(value: Any, what: str) -> float | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ValueError(f"a rate is a number, not {value!r}")
+        raise ValueError(f"a {what} is a number, not {value!r}")
     return float(value)
 
 

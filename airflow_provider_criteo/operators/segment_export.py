@@ -27,7 +27,7 @@ from airflow_provider_criteo.reading import identifier_columns as identifier_col
 from airflow_provider_criteo.resources import MAX_IDENTIFIERS_PER_REQUEST, plus_count
 from airflow_provider_criteo.source import DEFAULT_CHUNK_SIZE, get_sql_hook, source_query
 from airflow_provider_criteo.state import SnapshotStore
-from airflow_provider_criteo.sync import ON_MISSING_STATE, AudienceSync, SyncPolicy
+from airflow_provider_criteo.sync import ON_MISSING_STATE, AudienceSync, SyncPolicy, SyncResult
 from airflow_provider_criteo.task_identity import lock_owner, run_identity
 
 if TYPE_CHECKING:
@@ -44,7 +44,7 @@ DEFAULT_MAX_PROFILES = 1_000_000
 
 
 @dataclass
-class FormCounts:
+class FormCounts(SyncResult):
     """What one export kept and changed of one member list: an identifier type in one form.
 
     ``criteo_valid`` / ``criteo_invalid`` are what Criteo counted over the list's amendments (None when
@@ -52,26 +52,11 @@ class FormCounts:
     """
 
     members: int = 0
-    added: int = 0
-    removed: int = 0
-    unchanged: int = 0
-    requests: int = 0
-    snapshot_version: int | None = None
-    criteo_valid: int | None = None
-    criteo_invalid: int | None = None
 
 
 @dataclass
-class SyncCounts(ReadCounts):
+class SyncCounts(SyncResult, ReadCounts):
     """What one export read, rejected and changed: of one identifier type, or of all of them."""
-
-    added: int = 0
-    removed: int = 0
-    unchanged: int = 0
-    requests: int = 0
-    snapshot_version: int | None = None
-    criteo_valid: int | None = None
-    criteo_invalid: int | None = None
 
 
 @dataclass
@@ -143,10 +128,9 @@ class ExportSummary(SyncCounts):
         """Take the counts of what the sync did (or would do)."""
         self.audience_wiped = result.wiped
         for (name, hashing), done in result.by_form.items():
-            counts = self.identifier_types[name].forms.setdefault(hashing, FormCounts())
-            counts.added, counts.removed, counts.unchanged = done.added, done.removed, done.unchanged
-            counts.requests, counts.snapshot_version = done.requests, done.snapshot_version
-            counts.criteo_valid, counts.criteo_invalid = done.criteo_valid, done.criteo_invalid
+            forms = self.identifier_types[name].forms
+            kept = forms[hashing].members if hashing in forms else 0
+            forms[hashing] = FormCounts(**asdict(done), members=kept)
         for type_counts in self.identifier_types.values():
             type_counts.add_up()
         self.add_up()
@@ -179,11 +163,9 @@ class ExportSummary(SyncCounts):
             for hashing, form in c.forms.items()
         ]
         if len(lists) > 1:
-            for name, hashing, form in lists:
+            for name, hashing, counts in lists:
                 label = name if len(self.identifier_types[name].forms) == 1 else f"{name} ({hashing})"
-                rows[label] = ", ".join(
-                    f"{count} {key}" for key, count in asdict(form).items() if key in _LIST_COLUMNS
-                )
+                rows[label] = ", ".join(f"{getattr(counts, key)} {key}" for key in _LIST_COLUMNS)
         width = max(map(len, rows))
         return "\n".join(f"{key.ljust(width)}  {value}" for key, value in rows.items())
 

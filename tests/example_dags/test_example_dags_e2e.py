@@ -10,7 +10,7 @@ import pytest
 from criteo_examples import HISTORY_TABLE, SEGMENT_NAMES
 
 from demo.chart import as_fraction, write_history_chart
-from demo.dag_runs import run_dag, task_results
+from demo.dag_runs import DagRunFailed, run_dag, task_results
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -117,6 +117,21 @@ def test_offboarding_leaves_no_audience_no_member_and_no_snapshot(
     assert wiped == exported
     results = {r["audience_name"]: r["deleted"] for r in task_results(offboarding, "offboard_audience")}
     assert results == {**dict.fromkeys(SEGMENT_NAMES, True), "never_exported": False}
+
+
+def test_offboarding_refuses_a_read_only_list_before_changing_anything(
+    demo_warehouse: DemoWarehouse, criteo_sandbox: CriteoSandbox, snapshot_location: Path
+):
+    refresh_and_export()
+    (vip,) = [s for s in criteo_sandbox.segments() if s["attributes"]["name"] == "vip_buyers"]
+    members = criteo_sandbox.members(vip["id"])
+    criteo_sandbox.set_read_only(vip["id"])
+    criteo_sandbox.clear_requests()
+    with pytest.raises(DagRunFailed, match="offboard_audience"):
+        run_dag("criteo_audience_offboarding", {"audiences": ["vip_buyers"]})
+    assert criteo_sandbox.members(vip["id"]) == members
+    assert not [r for r in criteo_sandbox.requests if r.method in ("DELETE", "PATCH") or "delete" in r.path]
+    assert list(snapshot_location.rglob(f"audience={vip['id']}/*/v*.snap"))  # its snapshots are kept
 
 
 def test_gdpr_erasure_forgets_a_person_everywhere_and_audits_it(

@@ -291,3 +291,31 @@ def test_a_read_only_contact_list_is_refused_having_sent_nothing(
             export(sqlite_warehouse, sync_mode=mode, dry_run=dry_run).execute(context={})
     assert not [r for r in criteo_sandbox.requests if "contact-list" in r.path and r.method != "GET"]
     assert audience_members(criteo_sandbox, "vip") == {sha(a) for a in VIP}
+
+
+def test_identifiers_criteo_refuses_are_reported_with_digest_samples_only(
+    sqlite_warehouse, criteo_conn, criteo_sandbox, capfd
+):
+    sqlite_warehouse.load(ROWS)
+    refused = {
+        "data": {
+            "type": "ContactlistAmendment",
+            "attributes": {
+                "operation": "add",
+                "nbValidIdentifiers": 1,
+                "nbInvalidIdentifiers": 2,
+                "sampleInvalidIdentifiers": [sha("bob@example.org"), "alice@example.com"],
+            },
+        },
+        "errors": [],
+        "warnings": [],
+    }
+    criteo_sandbox.inject_fault(
+        path="contact-list", method="PATCH", status=200, body=json.dumps(refused), apply=True
+    )
+    summary = export(sqlite_warehouse).execute(context={})
+    assert (summary["criteo_valid"], summary["criteo_invalid"]) == (1, 2)
+    log = "".join(capfd.readouterr())
+    assert "Criteo counted 2 of the email identifiers of this add batch as invalid" in log
+    assert sha("bob@example.org") in log
+    assert "alice@example.com" not in log

@@ -18,6 +18,7 @@ as it is) are refused with the reason ``unsupported_hash``. The functions here d
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
 import uuid
 from dataclasses import dataclass
@@ -35,7 +36,14 @@ from airflow_provider_criteo.identifiers import (
     prepare_email,
     prepare_emails,
 )
-from airflow_provider_criteo.members import HashedMembers, KeyCodec, PlainMembers, ValueMembers
+from airflow_provider_criteo.legacy_phone import as_sent_before
+from airflow_provider_criteo.members import (
+    HashedMembers,
+    KeyCodec,
+    PlainMembers,
+    ValueMembers,
+    hex_identifiers,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -201,21 +209,13 @@ def prepare_identity_link(value: object) -> tuple[str | None, Rejection | None]:
     return (text, None) if _PRINTABLE_ASCII.fullmatch(text) else (None, Rejection.INVALID_FORMAT)
 
 
-def _hex_values(width: int) -> Callable[[np.ndarray], list[str]]:
-    def values(keys: np.ndarray) -> list[str]:
-        raw = keys.tobytes()  # not the items: numpy would drop trailing zero bytes of a key
-        return [raw[start : start + width].hex() for start in range(0, len(raw), width)]
-
-    return values
-
-
 def _uuid_values(keys: np.ndarray) -> list[str]:
     raw = keys.tobytes()  # not the items: numpy would drop trailing zero bytes of a UUID
     return [str(uuid.UUID(bytes=raw[start : start + 16])) for start in range(0, len(raw), 16)]
 
 
 #: E-mails given as MD5 digests, kept as their 16 bytes and sent as lower-case hex.
-MD5_CODEC = KeyCodec(16, bytes.fromhex, _hex_values(16))
+MD5_CODEC = KeyCodec(16, bytes.fromhex, lambda keys: list(hex_identifiers(keys)))
 #: Mobile ad ids kept as their 16 UUID bytes.
 MADID_CODEC = KeyCodec(16, lambda value: uuid.UUID(value).bytes, _uuid_values)
 IDENTITY_LINK_CODEC = KeyCodec.text(MAX_IDENTITY_LINK_LENGTH)
@@ -233,11 +233,12 @@ class IdentifierForm:
     :param encoding: what the keys are, as snapshots record it: a snapshot of another encoding is
         never diffed as if it held the same identifiers.
     :param legacy_encoding: the encoding of snapshots that record none (written by versions before
-        encodings were recorded), when it is not ``encoding``.
-    :param legacy_input: for a ``legacy_encoding``, the input it hashed of a normalised identifier, so
-        that a mirror run can migrate such a snapshot (:class:`~.members.HashedMembers` aliases).
+        encodings were recorded), when it is not ``encoding``: the members then also keep their keys in
+        that form (the type's ``prepare`` gives it), so that a mirror run can migrate such a snapshot.
     :param optional: the list takes part in a run only when it has members or a history (e-mails
         given as MD5 digests): an export without any changes nothing of it.
+    :param key_of_plain: this list's key of a normalised identifier of the type, where it can be computed
+        (the MD5 of an address): erasing an address then erases its MD5 form too. Exports never use it.
     """
 
     name: str
@@ -245,8 +246,8 @@ class IdentifierForm:
     codec: KeyCodec | None = None
     encoding: str = ""
     legacy_encoding: str | None = None
-    legacy_input: Callable[[str], str] | None = None
     optional: bool = False
+    key_of_plain: Callable[[str], bytes] | None = None
 
     @property
     def label(self) -> str:
@@ -256,7 +257,7 @@ class IdentifierForm:
     def new_members(self) -> MemberSet:
         """An empty member set of this list."""
         if self.hashing == "sha256":
-            return HashedMembers(legacy_input=self.legacy_input)
+            return HashedMembers(keeps_legacy=self.legacy_encoding is not None)
         return PlainMembers() if self.codec is None else ValueMembers(self.codec)
 
     def encoding_of(self, recorded: str | None) -> str:
@@ -269,7 +270,7 @@ class IdentifierForm:
 
     def identifiers(self, keys: np.ndarray) -> list[str]:
         """The identifiers of keys as Criteo receives them (digests in hex)."""
-        return _hex_values(keys.dtype.itemsize)(keys) if self.codec is None else self.codec.values(keys)
+        return list(hex_identifiers(keys)) if self.codec is None else self.codec.values(keys)
 
 
 @dataclass(frozen=True)
@@ -288,13 +289,19 @@ class IdentifierType:
 
 
 _EMAIL_SHA256 = IdentifierForm("email", "sha256", encoding="sha256(normalised address)")
-_EMAIL_MD5 = IdentifierForm("email", "md5", MD5_CODEC, encoding="md5(normalised address)", optional=True)
+_EMAIL_MD5 = IdentifierForm(
+    "email",
+    "md5",
+    MD5_CODEC,
+    encoding="md5(normalised address)",
+    optional=True,
+    key_of_plain=lambda address: hashlib.md5(address.encode()).digest(),
+)
 _PHONE = IdentifierForm(
     "phoneNumber",
     "sha256",
     encoding="sha256(E.164 digits)",
-    legacy_encoding="sha256(E.164 with +)",
-    legacy_input="+".__add__,
+    legacy_encoding="sha256(E.164 with +, as versions 0.1 and earlier wrote it)",
 )
 
 
@@ -309,7 +316,9 @@ def identifier_type(
         return IdentifierType(name, functools.partial(prepare_each, prepare_plain_email), (plain,))
     if name == "phoneNumber":
         phone = functools.partial(prepare_phone, region=phone_region)
-        return IdentifierType(name, functools.partial(prepare_each, phone), (_PHONE,))
+        code = None if phone_region is None else str(phonenumbers.country_code_for_region(phone_region))
+        before = functools.partial(as_sent_before, country_code=code)
+        return IdentifierType(name, functools.partial(prepare_each, phone, legacy=before), (_PHONE,))
     if name == "madid":
         form = IdentifierForm(name, "none", MADID_CODEC, encoding="uuid")
         return IdentifierType(name, functools.partial(prepare_each, prepare_madid), (form,))

@@ -86,11 +86,6 @@ def given_hashing(normalized: str) -> str | None:
     return hashing if hashing and _HEX.fullmatch(normalized) else None
 
 
-def is_sha256_hex(normalized: str) -> bool:
-    """Whether a normalised value is already a lower-case hex SHA-256 digest (sent as it is)."""
-    return given_hashing(normalized) == "sha256"
-
-
 def normalize_email(value: str) -> str:
     """Trim, apply Unicode NFC and lower-case an address (idempotent)."""
     text = value.strip()
@@ -154,15 +149,23 @@ class PreparedChunk(NamedTuple):
     rejected: list[tuple[int, Rejection]]
     #: The raw digests of the values that were given already hashed, by hashing, in chunk order.
     given: dict[str, list[bytes]]
+    #: For a type whose earlier versions sent another form: that form of each valid value they took.
+    legacy: Sequence[str] = ()
 
 
 def prepare_each(
-    prepare: Callable[[object], tuple[str | None, Rejection | None]], values: Sequence[object]
+    prepare: Callable[[object], tuple[str | None, Rejection | None]],
+    values: Sequence[object],
+    legacy: Callable[[object], str | None] | None = None,
 ) -> PreparedChunk:
-    """Prepare a chunk value by value with ``prepare``; values given as digests go to ``given``."""
+    """Prepare a chunk value by value with ``prepare``; values given as digests go to ``given``.
+
+    With ``legacy``, each valid value's earlier form (when earlier versions took it) goes to ``legacy``.
+    """
     valid: list[str] = []
     rejected: list[tuple[int, Rejection]] = []
     given: dict[str, list[bytes]] = {}
+    earlier: list[str] = []
     for position, value in enumerate(values):
         normalized, rejection = prepare(value)
         if normalized is None:
@@ -171,7 +174,9 @@ def prepare_each(
             given.setdefault(hashing, []).append(bytes.fromhex(normalized))
         else:
             valid.append(normalized)
-    return PreparedChunk(valid, rejected, given)
+            if legacy is not None and (before := legacy(value)) is not None:
+                earlier.append(before)
+    return PreparedChunk(valid, rejected, given, earlier)
 
 
 def prepare_emails(values: Sequence[object]) -> PreparedChunk:

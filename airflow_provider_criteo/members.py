@@ -89,15 +89,14 @@ class KeyedMembers:
 class HashedMembers(KeyedMembers):
     """Distinct SHA-256 digests of normalised identifiers, sent as lower-case hex.
 
-    :param legacy_input: when given, the set also keeps, as :attr:`legacy_keys`, the digest of
-        ``legacy_input(identifier)`` for each identifier it hashed: what an earlier version sent for
-        it, so that a run can tell who of a snapshot in that form is still a member.
+    :param keeps_legacy: also keep, as :attr:`legacy_keys`, the digests of the form earlier versions
+        sent for the members (:meth:`add_legacy`), so that a run can tell who of a snapshot in that form
+        is still a member.
     """
 
-    def __init__(self, legacy_input: Callable[[str], str] | None = None) -> None:
+    def __init__(self, *, keeps_legacy: bool = False) -> None:
         super().__init__(DIGEST_DTYPE)
-        self._legacy_input = legacy_input
-        self._legacy = None if legacy_input is None else HashedMembers()
+        self._legacy = HashedMembers() if keeps_legacy else None
 
     @property
     def legacy_keys(self) -> np.ndarray | None:
@@ -106,12 +105,12 @@ class HashedMembers(KeyedMembers):
 
     def add_many(self, normalized: Iterable[str]) -> None:
         """Hash and keep normalised identifiers (the loop runs in C)."""
-        if self._legacy is None or self._legacy_input is None:
-            self._buffer += _digests(normalized)
-            return
-        values = list(normalized)
-        self._buffer += _digests(values)
-        self._legacy.add_many(map(self._legacy_input, values))
+        self._buffer += _digests(normalized)
+
+    def add_legacy(self, earlier: Iterable[str]) -> None:
+        """Hash and keep the form earlier versions sent of members (ignored when none is kept)."""
+        if self._legacy is not None:
+            self._legacy.add_many(earlier)
 
     def freeze(self) -> None:
         """Sort and de-duplicate the digests (and the legacy ones)."""
@@ -204,10 +203,14 @@ def hex_json_array(digests: np.ndarray) -> bytes:
 
 
 def hex_identifiers(digests: np.ndarray) -> Iterator[str]:
-    """Yield each 32-byte digest of an array as the 64 lower-case hex characters Criteo expects."""
+    """Yield each digest of an array (32-byte SHA-256, 16-byte MD5) as the lower-case hex Criteo expects.
+
+    From the array's bytes, not its items: numpy would drop a digest's trailing zero bytes.
+    """
     raw = digests.tobytes()
-    for start in range(0, len(raw), DIGEST_SIZE):
-        yield raw[start : start + DIGEST_SIZE].hex()
+    width = digests.dtype.itemsize
+    for start in range(0, len(raw), width):
+        yield raw[start : start + width].hex()
 
 
 class PlainMembers:

@@ -102,19 +102,21 @@ def plan_mirror(
 
 
 def check_removal(
-    leaving: int, previous: int | None, current: int, max_fraction: float, segment: str
+    leaving: int, previous: int | None, current: int, max_fraction: float, segment: str, what: str = ""
 ) -> None:
     """Refuse to empty an audience, or to let more than ``max_fraction`` of its members leave in one run.
 
     ``previous`` is the audience's committed size, or None when it is unknown and about to be wiped;
-    ``leaving`` is how many committed members are no longer in the segment.
+    ``leaving`` is how many committed members are no longer in the segment; ``what`` names the member
+    list when the audience has several (``email (md5)``).
     """
+    in_list = f" (its {what} list)" if what else ""
     if current == 0 and (previous is None or previous > 0):
         known = "its members" if previous is None else f"all {previous:,} members"
-        problem = f"segment {segment!r} came back empty: the run would remove {known}"
+        problem = f"segment {segment!r} came back empty{in_list}: the run would remove {known}"
     elif previous and leaving > max_fraction * previous:
         problem = (
-            f"segment {segment!r} would remove {leaving:,} of {previous:,} members "
+            f"segment {segment!r} would remove {leaving:,} of {previous:,} members{in_list} "
             f"({leaving / previous:.0%}, over max_removal_fraction={max_fraction:.0%})"
         )
     else:

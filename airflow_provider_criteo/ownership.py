@@ -1,7 +1,8 @@
-"""Which Criteo audiences this provider manages: a short tag in the audience's description.
+"""Which Criteo audiences this provider may change: a short tag in the audience's description.
 
 ``mirror`` and ``replace`` remove members, so they only touch audiences carrying the tag (or one
-the user explicitly adopts): a typo in a name must not wipe a colleague's hand-built audience.
+the user explicitly adopts): a typo in a name must not wipe a colleague's hand-built audience. And no
+operation touches a contact list Criteo keeps read-only.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from typing import TYPE_CHECKING
 from airflow_provider_criteo.exceptions import CriteoConfigurationError
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from airflow_provider_criteo.hooks.criteo import CriteoHook
     from airflow_provider_criteo.resources import AudienceSegment
 
@@ -48,3 +51,12 @@ def claim(
         )
     if not dry_run:
         hook.update_audience_segment(audience.id, description=tagged(audience.description or "", tag))
+
+
+def read_only_error(audiences: Sequence[AudienceSegment], outcome: str) -> CriteoConfigurationError:
+    """The error for audiences whose contact lists are read-only at Criteo; ``outcome`` says what was done."""
+    names = ", ".join(f"{audience.name!r} (id {audience.id})" for audience in audiences)
+    return CriteoConfigurationError(
+        f"Audience {names}: Criteo keeps the contact list read-only (contactList.isReadOnly: Criteo or a "
+        f"partner maintains it), so it takes no amendment and no wipe. {outcome}"
+    )

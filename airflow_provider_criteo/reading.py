@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
     from airflow_provider_criteo.identifier_types import IdentifierForm, IdentifierType
     from airflow_provider_criteo.identifiers import PreparedChunk, Rejection
-    from airflow_provider_criteo.members import KeyedMembers, MemberSet
+    from airflow_provider_criteo.members import HashedMembers, KeyedMembers, MemberSet
 
     #: The member set of each member list read (an identifier type in one form), in column order.
     Members = list[tuple[IdentifierForm, MemberSet]]
@@ -65,11 +65,16 @@ def reasons_of(counts: Iterable[ReadCounts]) -> dict[str, int]:
 
 @dataclass
 class Read:
-    """The member sets read, frozen, and how many rows were read and had no usable identifier."""
+    """The member sets read, frozen, and how many rows were read and had no usable identifier.
+
+    ``derived`` holds, when asked, the keys other lists have of the valid values (the MD5 of each
+    address): the same people, in forms the source did not give. They count nowhere.
+    """
 
     members: Members
     rows: int = 0
     rows_without_identifier: int = 0
+    derived: Members = field(default_factory=list)
 
 
 def identifier_columns(
@@ -106,21 +111,26 @@ def read_identifiers(
     hash_emails: bool = True,
     phone_region: str | None = None,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
+    derive: bool = False,
 ) -> Read:
     """Stream the identifier ``columns`` (type -> column) and keep each type's distinct valid values.
 
     ``counts`` (one per type) receive the counts; ``what`` names the rows in the task log. A column
-    feeds one member set per form of its type (e-mails given as MD5 digests are kept apart).
+    feeds one member set per form of its type (e-mails given as MD5 digests are kept apart). With
+    ``derive`` (erasure), the keys other forms have of the valid values are kept in ``Read.derived``.
     """
     kinds = [identifier_type(name, hash_emails=hash_emails, phone_region=phone_region) for name in columns]
     lists = [[(form, form.new_members()) for form in kind.forms] for kind in kinds]
+    derived = [
+        [(form, form.new_members()) for form in kind.forms if derive and form.key_of_plain] for kind in kinds
+    ]
     rejected_rows: list[str] = []
     rows = rows_without_identifier = 0
     progress = Progress(log, "read", "rows")
     for chunk in stream_columns(hook, query, parameters, list(columns.values()), chunk_size):
         rejections: Counter[int] = Counter()  # per row of the chunk, how many of its values were rejected
-        for kind, forms, values in zip(kinds, lists, chunk, strict=True):
-            for position, rejection in _take(kind, forms, values, counts[kind.name]):
+        for kind, forms, others, values in zip(kinds, lists, derived, chunk, strict=True):
+            for position, rejection in _take(kind, forms, others, values, counts[kind.name]):
                 rejections[position] += 1
                 if len(rejected_rows) < REJECTED_ROWS_LOGGED:
                     label = "" if len(kinds) == 1 else f" {kind.name}"
@@ -146,21 +156,36 @@ def read_identifiers(
         )
     if rejected_rows:
         log.warning("First rejected values (by row position, values withheld): %s", "; ".join(rejected_rows))
-    return Read([entry for forms in lists for entry in forms], rows, rows_without_identifier)
+    for forms in derived:
+        for _, members in forms:
+            members.freeze()
+    return Read(
+        [entry for forms in lists for entry in forms],
+        rows,
+        rows_without_identifier,
+        [entry for forms in derived for entry in forms],
+    )
 
 
 def _take(
     kind: IdentifierType,
     forms: list[tuple[IdentifierForm, MemberSet]],
+    derived: list[tuple[IdentifierForm, MemberSet]],
     values: Sequence[object],
     counts: ReadCounts,
 ) -> list[tuple[int, Rejection]]:
     """Prepare a chunk of one column into the member sets of its forms, counting; return the rejected rows.
 
-    The first form takes the valid values; each form takes the values given as digests of its hashing.
+    The first form takes the valid values; each form takes the values given as digests of its hashing;
+    ``derived`` sets take their forms' keys of the valid values.
     """
     prepared = kind.prepare(values)
     forms[0][1].add_many(prepared.valid)
+    for form, members in derived:
+        if form.key_of_plain is not None:
+            cast("KeyedMembers", members).add_digests(map(form.key_of_plain, prepared.valid))
+    if prepared.legacy:
+        cast("HashedMembers", forms[0][1]).add_legacy(prepared.legacy)
     for form, members in forms:
         if digests := prepared.given.get(form.hashing):
             cast("KeyedMembers", members).add_digests(digests)

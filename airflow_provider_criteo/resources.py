@@ -128,8 +128,8 @@ class AudienceSegment:
 class AmendmentResult:
     """What Criteo counted for one or more contact-list amendments of one operation.
 
-    ``valid`` and ``invalid`` are None when no answer carried them (they are optional and nullable in
-    Criteo's schema); ``sample_invalid`` gathers Criteo's samples of invalid identifiers.
+    ``valid`` and ``invalid`` are None unless every answer carried them (they are optional and nullable
+    in Criteo's schema); ``sample_invalid`` gathers Criteo's samples of invalid identifiers.
     """
 
     operation: str
@@ -148,19 +148,25 @@ class AmendmentResult:
         if not isinstance(attributes, dict) or attributes.get("operation") is None:
             raise KeyError("data.attributes.operation")
         samples = attributes.get("sampleInvalidIdentifiers")
+        first = self.requests == 0
         return AmendmentResult(
             operation=self.operation,
             requests=self.requests + 1,
-            valid=plus_count(self.valid, optional_int(attributes.get("nbValidIdentifiers"))),
-            invalid=plus_count(self.invalid, optional_int(attributes.get("nbInvalidIdentifiers"))),
+            valid=plus_count(self.valid, optional_int(attributes.get("nbValidIdentifiers")), first=first),
+            invalid=plus_count(
+                self.invalid, optional_int(attributes.get("nbInvalidIdentifiers")), first=first
+            ),
             sample_invalid=self.sample_invalid
             + tuple(str(s) for s in (samples if isinstance(samples, list) else ())),
         )
 
 
-def plus_count(total: int | None, count: int | None) -> int | None:
-    """A sum of counts that may be unknown (None): known as soon as one of them is."""
-    return total if count is None else (total or 0) + count
+def plus_count(total: int | None, count: int | None, *, first: bool) -> int | None:
+    """A running sum of counts Criteo may leave out: unknown (None) once one of them is, since a sum of
+    some answers' counts would pass for all of them. ``first``: ``count`` is the first one."""
+    if first:
+        return count
+    return None if total is None or count is None else total + count
 
 
 @dataclass(frozen=True)

@@ -102,6 +102,12 @@ class RetryPolicy:
     backoff: float = 1.0
     max_backoff: float = 60.0
 
+    def __post_init__(self) -> None:
+        if not self.backoff > 0 or not self.max_backoff > 0:
+            raise ValueError(
+                "retry_backoff must be a positive number of seconds: a zero backoff retries at once"
+            )
+
     def wait(self, attempt: int, status: int | None, headers: Mapping[str, str] | None) -> float:
         """Seconds to wait before retry number ``attempt`` (1-based) after a failure with ``status``.
 
@@ -112,4 +118,4 @@ class RetryPolicy:
         if requested:
             # A little jitter so that tasks throttled together do not all come back at once.
             return requested + random.uniform(0, min(self.backoff, 1.0) / 4)
-        return random.uniform(0, min(self.max_backoff, self.backoff * 2 ** (attempt - 1)))
+        return random.uniform(0, min(self.max_backoff, self.backoff * 2 ** min(attempt - 1, 32)))

@@ -320,6 +320,15 @@ class SnapshotStore:
                     self._folder(key) / intent.name, encode({"adds": adds, "removes": removes})
                 )
 
+    def audiences(self, advertiser_id: str) -> list[str]:
+        """The ids of the advertiser's audiences that have snapshots here: audiences exports managed."""
+        folder = self.root.joinpath(f"advertiser={advertiser_id}")
+        if not folder.exists():
+            return []
+        return sorted(
+            p.name.removeprefix("audience=") for p in folder.iterdir() if p.name.startswith("audience=")
+        )
+
     def delete_audience(self, advertiser_id: str, audience_id: str) -> int:
         """Delete every snapshot, intent and lock of an audience; return the number of files removed."""
         folder = self.root.joinpath(f"advertiser={advertiser_id}", f"audience={audience_id}")

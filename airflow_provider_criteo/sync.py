@@ -47,7 +47,7 @@ class SyncResult:
     """What a sync did (or, in a dry run, would do) with one member list of an audience.
 
     ``criteo_valid`` and ``criteo_invalid`` are what Criteo counted over the list's amendments (None
-    when it sent no counts: they are optional in its schema).
+    unless every answer had counts: they are optional in its schema).
     """
 
     added: int = 0
@@ -60,9 +60,10 @@ class SyncResult:
 
     def count(self, amendment: AmendmentResult) -> None:
         """Take the requests and Criteo's counts of one operation's amendments."""
+        first = self.requests == 0
         self.requests += amendment.requests
-        self.criteo_valid = plus_count(self.criteo_valid, amendment.valid)
-        self.criteo_invalid = plus_count(self.criteo_invalid, amendment.invalid)
+        self.criteo_valid = plus_count(self.criteo_valid, amendment.valid, first=first)
+        self.criteo_invalid = plus_count(self.criteo_invalid, amendment.invalid, first=first)
 
 
 @dataclass
@@ -110,6 +111,9 @@ class _Plan:
     intents: list[Intent] = field(default_factory=list)
     #: The encoding of the keys the run commits (the list's own, unless add_only keeps an older one).
     encoding: str | None = None
+    #: The run cannot vouch for the whole list (add_only without history): it leaves its intent as the
+    #: list's history, and commits no snapshot.
+    intent_only: bool = False
 
     @property
     def previous(self) -> np.ndarray:
@@ -174,7 +178,7 @@ class AudienceSync:
         type: then every type adds all its members and removes nothing.
         """
         for plan in plans:
-            self._plan(mode, plan, created)
+            self._plan(mode, plan, created, several=len(plans) > 1)
         if any(plan.wipe for plan in plans):
             for plan in plans:
                 plan.wipe = True
@@ -183,8 +187,8 @@ class AudienceSync:
                 if plan.members.keys is not None:
                     plan.adds = plan.members.keys
 
-    def _plan(self, mode: str, plan: _Plan, created: bool) -> None:
-        """What to add and remove of one type, and whether to wipe first."""
+    def _plan(self, mode: str, plan: _Plan, created: bool, *, several: bool = False) -> None:
+        """What to add and remove of one list, and whether to wipe first (``several``: of the audience's)."""
         current = plan.members.keys
         if plan.key is None or current is None:
             plan.wipe = mode == "replace" and not created
@@ -194,6 +198,11 @@ class AudienceSync:
             plan.snapshot, plan.intents = self.store.latest(plan.key), self.store.intents(plan.key)
         unknown = plan.snapshot is None and not plan.intents and not created
         if mode == "add_only" and unknown:
+            if plan.kind.optional:
+                # An optional list without members or history takes no part in a run: only its intent,
+                # left in place, makes a later mirror run remove what this one adds.
+                plan.intent_only = True
+                return
             self.log.info(
                 "Audience %s has no %s snapshot: add_only adds, and records nothing.",
                 self.audience_id,
@@ -211,7 +220,9 @@ class AudienceSync:
             aliases = plan.members.legacy_keys
             self.log.warning(
                 "Audience %s: its %s snapshot holds an older form of the identifiers (%s). This run removes "
-                "them and adds their current form (%s); the removal guard counts only people who left.",
+                "them and adds their current form (%s); the removal guard counts only people who left. "
+                "Values the source gives already hashed are sent as they are: hash them in the current form "
+                "too, or they match nobody.",
                 self.audience_id,
                 plan.kind.label,
                 older,
@@ -230,7 +241,10 @@ class AudienceSync:
             )
         if not self.policy.allow_large_removal:
             known = None if plan.wipe else mirror.previous
-            check_removal(mirror.leaving, known, len(current), self.policy.max_removal_fraction, self.segment)
+            what = plan.kind.label if several else ""
+            check_removal(
+                mirror.leaving, known, len(current), self.policy.max_removal_fraction, self.segment, what
+            )
 
     def _older_encoding(self, plan: _Plan) -> str | None:
         """The snapshot's encoding when it is the list's older one (to migrate), else None.
@@ -309,6 +323,8 @@ class AudienceSync:
         result.unchanged = len(current) - len(plan.adds) if mode == "mirror" else 0
         result.added = self._amend(plan.kind, "add", plan.adds, result)
         result.removed = self._amend(plan.kind, "remove", plan.removes, result)
+        if plan.intent_only:
+            return result
         # add_only leaves other runs' intents in place: what they may have removed is still uncertain.
         committed = union_sorted(plan.previous, current) if mode == "add_only" else current
         settled = [intent] if mode == "add_only" else [intent, *(i.name for i in plan.intents)]

@@ -20,8 +20,8 @@ from airflow.sdk import DAG, task
 from criteo_examples import CRITEO_POOL
 from criteo_examples.forms import chosen, segment_multi_select
 
-from airflow_provider_criteo.exceptions import CriteoConfigurationError
 from airflow_provider_criteo.hooks.criteo import CriteoHook
+from airflow_provider_criteo.ownership import read_only_error
 from airflow_provider_criteo.state import SnapshotStore
 
 log = logging.getLogger(__name__)
@@ -50,10 +50,8 @@ with DAG(
             log.info("Advertiser %s has no audience named %r: nothing to remove.", hook.advertiser_id, name)
             return {"audience_name": name, "audience_id": None, "deleted": False}
         if audience.read_only:
-            raise CriteoConfigurationError(
-                f"Audience {name!r} (id {audience.id}) is a read-only contact list at Criteo: its members "
-                "cannot be wiped through the API. Nothing was changed; ask Criteo, or the partner that "
-                "maintains it, to remove it."
+            raise read_only_error(
+                [audience], "Nothing was changed; ask Criteo, or the partner that maintains it, to remove it."
             )
         hook.wipe_contact_list(audience.id)
         SnapshotStore.from_config().delete_audience(audience.advertiser_id, audience.id)

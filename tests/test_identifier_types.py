@@ -179,12 +179,14 @@ def test_each_type_prepares_chunks_with_rejections_by_position():
         ["33612345678"],
         [(1, Rejection.NULL), (3, Rejection.INVALID_FORMAT)],
         {"sha256": [digest]},
+        ["+33612345678"],  # the form version 0.1 sent it in
     )
     madid = identifier_type("madid")
     assert madid.prepare([str(uuid.UUID(int=1)), "x"]) == (
         [str(uuid.UUID(int=1))],
         [(1, Rejection.INVALID_FORMAT)],
         {},
+        [],
     )
 
 
@@ -201,9 +203,17 @@ def test_identifier_types_know_their_member_lists():
         identifier_type("gum")
 
 
-def test_phone_digests_keep_the_form_earlier_versions_sent():
-    members = identifier_type("phoneNumber").forms[0].new_members()
-    members.add_many(["33612345678"])
+def test_phone_numbers_keep_the_form_earlier_versions_sent_them_in():
+    kind = identifier_type("phoneNumber", phone_region="FR")
+    raw = ["06 12 34 56 78", "+33 (0)6 12 34 56 79", "33 6 12 34 56 80", "+33 6", SHA256]
+    prepared = kind.prepare(raw)
+    assert prepared.valid == ["33612345678", "33612345679", "33612345680"]
+    # What 0.1's hand-written rules made of the same values, (0) and a doubled country code included.
+    assert list(prepared.legacy) == ["+33612345678", "+330612345679", "+3333612345680"]
+    members = kind.forms[0].new_members()
+    members.add_many(prepared.valid)
+    members.add_legacy(prepared.legacy)
     members.freeze()
-    assert members.keys.tobytes() == hashlib.sha256(b"33612345678").digest()
-    assert members.legacy_keys.tobytes() == hashlib.sha256(b"+33612345678").digest()
+    assert members.legacy_keys.tobytes() == b"".join(
+        sorted(hashlib.sha256(v.encode()).digest() for v in prepared.legacy)
+    )

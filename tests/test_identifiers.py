@@ -201,6 +201,7 @@ def test_prepare_emails_reports_rejections_by_position_in_the_chunk():
         ["ann@example.com", "bob@example.com", "carl@example.com"],
         [(0, Rejection.NULL), (2, Rejection.EMPTY), (4, Rejection.INVALID_FORMAT), (5, Rejection.NOT_TEXT)],
         {},
+        (),
     )
 
 
@@ -219,6 +220,7 @@ def test_sha256_and_md5_digests_are_taken_as_they_are_and_other_digests_refused(
         ["bob@example.com"],
         [(3, Rejection.UNSUPPORTED_HASH), (4, Rejection.UNSUPPORTED_HASH)],
         {"sha256": [digest], "md5": [md5]},
+        (),
     )
 
 

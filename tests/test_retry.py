@@ -87,3 +87,13 @@ def test_exponential_backoff_with_jitter_is_capped():
 def test_server_wait_is_used_with_little_jitter():
     wait = RetryPolicy().wait(1, 503, {"Retry-After": "2"})
     assert 2 <= wait <= 2.25
+
+
+def test_a_very_long_run_of_429s_never_overflows_the_backoff():
+    assert 0 <= RetryPolicy(backoff=0.5).wait(5000, 429, {}) <= 60
+
+
+@pytest.mark.parametrize("backoff", [0, -1, float("nan")])
+def test_a_backoff_that_would_retry_at_once_is_refused(backoff):
+    with pytest.raises(ValueError, match="retry_backoff"):
+        RetryPolicy(backoff=backoff)

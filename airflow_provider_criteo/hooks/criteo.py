@@ -344,11 +344,10 @@ class CriteoHook(BaseHook):
         if limit is not None and limit >= 1 and limit != self.rate_limiter.calls:
             self.rate_limiter.limit_to(limit)
         if _header_int(response.headers.get("x-ratelimit-remaining")) == 0:
-            wait = ratelimit_reset_wait(response.headers.get("x-ratelimit-reset"))
+            reset = response.headers.get("x-ratelimit-reset")
+            wait = ratelimit_reset_wait(reset)
             if wait is None:
-                self.log.debug(
-                    "Ignoring unreadable x-ratelimit-reset %r", response.headers["x-ratelimit-reset"]
-                )
+                self.log.debug("No call remains in Criteo's window, and no readable reset (%r).", reset)
             else:
                 self.rate_limiter.pause_for(wait)
 
@@ -573,8 +572,10 @@ class CriteoHook(BaseHook):
     ) -> Iterator[AudienceSegment]:
         """Yield every audience segment matching the filters, following the pages.
 
-        Paging follows ``meta.totalItems`` when Criteo sends it, else goes on until a short page; a page
-        that only repeats segments already seen means paging does not advance, and fails.
+        Paging follows ``meta.totalItems`` when Criteo sends it. Without it, a page shorter than the
+        pages before it ends the search, and so does an empty one: a first page shorter than asked may
+        be a cap Criteo puts on ``limit``, so it is not taken for the last. A page that only repeats
+        segments already seen means paging does not advance, and fails.
         """
         attributes: dict[str, list[str]] = {}
         if advertiser_ids is not None:
@@ -585,7 +586,7 @@ class CriteoHook(BaseHook):
             attributes["audienceSegmentTypes"] = list(segment_types)
         body = {"data": {"type": "AudienceSegment", "attributes": attributes}}
         path = "marketing-solutions/audience-segments/search"
-        offset = 0
+        offset = longest = 0
         seen: set[str] = set()
         while True:
             page = self._call("POST", path, params={"limit": page_size, "offset": offset}, body=body)
@@ -602,8 +603,9 @@ class CriteoHook(BaseHook):
             seen.update(segment.id for segment in fresh)
             yield from fresh
             offset += items
-            if not items or (offset >= total if total is not None else items < page_size):
+            if not items or (offset >= total if total is not None else items < longest):
                 return
+            longest = max(longest, items)
 
     def find_contact_list_segment(
         self, name: str, *, advertiser_id: str | None = None
@@ -696,18 +698,14 @@ class CriteoHook(BaseHook):
             allow_errors=True,
         )
         answered = [s for s in self._parse("PATCH", path, body, _segments) if s.id == str(segment_id)]
-        if answered and answered[0].has_attributes():
+        if answered and _shows(answered[0], name, description):
             return answered[0]
         if not answered and self._item_problems(body):
             raise self._item_failure("PATCH", path, body, f"segment {segment_id} was not updated")
         current = next(
             iter(self.search_audience_segments(segment_ids=[str(segment_id)], segment_types=None)), None
         )
-        if (
-            current is None
-            or (name is not None and current.name != name)
-            or (description is not None and current.description != description)
-        ):
+        if current is None or not _shows(current, name, description):
             raise CriteoResponseError(
                 method="PATCH",
                 endpoint=self._api_path(path),
@@ -724,7 +722,8 @@ class CriteoHook(BaseHook):
         4xx naming every one) are the state a delete asks for: logged, not raised. Any other failure
         raises.
         """
-        items = [{"id": str(s), "type": "AudienceSegment", "attributes": {}} for s in segment_ids]
+        ids = [str(s) for s in segment_ids]
+        items = [{"id": s, "type": "AudienceSegment", "attributes": {}} for s in ids]
         if not items:
             return []
         path = "marketing-solutions/audience-segments/delete"
@@ -741,7 +740,20 @@ class CriteoHook(BaseHook):
             if problem.get("code") != SEGMENT_NOT_FOUND:
                 raise self._item_failure("POST", path, body, "a segment was not deleted")
             self.log.warning("Criteo did not delete a segment: already gone (%s).", problem.get("detail"))
-        return self._parse("POST", path, body, lambda b: [str(r["id"]) for r in data_list(b) if _has_id(r)])
+        confirmed = self._parse(
+            "POST", path, body, lambda b: [str(r["id"]) for r in data_list(b) if _has_id(r)]
+        )
+        unconfirmed = [s for s in ids if s not in confirmed]
+        if len(unconfirmed) > len(problems):  # neither deleted nor reported: look
+            still = [s.id for s in self.search_audience_segments(segment_ids=unconfirmed, segment_types=None)]
+            if still:
+                raise CriteoResponseError(
+                    method="POST",
+                    endpoint=self._api_path(path),
+                    status=200,
+                    detail=f"Criteo did not confirm deleting segments {', '.join(still)}, which still exist",
+                )
+        return confirmed
 
     def amend_contact_list(
         self,
@@ -884,6 +896,13 @@ def _segment_page(body: dict[str, Any]) -> tuple[list[AudienceSegment], int, int
     meta = body.get("meta")
     total = meta.get("totalItems") if isinstance(meta, dict) else None
     return _segments(body), len(data_list(body)), None if total is None else int(total)
+
+
+def _shows(segment: AudienceSegment, name: str | None, description: str | None) -> bool:
+    """Whether a segment as Criteo answered it shows a requested name and description."""
+    return (name is None or segment.name == name) and (
+        description is None or segment.description == description
+    )
 
 
 def _described(segment: AudienceSegment, **known: Any) -> AudienceSegment:

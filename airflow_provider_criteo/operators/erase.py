@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING, Any, ClassVar, cast
 from airflow.sdk import BaseOperator
 
 from airflow_provider_criteo.defaults import DEFAULT_CONN_ID
-from airflow_provider_criteo.exceptions import CriteoConfigurationError
+from airflow_provider_criteo.exceptions import CriteoPermissionError
 from airflow_provider_criteo.history import AUDIT_COLUMNS, append_record, now
-from airflow_provider_criteo.hooks.criteo import CriteoHook
+from airflow_provider_criteo.hooks.criteo import CONTACT_LIST_READ_ONLY, CriteoHook
 from airflow_provider_criteo.identifier_types import phone_region as phone_region_of
 from airflow_provider_criteo.mirror import union_sorted
-from airflow_provider_criteo.ownership import is_managed
+from airflow_provider_criteo.ownership import is_managed, read_only_error
 from airflow_provider_criteo.reading import ReadCounts, read_identifiers, reasons_of
 from airflow_provider_criteo.reading import identifier_columns as identifier_columns_of
 from airflow_provider_criteo.source import get_sql_hook, source_query
@@ -31,6 +31,9 @@ if TYPE_CHECKING:
     from airflow_provider_criteo.identifier_types import IdentifierForm
     from airflow_provider_criteo.members import KeyedMembers
     from airflow_provider_criteo.resources import AudienceSegment
+
+    #: One member list of the people to forget: its form, their identifiers, every key to erase of them.
+    _People = tuple[IdentifierForm, KeyedMembers, np.ndarray]
 
 
 class CriteoEraseOperator(BaseOperator):
@@ -53,7 +56,7 @@ class CriteoEraseOperator(BaseOperator):
     :param sql: query returning the people to forget; exclusive with ``table``. (templated)
     :param table: table or view of erasure requests. (templated)
     :param parameters: parameters bound to ``sql``. (templated)
-    :param identifier_column: the column holding addresses or 64-hex SHA-256 digests.
+    :param identifier_column: the column holding addresses, or their SHA-256 or MD5 hex digests.
     :param identifier_columns: instead of ``identifier_column``, the column of each identifier type,
         as for :class:`SegmentExportOperator`, e.g. ``{"email": "email", "phoneNumber": "phone"}``.
     :param phone_region: ISO 3166 region (``"FR"``) of phone numbers written without a country code.
@@ -129,30 +132,31 @@ class CriteoEraseOperator(BaseOperator):
         advertiser = self.hook.resolve_advertiser(self.advertiser_id)
         counts = {name: ReadCounts() for name in self.identifier_columns}
         people = self._read(counts)
-        managed = [
-            s
-            for s in self.hook.search_audience_segments(advertiser_ids=[advertiser])
-            if is_managed(s.description)
-        ]
-        audiences = [audience for audience in managed if not audience.read_only]
         store = SnapshotStore.from_config(self.snapshot_location)
+        managed = self._managed_audiences(advertiser, store)
         owner = lock_owner(context)
-        for audience in audiences:
-            for kind, members in people:
-                if not len(members):
-                    continue
-                keys = _every_form(members)
-                self.hook.remove_identifiers(audience.id, kind.wire(keys), identifier_type=kind.name)
-                store.forget(SnapshotKey(advertiser, audience.id, kind.name, kind.hashing), keys, owner=owner)
+        erased: list[AudienceSegment] = []
+        read_only = [audience for audience in managed if audience.read_only]
+        for audience in managed:
+            if audience.read_only:
+                continue
+            try:
+                self._erase_from(advertiser, audience, people, store, owner)
+            except CriteoPermissionError as err:  # a read-only list Criteo did not say was one
+                if CONTACT_LIST_READ_ONLY not in err.codes:
+                    raise
+                read_only.append(audience)
+                continue
+            erased.append(audience)
             self.log.info("Removed the people from audience %r (id %s).", audience.name, audience.id)
-        digests = [digest for kind, members in people for digest in _audit_digests(kind, members.keys)]
+        digests = [digest for kind, members, _ in people for digest in _audit_digests(kind, members.keys)]
         run = run_identity(context, self.task_id)
         record = {
             **run,
             "erased_at": now(),
             "advertiser_id": advertiser,
-            "audience_ids": ",".join(a.id for a in audiences),
-            "audiences": len(audiences),
+            "audience_ids": ",".join(a.id for a in erased),
+            "audiences": len(erased),
             "identifiers": len(digests),
             "digests": json.dumps(digests),
         }
@@ -160,28 +164,68 @@ class CriteoEraseOperator(BaseOperator):
             get_sql_hook(self.audit_conn_id or self.sql_conn_id), self.audit_table, AUDIT_COLUMNS, record
         )
         by_type: dict[str, int] = dict.fromkeys(self.identifier_columns, 0)
-        for kind, members in people:
+        for kind, members, _ in people:
             by_type[kind.name] += len(members)
         summary = {
             "advertiser_id": advertiser,
             "identifiers": len(digests),
             "identifier_types": by_type,
             "rejected_by_reason": reasons_of(counts.values()),
-            "audience_ids": [a.id for a in audiences],
+            "audience_ids": [a.id for a in erased],
         }
         self.log.info(
             "Erased %d identifiers from %d audiences of advertiser %s; audit row appended to %s.",
             len(digests),
-            len(audiences),
+            len(erased),
             advertiser,
             self.audit_table,
         )
-        if len(audiences) < len(managed):
-            raise _read_only_error([audience for audience in managed if audience.read_only])
+        if read_only:
+            raise read_only_error(
+                read_only,
+                "The people could not be removed from it. Every other managed audience was erased and "
+                "audited; ask Criteo, or the partner that maintains the list, to remove them.",
+            )
         return summary
 
-    def _read(self, counts: dict[str, ReadCounts]) -> list[tuple[IdentifierForm, KeyedMembers]]:
-        """The distinct identifiers of the people to forget, by member list; rejections counted."""
+    def _managed_audiences(self, advertiser: str, store: SnapshotStore) -> list[AudienceSegment]:
+        """The advertiser's audiences this provider manages: tagged, or with snapshots in the store.
+
+        The snapshots make up for a description Criteo leaves out (it is optional in its schema).
+        """
+        with_snapshots = set(store.audiences(advertiser))
+        return [
+            segment
+            for segment in self.hook.search_audience_segments(advertiser_ids=[advertiser])
+            if is_managed(segment.description) or segment.id in with_snapshots
+        ]
+
+    def _erase_from(
+        self,
+        advertiser: str,
+        audience: AudienceSegment,
+        people: list[_People],
+        store: SnapshotStore,
+        owner: str,
+    ) -> None:
+        """Remove the people from one audience's member lists and snapshots.
+
+        A list that only derived keys would touch (the MD5 form of addresses) is left alone where exports
+        never sent it.
+        """
+        for kind, members, keys in people:
+            key = SnapshotKey(advertiser, audience.id, kind.name, kind.hashing)
+            if not len(keys) or (not len(members) and not store.has_history(key)):
+                continue
+            self.hook.remove_identifiers(audience.id, kind.wire(keys), identifier_type=kind.name)
+            store.forget(key, keys, owner=owner)
+
+    def _read(self, counts: dict[str, ReadCounts]) -> list[_People]:
+        """The people to forget, by member list: their identifiers, and every key to erase of them.
+
+        The keys add the form earlier versions sent (phone numbers with their +) and the forms derived
+        from the values (an address's MD5, in case an export sent it so).
+        """
         sql_hook = get_sql_hook(self.sql_conn_id)
         columns = self.identifier_columns
         read = read_identifiers(
@@ -193,18 +237,19 @@ class CriteoEraseOperator(BaseOperator):
             log=self.log,
             what="erasure requests",
             phone_region=self.phone_region,
+            derive=True,
         )
-        return [
-            (form, cast("KeyedMembers", members))
-            for form, members in read.members
-            if members.keys is not None
-        ]
-
-
-def _every_form(members: KeyedMembers) -> np.ndarray:
-    """The keys to erase: the current form, and the one earlier versions sent when there is one."""
-    legacy = members.legacy_keys
-    return members.keys if legacy is None else union_sorted(members.keys, legacy)
+        derived = {(form.name, form.hashing): members.keys for form, members in read.derived}
+        people: list[_People] = []
+        for form, members in read.members:
+            if members.keys is None:
+                continue
+            keys = members.keys
+            for extra in (members.legacy_keys, derived.get((form.name, form.hashing))):
+                if extra is not None and len(extra):
+                    keys = union_sorted(keys, extra)
+            people.append((form, cast("KeyedMembers", members), keys))
+        return people
 
 
 def _audit_digests(kind: IdentifierForm, keys: np.ndarray) -> list[str]:
@@ -212,12 +257,3 @@ def _audit_digests(kind: IdentifierForm, keys: np.ndarray) -> list[str]:
     if kind.hashing != "none":
         return kind.identifiers(keys)
     return [hashlib.sha256(value.encode()).hexdigest() for value in kind.identifiers(keys)]
-
-
-def _read_only_error(audiences: list[AudienceSegment]) -> CriteoConfigurationError:
-    names = ", ".join(f"{audience.name!r} (id {audience.id})" for audience in audiences)
-    return CriteoConfigurationError(
-        f"The people could not be removed from {names}: Criteo keeps the contact list read-only "
-        "(contactList.isReadOnly), so it takes no amendment. Every other managed audience was erased and "
-        "audited. Ask Criteo, or the partner that maintains the list, to remove them."
-    )

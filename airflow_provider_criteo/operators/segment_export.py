@@ -14,7 +14,7 @@ from airflow_provider_criteo.history import append_history
 from airflow_provider_criteo.hooks.criteo import CriteoHook
 from airflow_provider_criteo.identifier_types import phone_region as phone_region_of
 from airflow_provider_criteo.mirror import DEFAULT_MAX_REMOVAL_FRACTION
-from airflow_provider_criteo.ownership import claim, ownership_tag, tagged
+from airflow_provider_criteo.ownership import claim, ownership_tag, read_only_error, tagged
 from airflow_provider_criteo.preflight import (
     DEFAULT_MAX_AUDIENCES,
     DEFAULT_MIN_AUDIENCE_SIZE,
@@ -82,12 +82,12 @@ _FORM_TOTALLED = ("added", "removed", "unchanged", "requests")
 _TOTALLED = ("valid", "invalid", "prehashed", "duplicates", "added", "removed", "unchanged")
 
 
-def _criteo_counts(counts: Iterable[FormCounts | SyncCounts]) -> tuple[int | None, int | None]:
-    """Criteo's valid and invalid counts over several lists (None where no list had any)."""
+def _criteo_counts(counts: Iterable[SyncResult]) -> tuple[int | None, int | None]:
+    """Criteo's valid and invalid counts over the lists that sent amendments; None unless all had them."""
     valid = invalid = None
-    for counted in counts:
-        valid = plus_count(valid, counted.criteo_valid)
-        invalid = plus_count(invalid, counted.criteo_invalid)
+    for number, counted in enumerate(c for c in counts if c.requests):
+        valid = plus_count(valid, counted.criteo_valid, first=number == 0)
+        invalid = plus_count(invalid, counted.criteo_invalid, first=number == 0)
     return valid, invalid
 
 
@@ -193,7 +193,7 @@ class SegmentExportOperator(BaseOperator):
     :param table: table or view holding exactly this segment's members; validated and quoted,
         optionally schema-qualified. (templated)
     :param parameters: parameters bound to ``sql``, in the driver's paramstyle. (templated)
-    :param email_column: the column holding the e-mail addresses (or their SHA-256 hex digests).
+    :param email_column: the column holding the e-mail addresses (or their SHA-256 or MD5 hex digests).
     :param identifier_columns: instead of ``email_column``, the column of each identifier type to send
         into the audience, e.g. ``{"email": "email", "phoneNumber": "phone", "madid": "device_id"}``.
         Types: ``email`` (normalised, SHA-256-hashed; SHA-256 and MD5 hex digests taken as they are,
@@ -430,11 +430,7 @@ class SegmentExportOperator(BaseOperator):
     def _check_writable(self, audience: AudienceSegment) -> None:
         """Refuse, before anything is sent, an audience whose contact list Criteo keeps read-only."""
         if audience.read_only:
-            raise CriteoConfigurationError(
-                f"Audience {audience.name!r} (id {audience.id}) is a read-only contact list at Criteo "
-                "(contactList.isReadOnly: Criteo or a partner maintains it): it takes no amendment and no "
-                "wipe. Nothing was sent. Export to another audience_name."
-            )
+            raise read_only_error([audience], "Nothing was sent. Export to another audience_name.")
 
     def _statistics(self, summary: ExportSummary, audience_id: str) -> None:
         """Criteo's size and match rate of the audience; None, with a note, while it has not computed them."""

@@ -382,16 +382,25 @@ def test_the_hook_paces_to_a_lower_limit_criteo_announces(hook, criteo_sandbox):
         "NaN",
         "1e400",
         str(int(time.time()) - 600),  # in the past
+        None,  # absent
     ],
 )
 def test_no_reset_header_makes_the_hook_crash_or_sleep_long(hook, criteo_sandbox, reset):
     clock = FakeClock()
     hook.rate_limiter = RateLimiter(1000, clock=clock, sleep=clock.sleep)
-    criteo_sandbox.inject_fault(
-        path="advertisers/me", headers={"x-ratelimit-remaining": "0", "x-ratelimit-reset": reset}
-    )
+    headers = {"x-ratelimit-remaining": "0"} | ({} if reset is None else {"x-ratelimit-reset": reset})
+    criteo_sandbox.inject_fault(path="advertisers/me", headers=headers)
     hook.list_advertisers()
     assert 0 <= hook.rate_limiter.acquire() <= 61
+
+
+def test_a_reset_in_milliseconds_is_read_as_such_not_capped(hook, criteo_sandbox):
+    clock = FakeClock()
+    hook.rate_limiter = RateLimiter(1000, clock=clock, sleep=clock.sleep)
+    in_ms = {"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(int(time.time() * 1000) + 3000)}
+    criteo_sandbox.inject_fault(path="advertisers/me", headers=in_ms)
+    hook.list_advertisers()
+    assert 1.5 < hook.rate_limiter.acquire() <= 3
 
 
 @pytest.mark.parametrize(

@@ -48,6 +48,15 @@ def test_search_without_meta_pages_until_a_short_page(hook, minimal, count):
     assert len(calls_to(minimal, "search")) == count // 100 + 1
 
 
+def test_search_without_meta_reads_on_when_criteo_caps_the_page_size(hook, criteo_sandbox):
+    pages = [[1, 2], [3, 4], [5]]  # Criteo gives 2 where 100 were asked, without saying so
+    for page in pages:
+        body = {"data": [{"id": str(i), "attributes": {"name": f"segment {i}"}} for i in page]}
+        answer(criteo_sandbox, "POST", f"{SEGMENTS}/search", body)
+    assert [s.id for s in hook.search_audience_segments()] == ["1", "2", "3", "4", "5"]
+    assert len(calls_to(criteo_sandbox, "search")) == 3
+
+
 def test_search_with_a_null_total_pages_until_a_short_page(hook, criteo_sandbox):
     for i in range(3):
         criteo_sandbox.state.new_segment(DEFAULT_ADVERTISER_ID, f"segment {i}", None)
@@ -174,6 +183,23 @@ def test_a_delete_answered_as_a_404_for_every_segment_is_done(hook, criteo_sandb
         hook.delete_audience_segments(["1", "2"])
 
 
+def test_a_delete_criteo_does_not_confirm_is_checked(hook, criteo_sandbox):
+    gone, kept = hook.create_contact_list_segment("gone"), hook.create_contact_list_segment("kept")
+    answer(criteo_sandbox, "POST", f"{SEGMENTS}/delete", {"data": []}, apply=True)  # deleted, not said
+    assert hook.delete_audience_segments([gone.id]) == []
+    answer(criteo_sandbox, "POST", f"{SEGMENTS}/delete", {"data": []})  # and this one was not deleted
+    with pytest.raises(CriteoResponseError, match=f"segments {kept.id}, which still exist"):
+        hook.delete_audience_segments([kept.id])
+
+
+def test_an_update_answer_that_does_not_show_the_change_is_read_back(hook, criteo_sandbox):
+    segment = hook.create_contact_list_segment("vip")
+    stale = {"data": [{"id": segment.id, "attributes": {"name": "vip", "description": "old"}}]}
+    answer(criteo_sandbox, "PATCH", SEGMENTS, stale)  # not applied, and the answer shows the old one
+    with pytest.raises(CriteoResponseError, match="did not confirm the update"):
+        hook.update_audience_segment(segment.id, description="tagged")
+
+
 def test_a_delete_refused_for_another_reason_raises(hook, criteo_sandbox):
     problem = {"code": "segment-in-use", "detail": "used by a campaign", "traceId": "t-3"}
     answer(criteo_sandbox, "POST", f"{SEGMENTS}/delete", {"data": [], "warnings": [problem]})
@@ -195,6 +221,18 @@ def test_criteo_s_counts_and_samples_are_summed(hook, criteo_sandbox):
     segment = hook.create_contact_list_segment("vip")
     result = hook.add_identifiers(segment.id, [hex_digest(1), "nope"], batch_size=1)
     assert (result.requests, result.valid, result.invalid, result.sample_invalid) == (2, 1, 1, ("nope",))
+
+
+def test_counts_some_answers_left_out_are_not_summed_as_if_complete(hook, criteo_sandbox):
+    segment = hook.create_contact_list_segment("vip")
+    lean = {
+        "data": {"type": "ContactlistAmendment", "attributes": {"operation": "add"}},
+        "errors": [],
+        "warnings": [],
+    }
+    answer(criteo_sandbox, "PATCH", f"{SEGMENTS}/{segment.id}/contact-list", lean, apply=True)
+    result = hook.add_identifiers(segment.id, [hex_digest(1), hex_digest(2)], batch_size=1)
+    assert (result.requests, result.valid, result.invalid) == (2, None, None)  # one of two said 1 valid
 
 
 def test_a_wipe_answer_that_is_not_criteo_s_is_not_taken_for_a_wipe(hook, criteo_sandbox):

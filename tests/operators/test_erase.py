@@ -156,7 +156,9 @@ def test_a_read_only_audience_fails_the_erasure_after_every_other_is_erased(
     sqlite_warehouse, criteo_sandbox, exported
 ):
     criteo_sandbox.set_read_only(exported["churn"])
-    with pytest.raises(CriteoConfigurationError, match=r"could not be removed from 'churn' \(id \d+\)"):
+    with pytest.raises(
+        CriteoConfigurationError, match=r"'churn' \(id \d+\): Criteo keeps the contact list read-only"
+    ):
         erase(sqlite_warehouse, PEOPLE[0])
     assert sha(PEOPLE[0]) not in criteo_sandbox.members(exported["vip"])
     assert sha(PEOPLE[0]) in criteo_sandbox.members(exported["churn"])
@@ -195,3 +197,58 @@ def test_phone_numbers_are_erased_in_the_form_earlier_versions_sent_too(
     with closing(sqlite_warehouse.connect()) as db:
         ((digests,),) = db.execute("SELECT digests FROM erasure_audit")
     assert json.loads(digests) == [new]
+
+
+def test_a_read_only_list_criteo_did_not_flag_is_audited_like_a_flagged_one(
+    sqlite_warehouse, criteo_sandbox, exported
+):
+    criteo_sandbox.set_read_only(exported["churn"])
+    # The search answers without contactList.isReadOnly, as the schema allows: only the 403 tells.
+    found = [
+        {
+            "id": exported[name],
+            "attributes": {"name": name, "description": "[managed by airflow-provider-criteo: d.t]"},
+        }
+        for name in ("vip", "churn")
+    ]
+    criteo_sandbox.inject_fault(path="search", status=200, body=json.dumps({"data": found}))
+    with pytest.raises(CriteoConfigurationError, match="'churn'"):
+        erase(sqlite_warehouse, PEOPLE[0])
+    with closing(sqlite_warehouse.connect()) as db:
+        ((audience_ids,),) = db.execute("SELECT audience_ids FROM erasure_audit")
+    assert audience_ids == exported["vip"]
+    assert sha(PEOPLE[0]) not in criteo_sandbox.members(exported["vip"])
+
+
+def test_erasing_an_address_erases_its_md5_form_where_exports_sent_it(
+    sqlite_warehouse, criteo_conn, criteo_sandbox
+):
+    md5 = hashlib.md5(b"dan@example.com").hexdigest()
+    sqlite_warehouse.load([("vip", md5), ("vip", "eve@example.com")])
+    audience = SegmentExportOperator(
+        task_id="export",
+        segment="vip",
+        sql_conn_id=sqlite_warehouse.conn_id,
+        sql=sqlite_warehouse.segment_sql,
+        parameters={"segment": "vip"},
+        min_audience_size=1,
+    ).execute(context={})["audience_id"]
+    sqlite_warehouse.execute("CREATE TABLE erasure_requests (email TEXT)")
+    summary = erase(sqlite_warehouse, "Dan@Example.com")
+    assert criteo_sandbox.members(audience, "email") == {sha("eve@example.com")}
+    store = SnapshotStore.from_config()
+    md5_snapshot = store.latest(SnapshotKey(DEFAULT_ADVERTISER_ID, audience, "email", "md5"))
+    assert md5_snapshot.digests.size == 0
+    assert summary["identifier_types"] == {"email": 1}  # one person asked for, one identifier audited
+
+
+def test_an_audience_whose_description_criteo_leaves_out_is_found_by_its_snapshots(
+    sqlite_warehouse, criteo_sandbox, exported
+):
+    criteo_sandbox.configure(schema_minimal=True)
+    for segment in criteo_sandbox.state.segment_store.values():
+        segment.description = None  # as if Criteo sent none
+    summary = erase(sqlite_warehouse, PEOPLE[0])
+    assert sorted(summary["audience_ids"]) == sorted([exported["vip"], exported["churn"]])
+    assert sha(PEOPLE[0]) not in criteo_sandbox.members(exported["vip"])
+    assert sha(PEOPLE[0]) in criteo_sandbox.members(exported["hand-built"])  # no tag, no snapshot: not ours

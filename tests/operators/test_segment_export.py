@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import hashlib
 import json
+from pathlib import Path
 
 import pytest
 
@@ -287,7 +289,9 @@ def test_a_read_only_contact_list_is_refused_having_sent_nothing(
     criteo_sandbox.clear_requests()
     sqlite_warehouse.load([("vip", "erin@example.com")])
     for mode in ("mirror", "replace", "add_only"):
-        with pytest.raises(CriteoConfigurationError, match=r"'vip' \(id \d+\) is a read-only contact list"):
+        with pytest.raises(
+            CriteoConfigurationError, match=r"'vip' \(id \d+\): Criteo keeps the contact list read-only"
+        ):
             export(sqlite_warehouse, sync_mode=mode, dry_run=dry_run).execute(context={})
     assert not [r for r in criteo_sandbox.requests if "contact-list" in r.path and r.method != "GET"]
     assert audience_members(criteo_sandbox, "vip") == {sha(a) for a in VIP}
@@ -319,3 +323,16 @@ def test_identifiers_criteo_refuses_are_reported_with_digest_samples_only(
     assert "Criteo counted 2 of the email identifiers of this add batch as invalid" in log
     assert sha("bob@example.org") in log
     assert "alice@example.com" not in log
+
+
+@pytest.mark.parametrize("criteo_sandbox", ["full"], indirect=True)
+def test_the_readme_s_summary_table_is_what_the_task_logs(
+    sqlite_warehouse, criteo_conn, criteo_sandbox, capfd
+):
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    block = readme.split("6. **Returns** a JSON summary to XCom", 1)[1].split("```", 2)[1].strip()
+    rows = [*ROWS[:6], ("vip", hashlib.md5(b"dave@example.co.uk").hexdigest())]  # the README's 7 rows
+    sqlite_warehouse.load(rows)
+    segment_export(sqlite_warehouse, min_audience_size=1).execute(context={})
+    logged = capfd.readouterr().out.split("Criteo export of segment 'vip':\n", 1)[1]
+    assert logged.startswith(block + " ")  # then the log line's own suffix

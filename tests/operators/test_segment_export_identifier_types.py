@@ -11,6 +11,7 @@ import pytest
 
 from airflow_provider_criteo.exceptions import CriteoStateError, LargeRemovalError
 from airflow_provider_criteo.hooks.criteo import CriteoHook
+from airflow_provider_criteo.legacy_phone import as_sent_before
 from airflow_provider_criteo.sandbox import DEFAULT_ADVERTISER_ID
 from airflow_provider_criteo.state import SnapshotKey, SnapshotStore
 from tests.helpers import counted, segment_export, sha
@@ -238,22 +239,27 @@ def test_identifier_settings_are_checked_when_the_dag_is_parsed(sqlite_warehouse
 
 # --- upgrading: phone snapshots written before Criteo's hashed form --------------------------------
 
-PHONES = [f"06 12 34 56 {i:02d}" for i in range(10)]
+# As a CRM writes them: national numbers, and notations version 0.1's rules wrote in odd forms.
+PHONES = [
+    *(f"06 12 34 56 {i:02d}" for i in range(3)),
+    *(f"+33 (0)6 12 34 56 {i:02d}" for i in range(3, 7)),  # 0.1 hashed "+330612345603"
+    *(f"33 6 12 34 56 {i:02d}" for i in range(7, 10)),  # 0.1 hashed "+3333612345607"
+]
 
 
-def hpn(national: str) -> str:
-    """Criteo's hashed phone number of a French national number: the SHA-256 of its E.164 digits."""
-    return sha("33" + national.replace(" ", "")[1:])
+def hpn(written: str) -> str:
+    """Criteo's hashed phone number of one of PHONES: the SHA-256 of its E.164 digits."""
+    return sha("3361234560" + written[-1])
 
 
-def as_before(national: str) -> str:
-    """What versions before Criteo's hashed form sent for it: the SHA-256 of the E.164 number with +."""
-    return sha("+33" + national.replace(" ", "")[1:])
+def as_before(written: str) -> str:
+    """What version 0.1 sent for it: the SHA-256 of what its rules made of the number, with +."""
+    return sha(as_sent_before(written, "33"))
 
 
 def phone_profiles(warehouse, phones: list[str]) -> None:
     warehouse.execute(f"DELETE FROM {warehouse.table}")
-    warehouse.insert(("segment", "email", "phone"), [("vip", f"p{p[-2:]}@example.com", p) for p in phones])
+    warehouse.insert(("segment", "email", "phone"), [("vip", f"p{p[-1]}@example.com", p) for p in phones])
 
 
 def exported_before_the_upgrade(warehouse, sandbox) -> str:
@@ -282,7 +288,7 @@ def test_phone_snapshots_of_the_old_form_are_migrated_by_one_ordinary_run(
     summary = export_with_phones(sqlite_warehouse, min_audience_size=1).execute(context={})
 
     assert criteo_sandbox.members(audience, "phoneNumber") == {hpn(p) for p in PHONES[1:]}
-    assert criteo_sandbox.members(audience, "email") == {sha(f"p{p[-2:]}@example.com") for p in PHONES[1:]}
+    assert criteo_sandbox.members(audience, "email") == {sha(f"p{p[-1]}@example.com") for p in PHONES[1:]}
     by_type = summary["identifier_types"]
     assert (by_type["phoneNumber"]["added"], by_type["phoneNumber"]["removed"]) == (9, 10)
     assert (by_type["email"]["added"], by_type["email"]["removed"]) == (0, 1)  # the other type: untouched
@@ -327,3 +333,19 @@ def test_a_snapshot_of_an_encoding_this_version_does_not_know_is_refused(
     with pytest.raises(CriteoStateError, match="written by a newer version"):
         export_with_phones(sqlite_warehouse, min_audience_size=1).execute(context={})
     assert not [r for r in criteo_sandbox.requests if r.path.endswith("/contact-list")]
+
+
+def test_md5_e_mails_an_add_only_run_sent_are_removed_by_a_later_mirror_run(
+    sqlite_warehouse, criteo_conn, criteo_sandbox
+):
+    sqlite_warehouse.load([("vip", "ann@example.com"), ("vip", "bob@example.com")])
+    audience = segment_export(sqlite_warehouse, min_audience_size=1).execute(context={})["audience_id"]
+    sqlite_warehouse.load([("vip", DAVE_MD5)])  # the first MD5 e-mail, in an add_only run
+    segment_export(sqlite_warehouse, sync_mode="add_only", min_audience_size=1).execute(context={})
+    assert DAVE_MD5 in criteo_sandbox.members(audience, "email")
+    sqlite_warehouse.execute(f"DELETE FROM {sqlite_warehouse.table} WHERE email = '{DAVE_MD5}'")
+    summary = segment_export(sqlite_warehouse, min_audience_size=1, allow_large_removal=True).execute(
+        context={}
+    )
+    assert criteo_sandbox.members(audience, "email") == {sha("ann@example.com"), sha("bob@example.com")}
+    assert summary["identifier_types"]["email"]["forms"]["md5"]["removed"] == 1

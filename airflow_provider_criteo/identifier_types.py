@@ -154,21 +154,31 @@ def prepare_phone(value: object, region: str | None = None) -> tuple[str | None,
 def _parse_phone(
     text: str, region: str | None
 ) -> tuple[phonenumbers.PhoneNumber, None] | tuple[None, Rejection]:
-    """Parse with libphonenumber; ``00`` is an international prefix even where the region's is another."""
+    """Parse with libphonenumber, trying each reading a notation allows.
+
+    ``00`` is an international prefix even where the region's is another (``011`` in the US, ``010`` in
+    Japan), so a number written with it is read both ways: a valid reading wins over one that is merely
+    possible (in a range libphonenumber does not know), which wins over none.
+    """
     compact = _PHONE_SEPARATORS.sub("", text)
-    candidates = [text] if region or compact.startswith("+") else []
-    if compact.startswith("00"):
-        candidates.append("+" + compact[2:])
+    candidates = ["+" + compact[2:]] if compact.startswith("00") else []
+    if region or compact.startswith("+"):
+        candidates.append(text)
     rejection = Rejection.NO_COUNTRY_CODE
-    for position, candidate in enumerate(candidates, start=1):
+    readings: list[phonenumbers.PhoneNumber] = []
+    for candidate in candidates:
         try:
-            number = phonenumbers.parse(candidate, region)
+            readings.append(phonenumbers.parse(candidate, region))
         except phonenumbers.NumberParseException as err:
             rejection = _PARSE_REJECTIONS.get(err.error_type, Rejection.INVALID_FORMAT)
-            continue
-        if position == len(candidates) or phonenumbers.is_possible_number(number):
-            return number, None
-    return None, rejection
+    if not readings:
+        return None, rejection
+    if len(readings) == 1:  # most numbers: the caller checks it
+        return readings[0], None
+    # The first of the best readings: on a tie, 00 is the international prefix.
+    return max(
+        readings, key=lambda n: (phonenumbers.is_valid_number(n), phonenumbers.is_possible_number(n))
+    ), None
 
 
 def prepare_plain_email(value: object) -> tuple[str | None, Rejection | None]:
@@ -239,6 +249,9 @@ class IdentifierForm:
         given as MD5 digests): an export without any changes nothing of it.
     :param key_of_plain: this list's key of a normalised identifier of the type, where it can be computed
         (the MD5 of an address): erasing an address then erases its MD5 form too. Exports never use it.
+    :param unknown_to_older_versions: versions that recorded no snapshot encoding (0.1 and earlier) did
+        not know this list: when one of them committed another list of the audience after this one's
+        snapshot, it may have wiped the audience without this list's snapshot saying so.
     """
 
     name: str
@@ -248,6 +261,7 @@ class IdentifierForm:
     legacy_encoding: str | None = None
     optional: bool = False
     key_of_plain: Callable[[str], bytes] | None = None
+    unknown_to_older_versions: bool = False
 
     @property
     def label(self) -> str:
@@ -296,6 +310,7 @@ _EMAIL_MD5 = IdentifierForm(
     encoding="md5(normalised address)",
     optional=True,
     key_of_plain=lambda address: hashlib.md5(address.encode()).digest(),
+    unknown_to_older_versions=True,
 )
 _PHONE = IdentifierForm(
     "phoneNumber",

@@ -107,10 +107,10 @@ def check_removal(
     """Refuse to empty an audience, or to let more than ``max_fraction`` of its members leave in one run.
 
     ``previous`` is the audience's committed size, or None when it is unknown and about to be wiped;
-    ``leaving`` is how many committed members are no longer in the segment; ``what`` names the member
-    list when the audience has several (``email (md5)``).
+    ``leaving`` is how many committed members are no longer in the segment; ``what`` names the
+    identifier type when the audience has several.
     """
-    in_list = f" (its {what} list)" if what else ""
+    in_list = f" (its {what} identifiers)" if what else ""
     if current == 0 and (previous is None or previous > 0):
         known = "its members" if previous is None else f"all {previous:,} members"
         problem = f"segment {segment!r} came back empty{in_list}: the run would remove {known}"

@@ -82,6 +82,8 @@ class Snapshot:
     version: int
     digests: np.ndarray
     encoding: str | None = None
+    #: When it was committed (Unix seconds), as the file records it.
+    committed_at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -199,8 +201,13 @@ class SnapshotStore:
             return None
         path = folder / f"v{versions[-1]:08d}.snap"
         sections, header = decode_with_header(path.read_bytes(), str(path))
-        encoding = header.get("encoding")
-        return Snapshot(versions[-1], sections["members"], encoding if isinstance(encoding, str) else None)
+        encoding, committed_at = header.get("encoding"), header.get("committed_at")
+        return Snapshot(
+            versions[-1],
+            sections["members"],
+            encoding if isinstance(encoding, str) else None,
+            float(committed_at) if isinstance(committed_at, int | float) else None,
+        )
 
     def has_history(self, key: SnapshotKey) -> bool:
         """Whether a member list was ever committed or has an uncommitted run's intent (no folder made)."""

@@ -114,6 +114,10 @@ class _Plan:
     #: The run cannot vouch for the whole list (add_only without history): it leaves its intent as the
     #: list's history, and commits no snapshot.
     intent_only: bool = False
+    #: The snapshot may hold members an older version wiped (see AudienceSync._doubt_unseen_wipes).
+    doubtful: bool = False
+    #: For the removal guard, after a mirror plan: (members leaving, committed size or None if wiped).
+    guard: tuple[int, int | None] | None = None
 
     @property
     def previous(self) -> np.ndarray:
@@ -172,13 +176,19 @@ class AudienceSync:
         return len(plan.members) > 0 or (plan.key is not None and self.store.has_history(plan.key))
 
     def _plan_all(self, mode: str, plans: list[_Plan], created: bool) -> None:
-        """Plan every type, reading its history; raises before anything is sent.
+        """Plan every list, reading its history; raises before anything is sent.
 
-        A wipe (``replace``, or ``mirror`` of a type without history) empties the audience for every
-        type: then every type adds all its members and removes nothing.
+        A wipe (``replace``, or ``mirror`` of a list without history) empties the audience for every
+        list: then every list adds all its members and removes nothing.
         """
         for plan in plans:
-            self._plan(mode, plan, created, several=len(plans) > 1)
+            if plan.key is not None and plan.members.keys is not None and not created:
+                plan.snapshot, plan.intents = self.store.latest(plan.key), self.store.intents(plan.key)
+        self._doubt_unseen_wipes(plans)
+        for plan in plans:
+            self._plan(mode, plan, created)
+        if not self.policy.allow_large_removal:
+            self._check_removals(plans)
         if any(plan.wipe for plan in plans):
             for plan in plans:
                 plan.wipe = True
@@ -187,15 +197,42 @@ class AudienceSync:
                 if plan.members.keys is not None:
                     plan.adds = plan.members.keys
 
-    def _plan(self, mode: str, plan: _Plan, created: bool, *, several: bool = False) -> None:
-        """What to add and remove of one list, and whether to wipe first (``several``: of the audience's)."""
+    def _doubt_unseen_wipes(self, plans: list[_Plan]) -> None:
+        """Doubt the snapshot of a list older versions did not know, when one of them ran after it.
+
+        Such a version commits the lists it knows without an encoding; if it did after this list's
+        snapshot (a rolling upgrade, a worker left behind), it may have wiped the audience: the snapshot
+        is then what may be present, not what surely is.
+        """
+        for plan in plans:
+            snapshot = plan.snapshot
+            if snapshot is None or not plan.kind.unknown_to_older_versions:
+                continue
+            later = [
+                other.kind.label
+                for other in plans
+                if other.snapshot is not None
+                and other.snapshot.encoding is None
+                and (other.snapshot.committed_at or 0.0) > (snapshot.committed_at or 0.0)
+            ]
+            if later:
+                plan.doubtful = True
+                self.log.warning(
+                    "Audience %s: a version before 0.2 committed its %s after the %s snapshot, and may have "
+                    "wiped the audience without knowing that list: this run adds all of the list's members "
+                    "again (and removes who left).",
+                    self.audience_id,
+                    ", ".join(later),
+                    plan.kind.label,
+                )
+
+    def _plan(self, mode: str, plan: _Plan, created: bool) -> None:
+        """What to add and remove of one list, and whether to wipe first."""
         current = plan.members.keys
         if plan.key is None or current is None:
             plan.wipe = mode == "replace" and not created
             return
         plan.adds, plan.removes = current, current[:0]
-        if not created:
-            plan.snapshot, plan.intents = self.store.latest(plan.key), self.store.intents(plan.key)
         unknown = plan.snapshot is None and not plan.intents and not created
         if mode == "add_only" and unknown:
             if plan.kind.optional:
@@ -229,8 +266,13 @@ class AudienceSync:
                 plan.kind.encoding,
             )
         mirror = plan_mirror(current, plan.previous, plan.intents, aliases=aliases)
-        plan.adds, plan.removes = mirror.adds, mirror.removes
+        if plan.doubtful:  # what the snapshot holds may be gone: add every member again
+            plan.adds = current
+        else:
+            plan.adds = mirror.adds
+        plan.removes = mirror.removes
         plan.wipe = unknown and self.policy.on_missing_state == "replace"
+        plan.guard = (mirror.leaving, None if plan.wipe else mirror.previous)
         if unknown:
             self.log.warning(
                 "Audience %s exists at Criteo but has no %s mirror snapshot (a first mirror export, or the "
@@ -239,11 +281,26 @@ class AudienceSync:
                 plan.kind.label,
                 self.policy.on_missing_state,
             )
-        if not self.policy.allow_large_removal:
-            known = None if plan.wipe else mirror.previous
-            what = plan.kind.label if several else ""
+
+    def _check_removals(self, plans: list[_Plan]) -> None:
+        """The removal guard, by identifier type: a person whose identifier changed form did not leave.
+
+        Each type's lists are counted together (e-mails hashed here and given as MD5 digests), so that
+        an address given in another form this time is not a removal, while a broken column still is.
+        """
+        by_type: dict[str, list[_Plan]] = {}
+        for plan in plans:
+            if plan.guard is not None:
+                by_type.setdefault(plan.kind.name, []).append(plan)
+        for name, group in by_type.items():
+            knowns = [plan.guard[1] for plan in group if plan.guard is not None]
             check_removal(
-                mirror.leaving, known, len(current), self.policy.max_removal_fraction, self.segment, what
+                sum(plan.guard[0] for plan in group if plan.guard is not None),
+                None if None in knowns else sum(k for k in knowns if k is not None),
+                sum(len(plan.members) for plan in group),
+                self.policy.max_removal_fraction,
+                self.segment,
+                name if len(by_type) > 1 else "",
             )
 
     def _older_encoding(self, plan: _Plan) -> str | None:

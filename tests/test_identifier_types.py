@@ -41,6 +41,12 @@ def test_criteo_hashed_phone_number_vectors(value, expected_digest):
         ("0033 6-12-34-56-78", None, "33612345678"),  # 00 international prefix
         ("0033 1 40 40 22 90", "US", "33140402290"),  # 00 even where the region's prefix is 011
         ("011 33 1 40 40 22 90", "US", "33140402290"),  # the region's own international prefix
+        # 00 where the region's prefix is another, and national readings would be possible but invalid.
+        ("0033 1 40 40 22 90", "JP", "33140402290"),
+        ("0033 1 40 40 22 90", "AU", "33140402290"),
+        ("0044 20 7123 4567", "JP", "442071234567"),
+        ("001 234 567 8910", "ID", "12345678910"),
+        ("0011 61 2 9876 5432", "AU", "61298765432"),  # Australia's own 0011
         ("06.12.34.56.78", "FR", "33612345678"),  # national: the trunk 0 gives way to the country code
         ("612345678", "FR", "33612345678"),
         # A country code written without + is recognised, not prefixed twice (was +3333140402292).

@@ -349,3 +349,40 @@ def test_md5_e_mails_an_add_only_run_sent_are_removed_by_a_later_mirror_run(
     )
     assert criteo_sandbox.members(audience, "email") == {sha("ann@example.com"), sha("bob@example.com")}
     assert summary["identifier_types"]["email"]["forms"]["md5"]["removed"] == 1
+
+
+def test_an_address_given_in_another_form_this_time_did_not_leave(
+    sqlite_warehouse, criteo_conn, criteo_sandbox
+):
+    people = [f"p{i}@example.com" for i in range(4)]
+    sqlite_warehouse.load(
+        [("vip", a) for a in people[:3]] + [("vip", hashlib.md5(people[3].encode()).hexdigest())]
+    )
+    audience = segment_export(sqlite_warehouse, min_audience_size=1).execute(context={})["audience_id"]
+    sqlite_warehouse.execute(f"DELETE FROM {sqlite_warehouse.table}")
+    sqlite_warehouse.load([("vip", a) for a in people])  # the fourth now given as her address
+    segment_export(sqlite_warehouse, min_audience_size=1).execute(
+        context={}
+    )  # the md5 list empties: no refusal
+    assert criteo_sandbox.members(audience, "email") == {sha(a) for a in people}
+    sqlite_warehouse.execute(f"UPDATE {sqlite_warehouse.table} SET email = NULL")  # a broken column
+    with pytest.raises(LargeRemovalError, match="came back empty"):
+        segment_export(sqlite_warehouse, min_audience_size=1).execute(context={})
+
+
+def test_md5_members_an_older_version_wiped_are_added_again(sqlite_warehouse, criteo_conn, criteo_sandbox):
+    sqlite_warehouse.load([("vip", "ann@example.com"), ("vip", DAVE_MD5)])
+    audience = segment_export(sqlite_warehouse, min_audience_size=1).execute(context={})["audience_id"]
+    # A worker still on 0.1 runs replace: it wipes, re-adds the e-mails it knows, and commits their
+    # snapshot without an encoding; it knows nothing of the email-md5 list and its snapshot.
+    hook, store = CriteoHook(), SnapshotStore.from_config()
+    hook.wipe_contact_list(audience)
+    hook.add_identifiers(audience, [sha("ann@example.com")])
+    key = SnapshotKey(DEFAULT_ADVERTISER_ID, audience, "email", "sha256")
+    store.commit(key, store.latest(key).digests, expected_version=store.latest(key).version)
+    assert DAVE_MD5 not in criteo_sandbox.members(audience, "email")
+    summary = segment_export(sqlite_warehouse, min_audience_size=1).execute(context={})
+    assert criteo_sandbox.members(audience, "email") == {sha("ann@example.com"), DAVE_MD5}
+    assert summary["identifier_types"]["email"]["forms"]["md5"]["added"] == 1
+    again = segment_export(sqlite_warehouse, min_audience_size=1).execute(context={})
+    assert (again["added"], again["removed"]) == (0, 0)  # the snapshot is trusted again

@@ -116,5 +116,9 @@ class AudienceLockedError(CriteoStateError):
     """Another export of the same audience is running; this one sent nothing."""
 
 
+class LeaseLostError(CriteoStateError):
+    """A run lost its lease on an audience (taken over, lapsed, or not renewable): it stopped sending."""
+
+
 class LargeRemovalError(CriteoError):
     """The segment came back empty or shrank too much: refused before anything was sent."""

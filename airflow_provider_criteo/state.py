@@ -1,22 +1,24 @@
-"""The audience snapshot store behind ``sync_mode="mirror"``.
+"""Where mirror state lives, and how its files are written and read.
 
 Criteo cannot list an audience's members, so a mirror export diffs the segment against the member
-set its last successful run committed. Per (advertiser, audience, identifier type, hashing) the
-store keeps:
+list its last successful run committed. Per (advertiser, audience, identifier type, hashing) a folder
+holds:
 
-- ``v00000001.snap`` ...: immutable, versioned snapshots of sorted 32-byte digests. A commit
-  creates version N+1 exclusively, so two runs that both read version N cannot both commit.
-- ``intent-*.snap``: what an in-flight run may have added or removed, written before its first
-  request. A run that crashed or lost the race leaves its intent behind, and the next run folds it
-  into its diff, so nothing it sent is ever forgotten.
-- ``lock``: a lease held by the running export (refreshed by a heartbeat), so a manual trigger
-  during a scheduled run fails at once instead of interleaving with it.
+- ``v00000001.snap`` ...: immutable, versioned snapshots of sorted keys (32-byte digests, or the values
+  of a type sent as it is), created exclusively so that two runs cannot commit one version;
+- ``intent-*.snap``: what a run may add or remove, written before its first request;
+- ``fence-*.json``: the leases runs took, numbered (the fencing tokens), and what the newest one knows
+  of the list (its committed version, its pending intents);
+- ``lock``: the lease as versions 0.1 and earlier kept it, written too so that they keep out.
 
-Files are compact binary (a JSON header, then raw digests) with a SHA-256 checksum: a damaged
-snapshot is reported, never read as an empty audience. The location is any ``ObjectStoragePath``
-(a local folder by default; ``s3://`` or ``gs://`` when workers are distributed). On a local or
-network filesystem, exclusive creation and renames are atomic; object stores write whole objects
-atomically, but their exclusive creation is check-then-write.
+How runs take turns and which file means what is :mod:`airflow_provider_criteo.sync_protocol`; this
+module only stores. Files are compact binary (a JSON header, then raw keys, then the SHA-256 of
+every byte before it): any damaged byte is a :class:`SnapshotCorruptError`, never an empty
+audience. Files are private to the worker's user (0600, folders 0700), and a temporary file a failed
+write leaves is removed, by the write itself or by the next run. The location is any
+``ObjectStoragePath`` (a local folder by default; ``s3://`` or ``gs://`` when workers are distributed).
+On a local or network filesystem, exclusive creation and renames are atomic; object stores write whole
+objects atomically, but their exclusive creation is check-then-write.
 """
 
 from __future__ import annotations
@@ -25,36 +27,38 @@ import contextlib
 import hashlib
 import json
 import os
-import threading
 import time
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from airflow.sdk import ObjectStoragePath
 
-from airflow_provider_criteo.exceptions import (
-    AudienceLockedError,
-    SnapshotConflictError,
-    SnapshotCorruptError,
-)
-
-if TYPE_CHECKING:
-    from collections.abc import Iterator
+from airflow_provider_criteo.exceptions import SnapshotCorruptError
 
 DIGEST_SIZE = 32
 DIGEST_DTYPE = f"S{DIGEST_SIZE}"
+#: Format 1: a JSON header with the keys' checksum, then the keys. Still read, never written.
 MAGIC = b"CRITEOSNAP\n"
-FORMAT_VERSION = 1
-#: A lock whose heartbeat is older than this is abandoned (its worker died) and may be taken over.
-DEFAULT_LEASE_SECONDS = 300.0
-KEEP_VERSIONS = 2
+#: Format 2: the same header and keys, then the SHA-256 of every byte before it: nothing escapes it.
+MAGIC_2 = b"CRITEOSNAP2\n"
+CHECKSUM_SIZE = 32
+FILE_MODE = 0o600
+FOLDER_MODE = 0o700
+TEMP_SUFFIX = ".tmp"
+#: A temporary file older than this was left by a killed write (a live one takes milliseconds to seconds).
+TEMP_MAX_AGE = 600.0
+#: What a damaged or missing piece of state allows a person to do safely: one run that starts over.
+SAFE_REPAIR = (
+    "Do not delete it: the next run would trust older state and leave people in the audience. Run the "
+    "export once with sync_mode='replace', which wipes the audience and adds the segment, exact."
+)
 
 
 @dataclass(frozen=True)
 class SnapshotKey:
-    """Which member set: one audience, one identifier type, one hashing."""
+    """Which member list: one audience, one identifier type, one hashing."""
 
     advertiser_id: str
     audience_id: str
@@ -84,6 +88,8 @@ class Snapshot:
     encoding: str | None = None
     #: When it was committed (Unix seconds), as the file records it.
     committed_at: float | None = None
+    #: How many of its members Criteo counted invalid when they were added (None: not known).
+    refused: int | None = None
 
 
 @dataclass(frozen=True)
@@ -101,27 +107,22 @@ def empty_digests(dtype: np.dtype[Any] | str = DIGEST_DTYPE) -> np.ndarray:
 
 
 def encode(sections: dict[str, np.ndarray], **meta: Any) -> bytes:
-    """Serialise named key arrays of one width with a header and a checksum (one copy of the keys, no more).
+    """Serialise named key arrays of one width with a header and a checksum of the whole file.
 
     Keys are 32-byte digests, or the values of an identifier type sent as it is (its own width).
     """
     widths = {a.dtype.itemsize for a in sections.values()}
     if len(widths) != 1:
         raise ValueError(f"the sections of one file hold keys of one width, not {sorted(widths)}")
-    width = widths.pop()
     arrays = [np.ascontiguousarray(a) for a in sections.values()]
+    counts = {name: len(array) for name, array in sections.items()}
+    head = json.dumps({"sections": counts, "width": widths.pop(), **meta}, sort_keys=True).encode()
+    parts: list[bytes | memoryview] = [MAGIC_2, len(head).to_bytes(4, "big"), head]
+    parts.extend(array.data for array in arrays)
     checksum = hashlib.sha256()
-    for array in arrays:
-        checksum.update(array.data)
-    header = {
-        "format": FORMAT_VERSION,
-        "sections": {name: len(array) for name, array in sections.items()},
-        "sha256": checksum.hexdigest(),
-        "width": width,
-        **meta,
-    }
-    head = json.dumps(header, sort_keys=True).encode()
-    return b"".join([MAGIC, len(head).to_bytes(4, "big"), head, *(array.data for array in arrays)])
+    for part in parts:
+        checksum.update(part)
+    return b"".join([*parts, checksum.digest()])
 
 
 def decode(data: bytes, where: str) -> dict[str, np.ndarray]:
@@ -130,43 +131,81 @@ def decode(data: bytes, where: str) -> dict[str, np.ndarray]:
 
 
 def decode_with_header(data: bytes, where: str) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    """Read what :func:`encode` wrote, the key arrays and the header, refusing anything damaged."""
+    """Read what :func:`encode` wrote, the key arrays and the header; any damage is a SnapshotCorruptError."""
     try:
-        if not data.startswith(MAGIC):
-            raise ValueError("not a snapshot file")
-        start = len(MAGIC) + 4
-        head_size = int.from_bytes(data[len(MAGIC) : start], "big")
-        header = json.loads(data[start : start + head_size])
-        payload = memoryview(data)[start + head_size :]  # the digests are read in place, not copied
-        if header["format"] != FORMAT_VERSION:
-            raise ValueError(f"unknown format {header['format']}")
-        if hashlib.sha256(payload).hexdigest() != header["sha256"]:
+        return _decode(data)
+    except (ValueError, KeyError, TypeError, AttributeError, OverflowError) as err:
+        raise SnapshotCorruptError(f"State file {where} is damaged ({err}). {SAFE_REPAIR}") from None
+
+
+def _decode(data: bytes) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    view = memoryview(data)  # the keys are read in place, not copied
+    if data.startswith(MAGIC_2):
+        if len(data) < len(MAGIC_2) + 4 + CHECKSUM_SIZE:
+            raise ValueError("truncated")
+        if hashlib.sha256(view[:-CHECKSUM_SIZE]).digest() != data[-CHECKSUM_SIZE:]:
             raise ValueError("checksum mismatch")
-        sections, offset = {}, 0
-        width = int(header.get("width", DIGEST_SIZE))  # files written before other widths hold digests
-        for name, count in header["sections"].items():
-            size = int(count) * width
-            sections[name] = np.frombuffer(payload[offset : offset + size], dtype=f"S{width}")
-            offset += size
-        if offset != len(payload):
+        header, payload = _parts(view[:-CHECKSUM_SIZE], len(MAGIC_2))
+    elif data.startswith(MAGIC):
+        header, payload = _parts(view, len(MAGIC))
+        if header.get("format") != 1 or hashlib.sha256(payload).hexdigest() != header["sha256"]:
+            raise ValueError("checksum mismatch")
+    else:
+        raise ValueError("not a snapshot file")
+    sections, offset = {}, 0
+    width = int(header.get("width", DIGEST_SIZE))  # files written before other widths hold digests
+    if width < 1:
+        raise ValueError(f"key width {width}")
+    for name, count in header["sections"].items():
+        size = int(count) * width
+        if size < 0 or offset + size > len(payload):
             raise ValueError("payload size mismatch")
-    except (ValueError, KeyError, TypeError) as err:
-        raise SnapshotCorruptError(
-            f"Snapshot file {where} is damaged ({err}). It is not taken for an empty audience: inspect or "
-            "delete it; without a snapshot the next mirror run follows on_missing_state."
-        ) from None
+        sections[str(name)] = np.frombuffer(payload[offset : offset + size], dtype=f"S{width}")
+        offset += size
+    if offset != len(payload):
+        raise ValueError("payload size mismatch")
     return sections, header
 
 
+def _parts(view: memoryview, start: int) -> tuple[dict[str, Any], memoryview]:
+    """The JSON header after the magic and its length, and the bytes after it."""
+    head_size = int.from_bytes(view[start : start + 4], "big")
+    header = json.loads(bytes(view[start + 4 : start + 4 + head_size]))
+    if not isinstance(header, dict):
+        raise ValueError("the header is not an object")
+    return header, view[start + 4 + head_size :]
+
+
+def snapshot_from_file(data: bytes, where: str, version: int) -> Snapshot:
+    """A committed snapshot, with what its header records."""
+    sections, header = decode_with_header(data, where)
+    encoding, committed_at, refused = (
+        header.get("encoding"),
+        header.get("committed_at"),
+        header.get("refused"),
+    )
+    return Snapshot(
+        version,
+        sections["members"],
+        encoding if isinstance(encoding, str) else None,
+        float(committed_at) if isinstance(committed_at, int | float) else None,
+        refused if isinstance(refused, int) and not isinstance(refused, bool) else None,
+    )
+
+
 class SnapshotStore:
-    """Snapshots, intents and locks of mirror exports under one root location.
+    """The mirror state of every audience under one root location: paths, and atomic, private file I/O.
 
     :param location: a local folder or any ``ObjectStoragePath`` URL (``file://``, ``s3://``, ...).
+    :param default: the location is the default one under ``$AIRFLOW_HOME`` (no setting chose it).
     """
 
-    def __init__(self, location: str | os.PathLike[str] | ObjectStoragePath) -> None:
+    def __init__(
+        self, location: str | os.PathLike[str] | ObjectStoragePath, *, default: bool = False
+    ) -> None:
         self.root = location if isinstance(location, ObjectStoragePath) else ObjectStoragePath(str(location))
         self.local = self.root.protocol in ("", "file")
+        self.default = default
 
     @classmethod
     def from_config(cls, location: str | None = None) -> SnapshotStore:
@@ -175,183 +214,105 @@ class SnapshotStore:
 
         location = location or conf.get("criteo", "snapshot_location", fallback=None)
         if not location:
-            location = os.path.join(AIRFLOW_HOME, "criteo", "snapshots")
+            return cls(os.path.join(AIRFLOW_HOME, "criteo", "snapshots"), default=True)
         return cls(os.path.expanduser(location) if "://" not in location else location)
 
-    def _folder(self, key: SnapshotKey) -> ObjectStoragePath:
+    # ------------------------------------------------------------------------------- paths
+
+    def folder(self, key: SnapshotKey, *, create: bool = True) -> ObjectStoragePath:
+        """The folder of one member list (made, private, when ``create``)."""
         folder = self.root.joinpath(*key.parts)
-        folder.mkdir(parents=True, exist_ok=True)
+        if create and not folder.exists():
+            folder.mkdir(parents=True, exist_ok=True)
+            if self.local:
+                for part in range(len(key.parts)):  # the folders this made, and the ones above it made too
+                    os.chmod(self.root.joinpath(*key.parts[: part + 1]).path, FOLDER_MODE)
         return folder
 
-    # ------------------------------------------------------------------------------- snapshots
+    def names(self, key: SnapshotKey) -> list[str]:
+        """The file names in a member list's folder, sorted (none when it does not exist)."""
+        folder = self.root.joinpath(*key.parts)
+        return sorted(path.name for path in folder.iterdir()) if folder.exists() else []
 
-    def _versions(self, folder: ObjectStoragePath) -> list[int]:
-        versions = []
-        for path in folder.iterdir():
-            name = path.name
-            if name.startswith("v") and name.endswith(".snap") and name[1:-5].isdigit():
-                versions.append(int(name[1:-5]))
-        return sorted(versions)
+    @staticmethod
+    def versions(names: list[str]) -> list[int]:
+        """The committed snapshot versions among a folder's file names, in order."""
+        return sorted(
+            int(name[1:-5])
+            for name in names
+            if name.startswith("v") and name.endswith(".snap") and name[1:-5].isdigit()
+        )
+
+    @staticmethod
+    def version_name(version: int) -> str:
+        """The file name of a snapshot version."""
+        return f"v{version:08d}.snap"
+
+    @staticmethod
+    def new_intent_name() -> str:
+        """A fresh intent file name, ordered by time."""
+        return f"intent-{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.snap"
+
+    @staticmethod
+    def intent_names(names: list[str]) -> list[str]:
+        """The intent files among a folder's file names."""
+        return [name for name in names if name.startswith("intent-") and name.endswith(".snap")]
+
+    # ------------------------------------------------------------------------------- reading
+
+    def read(self, key: SnapshotKey, name: str) -> bytes:
+        """A file's bytes."""
+        return (self.folder(key, create=False) / name).read_bytes()
 
     def latest(self, key: SnapshotKey) -> Snapshot | None:
-        """The last committed snapshot, or None when this audience was never committed."""
-        folder = self._folder(key)
-        versions = self._versions(folder)
+        """The newest snapshot on disk, read without a lease (what a person or a report sees)."""
+        versions = self.versions(self.names(key))
         if not versions:
             return None
-        path = folder / f"v{versions[-1]:08d}.snap"
-        sections, header = decode_with_header(path.read_bytes(), str(path))
-        encoding, committed_at = header.get("encoding"), header.get("committed_at")
-        return Snapshot(
-            versions[-1],
-            sections["members"],
-            encoding if isinstance(encoding, str) else None,
-            float(committed_at) if isinstance(committed_at, int | float) else None,
+        name = self.version_name(versions[-1])
+        return snapshot_from_file(
+            self.read(key, name), f"{self.root.joinpath(*key.parts)}/{name}", versions[-1]
         )
+
+    def intents(self, key: SnapshotKey) -> list[Intent]:
+        """The intents on disk, read without a lease."""
+        return [self.read_intent(key, name) for name in self.intent_names(self.names(key))]
+
+    def read_intent(self, key: SnapshotKey, name: str) -> Intent:
+        """One intent file."""
+        sections = decode(self.read(key, name), f"{self.root.joinpath(*key.parts)}/{name}")
+        return Intent(name, sections["adds"], sections["removes"])
 
     def has_history(self, key: SnapshotKey) -> bool:
         """Whether a member list was ever committed or has an uncommitted run's intent (no folder made)."""
-        folder = self.root.joinpath(*key.parts)
-        if not folder.exists():
-            return False
-        return any(
-            path.name.endswith(".snap") and path.name.startswith(("v", "intent-"))
-            for path in folder.iterdir()
-        )
-
-    def commit(
-        self,
-        key: SnapshotKey,
-        digests: np.ndarray,
-        *,
-        expected_version: int | None,
-        encoding: str | None = None,
-    ) -> int:
-        """Commit ``digests`` as the version after ``expected_version``, unless another run did first.
-
-        ``encoding`` says what the keys are (recorded in the file; None records nothing).
-        """
-        folder = self._folder(key)
-        version = (expected_version or 0) + 1
-        meta: dict[str, Any] = {"committed_at": time.time()}
-        if encoding is not None:
-            meta["encoding"] = encoding
-        data = encode({"members": digests}, **meta)
-        if not self._create_exclusive(folder / f"v{version:08d}.snap", data):
-            raise SnapshotConflictError(
-                f"Another run committed version {version} of audience {key.audience_id}'s snapshot first. "
-                "Audience changes of both runs are recorded; the next run reconciles them."
-            )
-        for old in self._versions(folder)[:-KEEP_VERSIONS]:
-            (folder / f"v{old:08d}.snap").unlink(missing_ok=True)
-        return version
-
-    # ------------------------------------------------------------------------------- intents
-
-    def intents(self, key: SnapshotKey) -> list[Intent]:
-        """Changes of runs that did not commit (crashed, or lost a commit race)."""
-        found = []
-        for path in sorted(self._folder(key).iterdir(), key=lambda p: p.name):
-            if path.name.startswith("intent-") and path.name.endswith(".snap"):
-                sections = decode(path.read_bytes(), str(path))
-                found.append(Intent(path.name, sections["adds"], sections["removes"]))
-        return found
-
-    def record_intent(self, key: SnapshotKey, adds: np.ndarray, removes: np.ndarray) -> str:
-        """Durably record what a run is about to change, before its first request; return its name."""
-        name = f"intent-{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.snap"
-        self._write_atomic(self._folder(key) / name, encode({"adds": adds, "removes": removes}))
-        return name
-
-    def clear_intents(self, key: SnapshotKey, names: Iterator[str] | list[str]) -> None:
-        """Forget intents that a committed snapshot now accounts for."""
-        folder = self._folder(key)
-        for name in names:
-            (folder / name).unlink(missing_ok=True)
-
-    # ------------------------------------------------------------------------------- lock
-
-    @contextlib.contextmanager
-    def lock(self, key: SnapshotKey, owner: str, lease: float = DEFAULT_LEASE_SECONDS) -> Iterator[None]:
-        """Hold the audience's lease while a run diffs, sends and commits.
-
-        The same ``owner`` (a retry of the same task instance) takes its own lock back at once; a lock
-        whose heartbeat is older than ``lease`` seconds was abandoned and is taken over.
-        """
-        path = self._folder(key) / "lock"
-        self._acquire(path, owner, lease)
-        stop = threading.Event()
-        heartbeat = threading.Thread(
-            target=self._heartbeat, args=(path, owner, lease, stop), name="criteo-lock-heartbeat", daemon=True
-        )
-        heartbeat.start()
-        try:
-            yield
-        finally:
-            stop.set()
-            heartbeat.join()
-            if _lock_owner(path) == owner:
-                path.unlink(missing_ok=True)
-
-    def _acquire(self, path: ObjectStoragePath, owner: str, lease: float) -> None:
-        record = _lock_record(owner)
-        if self._create_exclusive(path, record):
-            return
-        held = _read_lock(path)
-        age = time.time() - float(held.get("heartbeat", 0))
-        if held.get("owner") != owner and age < lease:
-            raise AudienceLockedError(
-                f"Another export of this audience is running ({held.get('owner')}, heartbeat {age:.0f}s "
-                f"ago). This run sent nothing; retry after it finishes (an abandoned lock expires after "
-                f"{lease:.0f}s)."
-            )
-        self._write_atomic(path, record)
-
-    def _heartbeat(self, path: ObjectStoragePath, owner: str, lease: float, stop: threading.Event) -> None:
-        while not stop.wait(lease / 5):
-            self._write_atomic(path, _lock_record(owner))
-
-    # ------------------------------------------------------------------------------- audience
-
-    def forget(self, key: SnapshotKey, digests: np.ndarray, *, owner: str) -> None:
-        """Remove erased people's digests from the snapshot and intents of one audience, under its lock."""
-        with self.lock(key, owner):
-            snapshot = self.latest(key)
-            if snapshot is not None:
-                kept = np.setdiff1d(snapshot.digests, digests, assume_unique=True)
-                self.commit(key, kept, expected_version=snapshot.version, encoding=snapshot.encoding)
-            for intent in self.intents(key):
-                adds = np.setdiff1d(intent.adds, digests, assume_unique=True)
-                removes = np.setdiff1d(intent.removes, digests, assume_unique=True)
-                self._write_atomic(
-                    self._folder(key) / intent.name, encode({"adds": adds, "removes": removes})
-                )
+        names = self.names(key)
+        return bool(self.versions(names) or self.intent_names(names))
 
     def audiences(self, advertiser_id: str) -> list[str]:
-        """The ids of the advertiser's audiences that have snapshots here: audiences exports managed."""
+        """The ids of the advertiser's audiences that have state here: audiences exports managed."""
         folder = self.root.joinpath(f"advertiser={advertiser_id}")
         if not folder.exists():
             return []
-        return sorted(
-            p.name.removeprefix("audience=") for p in folder.iterdir() if p.name.startswith("audience=")
-        )
+        found = (path.name for path in folder.iterdir())
+        return sorted(name.removeprefix("audience=") for name in found if name.startswith("audience="))
 
-    def delete_audience(self, advertiser_id: str, audience_id: str) -> int:
-        """Delete every snapshot, intent and lock of an audience; return the number of files removed."""
+    def lists(self, advertiser_id: str, audience_id: str) -> list[SnapshotKey]:
+        """The member lists an audience has state for."""
         folder = self.root.joinpath(f"advertiser={advertiser_id}", f"audience={audience_id}")
         if not folder.exists():
-            return 0
-        files = [p for p in folder.rglob("*") if p.is_file()]
-        for path in files:
-            path.unlink()
-        with contextlib.suppress(OSError):
-            folder.rmdir(recursive=True)
-        return len(files)
+            return []
+        keys = []
+        for path in sorted(folder.iterdir(), key=lambda p: p.name):
+            kind, _, hashing = path.name.rpartition("-")
+            if kind and hashing:
+                keys.append(SnapshotKey(advertiser_id, audience_id, kind, hashing))
+        return keys
 
-    # ------------------------------------------------------------------------------- atomic I/O
+    # ------------------------------------------------------------------------------- writing
 
-    def _create_exclusive(self, path: ObjectStoragePath, data: bytes) -> bool:
-        """Create ``path`` with ``data`` unless it exists; atomic on local and network filesystems."""
+    def create_exclusive(self, key: SnapshotKey, name: str, data: bytes) -> bool:
+        """Create a file with ``data`` unless it exists; atomic on local and network filesystems."""
+        path = self.folder(key) / name
         if not self.local:
             if path.exists():
                 return False
@@ -366,35 +327,67 @@ class SnapshotStore:
             os.unlink(temp)
         return True
 
-    def _write_atomic(self, path: ObjectStoragePath, data: bytes) -> None:
-        """Replace ``path`` with ``data`` so readers see the old or the new content, never a mix."""
-        if self.local:
-            os.replace(_write_temp(path.path, data), path.path)
-        else:
+    def write_atomic(self, key: SnapshotKey, name: str, data: bytes) -> None:
+        """Replace a file with ``data`` so readers see the old or the new content, never a mix."""
+        path = self.folder(key) / name
+        if not self.local:
             path.write_bytes(data)
+            return
+        temp = _write_temp(path.path, data)
+        try:
+            os.replace(temp, path.path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
+            raise
+
+    def remove(self, key: SnapshotKey, name: str) -> None:
+        """Delete a file (gone already is fine)."""
+        (self.folder(key, create=False) / name).unlink(missing_ok=True)
+
+    def remove_temporary(self, key: SnapshotKey, older_than: float = TEMP_MAX_AGE) -> int:
+        """Delete the temporary files killed writes left in a list's folder; return how many.
+
+        Only files older than ``older_than`` seconds: a younger one may be another run's write under way.
+        """
+        folder = self.root.joinpath(*key.parts)
+        now = time.time()
+        stale = [
+            name
+            for name in self.names(key)
+            if name.endswith(TEMP_SUFFIX) and now - (folder / name).stat().st_mtime > older_than
+        ]
+        for name in stale:
+            self.remove(key, name)
+        return len(stale)
+
+    def delete_audience(self, advertiser_id: str, audience_id: str) -> int:
+        """Delete every file of an audience's state; return the number of files removed."""
+        folder = self.root.joinpath(f"advertiser={advertiser_id}", f"audience={audience_id}")
+        if not folder.exists():
+            return 0
+        files = [p for p in folder.rglob("*") if p.is_file()]
+        for path in files:
+            path.unlink()
+        with contextlib.suppress(OSError):
+            folder.rmdir(recursive=True)
+        return len(files)
 
 
 def _write_temp(final: str, data: bytes) -> str:
-    """Write ``data`` durably to a temporary file beside ``final``; return its path."""
-    temp = f"{final}.{uuid.uuid4().hex}.tmp"
-    with open(temp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    return temp
+    """Write ``data`` durably to a private temporary file beside ``final``; return its path.
 
-
-def _lock_record(owner: str) -> bytes:
-    return json.dumps({"owner": owner, "heartbeat": time.time()}).encode()
-
-
-def _read_lock(path: ObjectStoragePath) -> dict[str, Any]:
+    A write that fails (a full disk) removes its temporary file before raising.
+    """
+    temp = f"{final}.{uuid.uuid4().hex}{TEMP_SUFFIX}"
+    descriptor = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
     try:
-        record = json.loads(path.read_bytes())
-    except (FileNotFoundError, ValueError):
-        return {}
-    return record if isinstance(record, dict) else {}
-
-
-def _lock_owner(path: ObjectStoragePath) -> str | None:
-    return _read_lock(path).get("owner")
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
+    return temp

@@ -16,7 +16,6 @@ their ``+``) is migrated by an ordinary mirror run: its members are replaced by 
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -29,15 +28,17 @@ from airflow_provider_criteo.mirror import check_removal, history_bounds, plan_m
 from airflow_provider_criteo.progress import Progress
 from airflow_provider_criteo.resources import MAX_IDENTIFIERS_PER_REQUEST, plus_count
 from airflow_provider_criteo.state import SnapshotKey, empty_digests
+from airflow_provider_criteo.sync_protocol import hold, peek
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Callable, Iterable, Sequence
 
     from airflow_provider_criteo.hooks.criteo import CriteoHook
     from airflow_provider_criteo.identifier_types import IdentifierForm
     from airflow_provider_criteo.members import MemberSet
     from airflow_provider_criteo.resources import AmendmentResult
     from airflow_provider_criteo.state import Intent, Snapshot, SnapshotStore
+    from airflow_provider_criteo.sync_protocol import History, Leases
 
 ON_MISSING_STATE = ("replace", "add_only")
 
@@ -118,6 +119,8 @@ class _Plan:
     doubtful: bool = False
     #: For the removal guard, after a mirror plan: (members leaving, committed size or None if wiped).
     guard: tuple[int, int | None] | None = None
+    #: State files of the list that could not be read, for a run that starts the list over to retire.
+    damaged: tuple[str, ...] = ()
 
     @property
     def previous(self) -> np.ndarray:
@@ -175,7 +178,9 @@ class AudienceSync:
     def _has_part(self, plan: _Plan) -> bool:
         return len(plan.members) > 0 or (plan.key is not None and self.store.has_history(plan.key))
 
-    def _plan_all(self, mode: str, plans: list[_Plan], created: bool) -> None:
+    def _plan_all(
+        self, mode: str, plans: list[_Plan], created: bool, history: Callable[[SnapshotKey], History]
+    ) -> None:
         """Plan every list, reading its history; raises before anything is sent.
 
         A wipe (``replace``, or ``mirror`` of a list without history) empties the audience for every
@@ -183,7 +188,8 @@ class AudienceSync:
         """
         for plan in plans:
             if plan.key is not None and plan.members.keys is not None and not created:
-                plan.snapshot, plan.intents = self.store.latest(plan.key), self.store.intents(plan.key)
+                found = history(plan.key)
+                plan.snapshot, plan.intents, plan.damaged = found.snapshot, found.intents, found.damaged
         self._doubt_unseen_wipes(plans)
         for plan in plans:
             self._plan(mode, plan, created)
@@ -327,7 +333,7 @@ class AudienceSync:
     ) -> AudienceResult:
         """What :meth:`run` would do, reading the history but sending and writing nothing."""
         plans = self._new_plans(members)
-        self._plan_all(mode, plans, created=not exists)
+        self._plan_all(mode, plans, not exists, lambda key: peek(self.store, key))
         result = AudienceResult(wiped=any(plan.wipe for plan in plans))
         for plan in plans:
             added = len(plan.members) if plan.members.keys is None else len(plan.adds)
@@ -341,58 +347,69 @@ class AudienceSync:
     def run(
         self, mode: str, members: Sequence[tuple[IdentifierForm, MemberSet]], created: bool
     ) -> AudienceResult:
-        """Sync the audience to the members of each list, under the locks of the lists with snapshots."""
+        """Sync the audience to the members of each list, under fenced leases on the lists with state.
+
+        Every request and every commit first checks that the run still holds its leases.
+        """
         plans = self._new_plans(members)
-        with contextlib.ExitStack() as locks:
-            for plan in plans:
-                if plan.key is not None:
-                    locks.enter_context(self.store.lock(plan.key, self.owner))
-            self._plan_all(mode, plans, created)
-            intents = {
-                id(plan): self._record_intent(plan.key, plan) for plan in plans if plan.key is not None
-            }
+        keys = [plan.key for plan in plans if plan.key is not None]
+        with hold(self.store, keys, self.owner, starting_over=mode == "replace") as leases:
+            self._plan_all(mode, plans, created, lambda key: leases[key].history())
+            intents = {id(plan): self._record_intent(leases, plan) for plan in plans if plan.key is not None}
             result = AudienceResult()
             if any(plan.wipe for plan in plans):
                 self.log.info("Wiping audience %s before adding the segment's members.", self.audience_id)
+                leases.check()
                 self.hook.wipe_contact_list(self.audience_id)
                 result.requests, result.wiped = 1, True
             for plan in plans:
                 result.by_form[plan.kind.name, plan.kind.hashing] = self._send(
-                    mode, plan, intents.get(id(plan))
+                    mode, plan, leases, intents.get(id(plan))
                 )
             return result
 
-    def _record_intent(self, key: SnapshotKey, plan: _Plan) -> str:
+    def _record_intent(self, leases: Leases, plan: _Plan) -> str:
         """Record what this run may change of one list, before the first request of the run."""
+        assert plan.key is not None
         maybe_present = history_bounds(plan.previous, plan.intents)[1]
-        return self.store.record_intent(key, plan.adds, maybe_present if plan.wipe else plan.removes)
+        return leases[plan.key].record_intent(plan.adds, maybe_present if plan.wipe else plan.removes)
 
-    def _send(self, mode: str, plan: _Plan, intent: str | None) -> SyncResult:
-        """Send one list's adds and removes; commit its snapshot and settle its intents."""
+    def _send(self, mode: str, plan: _Plan, leases: Leases, intent: str | None) -> SyncResult:
+        """Send one list's adds and removes; commit its snapshot and retire the intents it settles."""
         result = SyncResult()
         current = plan.members.keys
         if current is None:  # plain e-mails
-            result.added = self._amend(plan.kind, "add", plan.members.identifiers(), result)
+            result.added = self._amend(plan.kind, "add", plan.members.identifiers(), result, leases)
             return result
         if plan.key is None or intent is None:
-            result.added = self._amend(plan.kind, "add", plan.adds, result)
+            result.added = self._amend(plan.kind, "add", plan.adds, result, leases)
             return result
         result.unchanged = len(current) - len(plan.adds) if mode == "mirror" else 0
-        result.added = self._amend(plan.kind, "add", plan.adds, result)
-        result.removed = self._amend(plan.kind, "remove", plan.removes, result)
+        result.added = self._amend(plan.kind, "add", plan.adds, result, leases)
+        refused_now = result.criteo_invalid if result.requests else 0
+        result.removed = self._amend(plan.kind, "remove", plan.removes, result, leases)
         if plan.intent_only:
             return result
         # add_only leaves other runs' intents in place: what they may have removed is still uncertain.
         committed = union_sorted(plan.previous, current) if mode == "add_only" else current
-        settled = [intent] if mode == "add_only" else [intent, *(i.name for i in plan.intents)]
-        result.snapshot_version = self.store.commit(
-            plan.key,
+        result.snapshot_version = leases[plan.key].commit(
             committed,
             expected_version=plan.snapshot.version if plan.snapshot is not None else None,
             encoding=plan.encoding,
+            refused=self._refused(plan, refused_now),
+            own_intent=intent,
+            folded=[] if mode == "add_only" else [i.name for i in plan.intents],
+            retire=plan.damaged,
         )
-        self.store.clear_intents(plan.key, settled)
         return result
+
+    @staticmethod
+    def _refused(plan: _Plan, refused_now: int | None) -> int | None:
+        """How many of the committed members Criteo counted invalid when they were added (None: unknown)."""
+        if plan.wipe or plan.snapshot is None:
+            return refused_now
+        before = plan.snapshot.refused
+        return None if before is None or refused_now is None else before + refused_now
 
     def _amend(
         self,
@@ -400,10 +417,12 @@ class AudienceSync:
         operation: str,
         identifiers: Iterable[str] | np.ndarray,
         result: SyncResult,
+        leases: Leases,
     ) -> int:
         """Send one operation in batches of ``batch_size``, logging progress; return the count sent.
 
         ``identifiers`` are strings sent as they are, or an array of member keys (sent as the list says).
+        Before each batch the run checks it still holds its leases: one that lost them stops at once.
         """
         label = f"{operation} {kind.label} to audience {self.audience_id}"
         progress = Progress(self.log, label, "identifiers")
@@ -415,6 +434,7 @@ class AudienceSync:
             else chunked(identifiers, size)
         )
         for number, batch in enumerate(batches, start=1):
+            leases.check()
             amendment = self.hook.amend_contact_list(
                 self.audience_id, operation, batch, identifier_type=kind.name
             )

@@ -16,13 +16,15 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from airflow.sdk import DAG, task
+from airflow.sdk import DAG, get_current_context, task
 from criteo_examples import CRITEO_POOL
 from criteo_examples.forms import chosen, segment_multi_select
 
 from airflow_provider_criteo.hooks.criteo import CriteoHook
 from airflow_provider_criteo.ownership import read_only_error
 from airflow_provider_criteo.state import SnapshotStore
+from airflow_provider_criteo.sync_protocol import hold
+from airflow_provider_criteo.task_identity import lock_owner
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +55,13 @@ with DAG(
             raise read_only_error(
                 [audience], "Nothing was changed; ask Criteo, or the partner that maintains it, to remove it."
             )
-        hook.wipe_contact_list(audience.id)
-        SnapshotStore.from_config().delete_audience(audience.advertiser_id, audience.id)
+        store = SnapshotStore.from_config()
+        advertiser = audience.advertiser_id or hook.resolve_advertiser()
+        # Under fenced leases on the audience's lists, as an export would hold them: none runs meanwhile.
+        with hold(store, store.lists(advertiser, audience.id), lock_owner(get_current_context())) as leases:
+            leases.check()
+            hook.wipe_contact_list(audience.id)
+            store.delete_audience(advertiser, audience.id)
         hook.delete_audience_segments([audience.id])
         log.info("Removed audience %r (id %s) of advertiser %s.", name, audience.id, audience.advertiser_id)
         return {"audience_name": name, "audience_id": audience.id, "deleted": True}

@@ -57,6 +57,16 @@ def counted(sandbox: Any, value: Any) -> Any:
     return None if sandbox.state.settings.schema_minimal else value
 
 
+def commit_as_another_run(store: Any, key: Any, members: Any, *, encoding: str | None = None) -> int:
+    """Commit ``members`` on top of a list's state as another run would, under its own lease."""
+    from airflow_provider_criteo.sync_protocol import hold
+
+    with hold(store, [key], "tests/another-run") as leases:
+        snapshot = leases[key].history().snapshot
+        version = snapshot.version if snapshot is not None else None
+        return leases[key].commit(members, expected_version=version, encoding=encoding)
+
+
 def sha(address: str) -> str:
     """The identifier Criteo receives for an already normalised address."""
     return hashlib.sha256(address.encode()).hexdigest()

@@ -18,8 +18,10 @@ from airflow_provider_criteo.mirror import union_sorted
 from airflow_provider_criteo.ownership import is_managed, read_only_error
 from airflow_provider_criteo.reading import ReadCounts, read_identifiers, reasons_of
 from airflow_provider_criteo.reading import identifier_columns as identifier_columns_of
+from airflow_provider_criteo.resources import MAX_IDENTIFIERS_PER_REQUEST
 from airflow_provider_criteo.source import get_sql_hook, source_query
 from airflow_provider_criteo.state import SnapshotKey, SnapshotStore
+from airflow_provider_criteo.sync_protocol import hold
 from airflow_provider_criteo.task_identity import lock_owner, run_identity
 
 if TYPE_CHECKING:
@@ -208,17 +210,23 @@ class CriteoEraseOperator(BaseOperator):
         store: SnapshotStore,
         owner: str,
     ) -> None:
-        """Remove the people from one audience's member lists and snapshots.
+        """Remove the people from one audience's member lists and snapshots, under fenced leases.
 
         A list that only derived keys would touch (the MD5 form of addresses) is left alone where exports
         never sent it.
         """
+        touched = []
         for kind, members, keys in people:
             key = SnapshotKey(advertiser, audience.id, kind.name, kind.hashing)
-            if not len(keys) or (not len(members) and not store.has_history(key)):
-                continue
-            self.hook.remove_identifiers(audience.id, kind.wire(keys), identifier_type=kind.name)
-            store.forget(key, keys, owner=owner)
+            if len(keys) and (len(members) or store.has_history(key)):
+                touched.append((kind, keys, key))
+        with hold(store, [key for _, _, key in touched], owner) as leases:
+            for kind, keys, key in touched:
+                for start in range(0, len(keys), MAX_IDENTIFIERS_PER_REQUEST):
+                    leases.check()
+                    batch = kind.wire(keys[start : start + MAX_IDENTIFIERS_PER_REQUEST])
+                    self.hook.remove_identifiers(audience.id, batch, identifier_type=kind.name)
+                leases[key].forget(keys)
 
     def _read(self, counts: dict[str, ReadCounts]) -> list[_People]:
         """The people to forget, by member list: their identifiers, and every key to erase of them.

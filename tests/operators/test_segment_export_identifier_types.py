@@ -14,7 +14,7 @@ from airflow_provider_criteo.hooks.criteo import CriteoHook
 from airflow_provider_criteo.legacy_phone import as_sent_before
 from airflow_provider_criteo.sandbox import DEFAULT_ADVERTISER_ID
 from airflow_provider_criteo.state import SnapshotKey, SnapshotStore
-from tests.helpers import counted, segment_export, sha
+from tests.helpers import commit_as_another_run, counted, segment_export, sha
 
 COLUMNS = {"email": "email", "phoneNumber": "phone", "madid": "device_id", "identityLink": "ramp_id"}
 ANN_DEVICE = "6d92078a-8246-4ba4-ae5b-76104861e7dc"
@@ -270,7 +270,7 @@ def exported_before_the_upgrade(warehouse, sandbox) -> str:
     old = sorted(bytes.fromhex(as_before(p)) for p in PHONES)
     CriteoHook().add_identifiers(audience, [d.hex() for d in old], identifier_type="phoneNumber")
     key = SnapshotKey(DEFAULT_ADVERTISER_ID, audience, "phoneNumber", "sha256")
-    SnapshotStore.from_config().commit(key, np.array(old, dtype="S32"), expected_version=None)  # no encoding
+    commit_as_another_run(SnapshotStore.from_config(), key, np.array(old, dtype="S32"))  # no encoding
     return audience
 
 
@@ -328,7 +328,7 @@ def test_a_snapshot_of_an_encoding_this_version_does_not_know_is_refused(
     audience = exported_before_the_upgrade(sqlite_warehouse, criteo_sandbox)
     key = SnapshotKey(DEFAULT_ADVERTISER_ID, audience, "phoneNumber", "sha256")
     store = SnapshotStore.from_config()
-    store.commit(key, store.latest(key).digests, expected_version=1, encoding="sha256(E.164 v3)")
+    commit_as_another_run(store, key, store.latest(key).digests, encoding="sha256(E.164 v3)")
     criteo_sandbox.clear_requests()
     with pytest.raises(CriteoStateError, match="written by a newer version"):
         export_with_phones(sqlite_warehouse, min_audience_size=1).execute(context={})
@@ -379,7 +379,7 @@ def test_md5_members_an_older_version_wiped_are_added_again(sqlite_warehouse, cr
     hook.wipe_contact_list(audience)
     hook.add_identifiers(audience, [sha("ann@example.com")])
     key = SnapshotKey(DEFAULT_ADVERTISER_ID, audience, "email", "sha256")
-    store.commit(key, store.latest(key).digests, expected_version=store.latest(key).version)
+    commit_as_another_run(store, key, store.latest(key).digests)
     assert DAVE_MD5 not in criteo_sandbox.members(audience, "email")
     summary = segment_export(sqlite_warehouse, min_audience_size=1).execute(context={})
     assert criteo_sandbox.members(audience, "email") == {sha("ann@example.com"), DAVE_MD5}

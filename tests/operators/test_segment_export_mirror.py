@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from typing import TYPE_CHECKING
 
 import pytest
@@ -13,7 +14,8 @@ from airflow_provider_criteo.exceptions import (
 )
 from airflow_provider_criteo.hooks.criteo import CriteoHook
 from airflow_provider_criteo.sandbox import DEFAULT_ADVERTISER_ID
-from airflow_provider_criteo.state import SnapshotKey, SnapshotStore
+from airflow_provider_criteo.state import SnapshotKey, SnapshotStore, encode
+from airflow_provider_criteo.sync_protocol import ListLease
 from tests.helpers import segment_export, sha
 
 if TYPE_CHECKING:
@@ -99,8 +101,10 @@ def test_a_crash_mid_upload_then_a_retry_converges(
     assert retry["snapshot_version"] == 2
     store = SnapshotStore.from_config()
     key = SnapshotKey(DEFAULT_ADVERTISER_ID, retry["audience_id"])
-    assert store.intents(key) == []
+    assert len(store.intents(key)) == 1  # the crashed run's, folded once
     assert len(store.latest(key).digests) == 25
+    mirror(sqlite_warehouse, batch_size=5).execute(context={})
+    assert store.intents(key) == []
 
 
 def test_concurrent_runs_on_one_audience(sqlite_warehouse, criteo_conn, criteo_sandbox):
@@ -138,23 +142,26 @@ def test_a_lost_commit_race_is_healed_by_the_next_run(
     key = SnapshotKey(DEFAULT_ADVERTISER_ID, first["audience_id"])
     store = SnapshotStore.from_config()
     set_segment(sqlite_warehouse, people(*range(2, 8)))
-    commit = SnapshotStore.commit
+    commit = ListLease.commit
 
-    def another_run_commits_first(self, key, digests, *, expected_version, encoding):
-        winner = store.latest(key)
-        commit(self, key, winner.digests, expected_version=expected_version, encoding=winner.encoding)
-        return commit(self, key, digests, expected_version=expected_version, encoding=encoding)
+    def another_run_commits_first(self, members, **kwargs):
+        winner = self.history().snapshot  # another run committed the next version meanwhile
+        data = encode({"members": winner.digests}, committed_at=time.time(), encoding=winner.encoding)
+        self.store.create_exclusive(self.key, self.store.version_name(winner.version + 1), data)
+        return commit(self, members, **kwargs)
 
-    monkeypatch.setattr(SnapshotStore, "commit", another_run_commits_first)
+    monkeypatch.setattr(ListLease, "commit", another_run_commits_first)
     with pytest.raises(Exception, match="Another run committed version 2"):
         mirror(sqlite_warehouse).execute(context={})
-    monkeypatch.setattr(SnapshotStore, "commit", commit)
+    monkeypatch.setattr(ListLease, "commit", commit)
     assert len(store.intents(key)) == 1  # the loser's changes stay on record
 
     set_segment(sqlite_warehouse, people(*range(1, 6)))
     mirror(sqlite_warehouse).execute(context={})
     assert audience(criteo_sandbox) == {sha(a) for a in people(*range(1, 6))}
-    assert store.intents(key) == []
+    assert len(store.intents(key)) == 1  # folded once: kept, in case its run were still sending
+    mirror(sqlite_warehouse).execute(context={})
+    assert store.intents(key) == []  # folded twice: retired
 
 
 def test_large_removal_is_refused_and_can_be_lifted(sqlite_warehouse, criteo_conn, criteo_sandbox):

@@ -32,6 +32,7 @@ HISTORY_COLUMNS: tuple[tuple[str, str], ...] = (
     ("unchanged", "BIGINT"),
     ("audience_size", "BIGINT"),
     ("match_rate", "DOUBLE PRECISION"),
+    ("drift", "BIGINT"),
 )
 
 
@@ -52,12 +53,27 @@ AUDIT_COLUMNS: tuple[tuple[str, str], ...] = (
 def append_record(
     hook: DbApiHook, table: str, columns: tuple[tuple[str, str], ...], values: dict[str, Any]
 ) -> None:
-    """Append one row to ``table`` (validated and quoted), creating the table when missing."""
+    """Append one row to ``table`` (validated and quoted), creating it when missing.
+
+    A table an earlier version created gains the columns added since (``ALTER TABLE ... ADD COLUMN``).
+    """
     quoted = quote_name(hook, table)
     names = [quote_name(hook, name, max_parts=1) for name, _ in columns]
     definition = ", ".join(f"{name} {kind}" for name, (_, kind) in zip(names, columns, strict=True))
     hook.run(f"CREATE TABLE IF NOT EXISTS {quoted} ({definition})")
+    existing = {
+        str(name).casefold()
+        for name in hook.run(f"SELECT * FROM {quoted} WHERE 1 = 0", handler=_column_names) or ()
+    }
+    for name, (column, kind) in zip(names, columns, strict=True):
+        if column.casefold() not in existing:
+            hook.run(f"ALTER TABLE {quoted} ADD COLUMN {name} {kind}")
     hook.insert_rows(quoted, [tuple(values.get(name) for name, _ in columns)], target_fields=names)
+
+
+def _column_names(cursor: Any) -> list[str]:
+    """The names of a query's columns."""
+    return [description[0] for description in cursor.description or ()]
 
 
 def now() -> str:

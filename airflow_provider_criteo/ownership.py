@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from airflow_provider_criteo.hooks.criteo import CriteoHook
     from airflow_provider_criteo.resources import AudienceSegment
 
-_TAG = re.compile(r"\[managed by airflow-provider-criteo: [^\]]*\]")
+_TAG = re.compile(r"\[managed by airflow-provider-criteo: ([^\]]*)\]")
 
 
 def ownership_tag(dag_id: str, task_id: str) -> str:
@@ -36,18 +36,34 @@ def tagged(description: str, tag: str) -> str:
     return f"{_TAG.sub('', description).strip()} {tag}".strip()
 
 
+def owner_of(description: str | None) -> str | None:
+    """The ``dag.task`` an audience's tag names, or None without a tag."""
+    found = _TAG.search(description or "")
+    return (
+        found.group(0).removeprefix("[managed by airflow-provider-criteo: ").removesuffix("]")
+        if found
+        else None
+    )
+
+
 def claim(
     hook: CriteoHook, audience: AudienceSegment, tag: str, *, adopt: bool, mode: str, dry_run: bool = False
 ) -> None:
-    """Make sure a sync that removes members may touch ``audience``; adopt it (tag it) when asked."""
-    if mode == "add_only" or is_managed(audience.description):
+    """Make sure a sync that removes members may touch ``audience``: it names this task, or is adopted.
+
+    ``mirror`` and ``replace`` take only an audience whose tag names this DAG and task: another export's
+    audience (a copied DAG, a typo in a name) is refused naming its owner. ``adopt`` takes it over (tags it).
+    """
+    if mode == "add_only" or tag in (audience.description or ""):
         return
     if not adopt:
+        owner = owner_of(audience.description)
+        whose = f"is managed by another export ({owner})" if owner else "was not created by this provider"
         raise CriteoConfigurationError(
-            f"Audience {audience.name!r} (id {audience.id}) exists at Criteo but was not created by this "
-            f"provider, and sync_mode={mode!r} would remove members from it. Nothing was sent. If this "
-            "audience is meant to mirror the segment, rerun with adopt_existing_audience=True; otherwise "
-            "pick another audience_name."
+            f"Audience {audience.name!r} (id {audience.id}) exists at Criteo and {whose}, and "
+            f"sync_mode={mode!r} would remove members from it. Nothing was sent. If this audience is meant "
+            "to mirror this segment, rerun with adopt_existing_audience=True; otherwise pick another "
+            "audience_name."
         )
     if not dry_run:
         hook.update_audience_segment(audience.id, description=tagged(audience.description or "", tag))

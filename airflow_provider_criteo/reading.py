@@ -7,13 +7,14 @@ value.
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, cast
 
 from airflow_provider_criteo.identifier_types import IDENTIFIER_TYPES, identifier_type
 from airflow_provider_criteo.progress import Progress
-from airflow_provider_criteo.source import DEFAULT_CHUNK_SIZE, stream_columns
+from airflow_provider_criteo.source import DEFAULT_CHUNK_SIZE, UndecodableText, stream_columns
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
@@ -118,8 +119,39 @@ def read_identifiers(
     ``counts`` (one per type) receive the counts; ``what`` names the rows in the task log. A column
     feeds one member set per form of its type (e-mails given as MD5 digests are kept apart). With
     ``derive`` (erasure), the keys other forms have of the valid values are kept in ``Read.derived``.
+    A SQLite table holding TEXT that is not UTF-8 is read again, such values counted as ``not_text``.
     """
     kinds = [identifier_type(name, hash_emails=hash_emails, phone_region=phone_region) for name in columns]
+    source = functools.partial(stream_columns, hook, query, parameters, list(columns.values()), chunk_size)
+    try:
+        read, counted = _read(kinds, source(), log, derive)
+    except UndecodableText:
+        log.warning(
+            "The source holds text that is not UTF-8: reading it again, counting such values as not_text."
+        )
+        read, counted = _read(kinds, source(tolerant=True), log, derive)
+    for kind in kinds:
+        for name in (f.name for f in fields(ReadCounts)):
+            setattr(counts[kind.name], name, getattr(counted[kind.name], name))
+        distinct = sum(len(members) for form, members in read.members if form.name == kind.name)
+        log.info(
+            "Read %d rows of %s, %s: %d valid (%d distinct, %d given as digests), %d rejected.",
+            read.rows,
+            what,
+            kind.name,
+            counted[kind.name].valid,
+            distinct,
+            counted[kind.name].prehashed,
+            counted[kind.name].invalid,
+        )
+    return read
+
+
+def _read(
+    kinds: list[IdentifierType], chunks: Iterable[list[Sequence[Any]]], log: Any, derive: bool
+) -> tuple[Read, dict[str, ReadCounts]]:
+    """Read every chunk into fresh member sets and counts (frozen at the end)."""
+    counts = {kind.name: ReadCounts() for kind in kinds}
     lists = [[(form, form.new_members()) for form in kind.forms] for kind in kinds]
     derived = [
         [(form, form.new_members()) for form in kind.forms if derive and form.key_of_plain] for kind in kinds
@@ -127,7 +159,7 @@ def read_identifiers(
     rejected_rows: list[str] = []
     rows = rows_without_identifier = 0
     progress = Progress(log, "read", "rows")
-    for chunk in stream_columns(hook, query, parameters, list(columns.values()), chunk_size):
+    for chunk in chunks:
         rejections: Counter[int] = Counter()  # per row of the chunk, how many of its values were rejected
         for kind, forms, others, values in zip(kinds, lists, derived, chunk, strict=True):
             for position, rejection in _take(kind, forms, others, values, counts[kind.name]):
@@ -139,32 +171,21 @@ def read_identifiers(
         rows += len(chunk[0])
         progress.update(rows)
     for kind, forms in zip(kinds, lists, strict=True):
-        counted = counts[kind.name]
         for _, members in forms:
             members.freeze()
-        distinct = sum(len(members) for _, members in forms)
-        counted.duplicates = counted.valid - distinct
-        log.info(
-            "Read %d rows of %s, %s: %d valid (%d distinct, %d given as digests), %d rejected.",
-            rows,
-            what,
-            kind.name,
-            counted.valid,
-            distinct,
-            counted.prehashed,
-            counted.invalid,
-        )
+        counts[kind.name].duplicates = counts[kind.name].valid - sum(len(members) for _, members in forms)
     if rejected_rows:
         log.warning("First rejected values (by row position, values withheld): %s", "; ".join(rejected_rows))
     for forms in derived:
         for _, members in forms:
             members.freeze()
-    return Read(
+    read = Read(
         [entry for forms in lists for entry in forms],
         rows,
         rows_without_identifier,
         [entry for forms in derived for entry in forms],
     )
+    return read, counts
 
 
 def _take(

@@ -11,6 +11,7 @@ import contextlib
 import operator
 import queue
 import re
+import sqlite3
 import threading
 import uuid
 from contextlib import closing
@@ -86,12 +87,18 @@ def source_query(hook: DbApiHook, sql: str | None, table: str | None, columns: I
     return sql if sql is not None else table_query(hook, table or "", list(columns))
 
 
+class UndecodableText(Exception):
+    """SQLite holds TEXT that is not UTF-8: read again with :data:`tolerant` text (no value is quoted)."""
+
+
 def stream_columns(
     hook: DbApiHook,
     sql: str,
     parameters: Mapping[str, Any] | Sequence[Any] | None,
     columns: Sequence[str],
     chunk_size: int = DEFAULT_CHUNK_SIZE,
+    *,
+    tolerant: bool = False,
 ) -> Chunks:
     """Yield chunks of at most ``chunk_size`` rows, each as one sequence of values per column of ``columns``.
 
@@ -99,9 +106,11 @@ def stream_columns(
     server's work overlaps the caller's. SQLite runs in this process and builds its rows under the
     GIL, where a second thread only adds switching (about 15% of a read), so its rows are fetched as
     they are consumed. Fails before yielding anything when the result lacks one of the columns,
-    naming those it has.
+    naming those it has. A driver error while fetching rows may quote a value: it is raised again
+    without its message. SQLite TEXT that is not UTF-8 raises :class:`UndecodableText`; with
+    ``tolerant`` such values come as bytes, which the identifier rules count as ``not_text``.
     """
-    chunks = _fetch_chunks(hook, sql, parameters, columns, chunk_size)
+    chunks = _fetch_chunks(hook, sql, parameters, columns, chunk_size, tolerant)
     if getattr(hook, "conn_type", None) in IN_PROCESS_CONN_TYPES:
         return chunks
     return _prefetched(chunks)
@@ -113,22 +122,49 @@ def _fetch_chunks(
     parameters: Mapping[str, Any] | Sequence[Any] | None,
     columns: Sequence[str],
     chunk_size: int,
+    tolerant: bool,
 ) -> Chunks:
     """Run the query on a connection of its own and yield its chunks; closing this closes the connection."""
     with closing(hook.get_conn()) as conn:
+        if tolerant and isinstance(conn, sqlite3.Connection):
+            conn.text_factory = _text_or_bytes
         cursor = _streaming_cursor(hook, conn)
         try:
             if parameters:
                 cursor.execute(sql, parameters)
             else:
                 cursor.execute(sql)
-            rows = cursor.fetchmany(chunk_size)
+            read = 0
+            rows = _fetch(cursor, chunk_size, read)
             split = _splitter([_column_index(cursor.description, column) for column in columns])
             while rows:
+                read += len(rows)
                 yield split(rows)
-                rows = cursor.fetchmany(chunk_size)
+                rows = _fetch(cursor, chunk_size, read)
         finally:
             cursor.close()
+
+
+def _fetch(cursor: Any, size: int, read: int) -> list[Any]:
+    """The next rows; a driver error, which may quote a row's value, is raised again without its message."""
+    try:
+        return list(cursor.fetchmany(size))
+    except Exception as err:
+        if isinstance(err, sqlite3.OperationalError) and str(err).startswith("Could not decode to UTF-8"):
+            raise UndecodableText from None
+        raise CriteoConfigurationError(
+            f"Reading the segment failed after {read:,} rows: the database driver raised "
+            f"{type(err).__module__}.{type(err).__name__}, whose message is withheld as it may quote a value "
+            "of a row. Check the identifier columns' types and encoding."
+        ) from None
+
+
+def _text_or_bytes(data: bytes) -> str | bytes:
+    """SQLite TEXT as ``str``, or as the bytes they are when they are not UTF-8."""
+    try:
+        return data.decode()
+    except UnicodeDecodeError:
+        return data
 
 
 def _prefetched(chunks: Chunks) -> Chunks:

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 from airflow.sdk import ObjectStoragePath
 
-from airflow_provider_criteo.exceptions import SnapshotCorruptError
+from airflow_provider_criteo.exceptions import CriteoConfigurationError, SnapshotCorruptError
 
 DIGEST_SIZE = 32
 DIGEST_DTYPE = f"S{DIGEST_SIZE}"
@@ -217,6 +217,26 @@ class SnapshotStore:
             return cls(os.path.join(AIRFLOW_HOME, "criteo", "snapshots"), default=True)
         return cls(os.path.expanduser(location) if "://" not in location else location)
 
+    def check_shared(self) -> None:
+        """Refuse the default location, under each worker's own ``$AIRFLOW_HOME``, when tasks may run on
+        other machines (a Celery, Kubernetes or Edge executor): each worker would keep its own state and
+        diff against a stale one."""
+        if not (self.default and self.local):
+            return
+        from airflow.configuration import conf
+
+        remote = [
+            name for name in _executor_names(conf.get("core", "executor", fallback="")) if name not in _LOCAL
+        ]
+        if remote:
+            raise CriteoConfigurationError(
+                f"Mirror state would live under this worker's own $AIRFLOW_HOME ({self.root.path}), while "
+                f"the {', '.join(remote)} runs tasks on other machines: each worker would diff against its "
+                "own, stale state and leave people in audiences. Nothing was sent. Point [criteo] "
+                "snapshot_location (AIRFLOW__CRITEO__SNAPSHOT_LOCATION) at storage every worker reaches: "
+                "an s3:// or gs:// URL, or a shared filesystem."
+            )
+
     # ------------------------------------------------------------------------------- paths
 
     def folder(self, key: SnapshotKey, *, create: bool = True) -> ObjectStoragePath:
@@ -391,3 +411,17 @@ def _write_temp(final: str, data: bytes) -> str:
             os.unlink(temp)
         raise
     return temp
+
+
+#: Executors that run every task on the scheduler's machine.
+_LOCAL = frozenset({"LocalExecutor", "SequentialExecutor", "DebugExecutor"})
+
+
+def _executor_names(setting: str) -> list[str]:
+    """The executors' class names in ``[core] executor`` (``LocalExecutor,my:path.to.CeleryExecutor``)."""
+    names = []
+    for entry in setting.split(","):
+        path = entry.strip().rpartition(":")[2]
+        if path:
+            names.append(path.rpartition(".")[2])
+    return names

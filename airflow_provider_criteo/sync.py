@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from airflow_provider_criteo.exceptions import CriteoStateError
+from airflow_provider_criteo.exceptions import CriteoApiError, CriteoStateError
 from airflow_provider_criteo.hooks.criteo import chunked
 from airflow_provider_criteo.identifiers import given_hashing
 from airflow_provider_criteo.mirror import check_removal, history_bounds, plan_mirror, union_sorted
@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from airflow_provider_criteo.sync_protocol import History, Leases
 
 ON_MISSING_STATE = ("replace", "add_only")
+ON_DRIFT = ("warn", "replace")
 
 
 @dataclass
@@ -67,6 +68,30 @@ class SyncResult:
         self.criteo_invalid = plus_count(self.criteo_invalid, amendment.invalid, first=first)
 
 
+@dataclass(frozen=True)
+class Drift:
+    """Criteo's own count of an audience's identifiers against what its mirror state says it holds.
+
+    :param criteo: Criteo's ``numberOfIdentifiers`` before the run.
+    :param low: the fewest the state allows (committed members surely present, less those Criteo counted
+        invalid when they were added); None when that is not known.
+    :param high: the most the state allows (committed members and what unfinished runs may have added).
+    """
+
+    criteo: int
+    low: int | None
+    high: int
+
+    @property
+    def amount(self) -> int:
+        """Identifiers Criteo holds beyond the state (positive), or short of it (negative); 0 in range."""
+        if self.criteo > self.high:
+            return self.criteo - self.high
+        if self.low is not None and self.criteo < self.low:
+            return self.criteo - self.low
+        return 0
+
+
 @dataclass
 class AudienceResult:
     """What a sync did (or would do) with an audience: by member list (type, hashing), and the wipe."""
@@ -75,6 +100,8 @@ class AudienceResult:
     wiped: bool = False
     #: Requests that belong to no one list (the wipe).
     requests: int = 0
+    #: What Criteo's count said before the run, when it could be compared.
+    drift: Drift | None = None
 
 
 @dataclass(frozen=True)
@@ -86,12 +113,16 @@ class SyncPolicy:
     :param max_removal_fraction: mirror refuses to remove more than this share of the audience.
     :param allow_large_removal: lift that guard (and the one against an empty segment).
     :param batch_size: identifiers per amendment request (Criteo takes at most 50,000).
+    :param on_drift: what mirror does when Criteo's count of the audience is outside what its state
+        allows: ``"warn"`` (report it; Criteo's counts lag behind recent uploads, so a default must not
+        wipe on lag) or ``"replace"`` (wipe, then add the segment: exact at once).
     """
 
     on_missing_state: str = "replace"
     max_removal_fraction: float = 0.5
     allow_large_removal: bool = False
     batch_size: int = MAX_IDENTIFIERS_PER_REQUEST
+    on_drift: str = "warn"
 
 
 @dataclass
@@ -121,6 +152,8 @@ class _Plan:
     guard: tuple[int, int | None] | None = None
     #: State files of the list that could not be read, for a run that starts the list over to retire.
     damaged: tuple[str, ...] = ()
+    #: The version the list is at (the snapshot's, or one that could not be read): the commit's base.
+    version: int | None = None
 
     @property
     def previous(self) -> np.ndarray:
@@ -157,6 +190,7 @@ class AudienceSync:
         self.policy = policy
         self.segment = segment
         self.log = log
+        self.drift: Drift | None = None
 
     # ------------------------------------------------------------------------------- planning
 
@@ -190,11 +224,18 @@ class AudienceSync:
             if plan.key is not None and plan.members.keys is not None and not created:
                 found = history(plan.key)
                 plan.snapshot, plan.intents, plan.damaged = found.snapshot, found.intents, found.damaged
+                plan.version = found.version
         self._doubt_unseen_wipes(plans)
+        self.drift = None if created or mode != "mirror" else self._measure_drift(plans)
         for plan in plans:
             self._plan(mode, plan, created)
         if not self.policy.allow_large_removal:
             self._check_removals(plans)
+        if self.drift is not None and self.drift.amount and self.policy.on_drift == "replace":
+            self.log.warning(
+                "on_drift='replace': wiping audience %s and adding the segment.", self.audience_id
+            )
+            plans[0].wipe = True
         if any(plan.wipe for plan in plans):
             for plan in plans:
                 plan.wipe = True
@@ -202,6 +243,54 @@ class AudienceSync:
                 plan.encoding = plan.kind.encoding
                 if plan.members.keys is not None:
                     plan.adds = plan.members.keys
+
+    def _measure_drift(self, plans: list[_Plan]) -> Drift | None:
+        """Criteo's count of the audience against its state, before planning; None when it cannot tell.
+
+        Every list with state counts, this run's and the others (a type no longer exported still has
+        members at Criteo). Criteo has no count yet, or plain e-mails keep no state: no comparison.
+        """
+        if any(plan.members.keys is None for plan in plans):
+            return None
+        try:
+            count = self.hook.get_contact_list_statistics(self.audience_id).number_of_identifiers
+        except CriteoApiError as err:
+            self.log.warning(
+                "Could not read audience %s's statistics to check drift: %s", self.audience_id, err
+            )
+            return None
+        if count is None:
+            return None
+        planned = {plan.key: (plan.snapshot, plan.intents) for plan in plans if plan.key is not None}
+        others = [key for key in self.store.lists(self.advertiser_id, self.audience_id) if key not in planned]
+        for key in others:
+            try:
+                other = peek(self.store, key)
+            except CriteoStateError:
+                return None  # its state is damaged: nothing to compare with
+            planned[key] = (other.snapshot, other.intents)
+        low: int | None = 0
+        high = 0
+        for snapshot, intents in planned.values():
+            previous = snapshot.digests if snapshot is not None else empty_digests()
+            surely, maybe = history_bounds(previous, intents)
+            high += len(maybe)
+            refused = snapshot.refused if snapshot is not None else 0
+            low = None if low is None or refused is None else low + len(surely) - refused
+        drift = Drift(count, low, high)
+        if drift.amount:
+            self.log.warning(
+                "Audience %s drifted from its mirror state: Criteo counts %d identifiers, the state allows "
+                "%s to %d (%+d). Criteo's counts lag behind recent uploads; if this persists, someone "
+                "changed the audience outside this export, or its state was lost: run once with "
+                "sync_mode='replace' (or on_drift='replace') to make it exact.",
+                self.audience_id,
+                count,
+                "?" if low is None else low,
+                high,
+                drift.amount,
+            )
+        return drift
 
     def _doubt_unseen_wipes(self, plans: list[_Plan]) -> None:
         """Doubt the snapshot of a list older versions did not know, when one of them ran after it.
@@ -334,7 +423,7 @@ class AudienceSync:
         """What :meth:`run` would do, reading the history but sending and writing nothing."""
         plans = self._new_plans(members)
         self._plan_all(mode, plans, not exists, lambda key: peek(self.store, key))
-        result = AudienceResult(wiped=any(plan.wipe for plan in plans))
+        result = AudienceResult(wiped=any(plan.wipe for plan in plans), drift=self.drift)
         for plan in plans:
             added = len(plan.members) if plan.members.keys is None else len(plan.adds)
             result.by_form[plan.kind.name, plan.kind.hashing] = SyncResult(
@@ -356,7 +445,7 @@ class AudienceSync:
         with hold(self.store, keys, self.owner, starting_over=mode == "replace") as leases:
             self._plan_all(mode, plans, created, lambda key: leases[key].history())
             intents = {id(plan): self._record_intent(leases, plan) for plan in plans if plan.key is not None}
-            result = AudienceResult()
+            result = AudienceResult(drift=self.drift)
             if any(plan.wipe for plan in plans):
                 self.log.info("Wiping audience %s before adding the segment's members.", self.audience_id)
                 leases.check()
@@ -394,7 +483,7 @@ class AudienceSync:
         committed = union_sorted(plan.previous, current) if mode == "add_only" else current
         result.snapshot_version = leases[plan.key].commit(
             committed,
-            expected_version=plan.snapshot.version if plan.snapshot is not None else None,
+            expected_version=plan.version,
             encoding=plan.encoding,
             refused=self._refused(plan, refused_now),
             own_intent=intent,

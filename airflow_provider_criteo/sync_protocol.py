@@ -46,7 +46,8 @@ if TYPE_CHECKING:
 
     from airflow_provider_criteo.state import SnapshotKey, SnapshotStore
 
-#: A lease whose heartbeat is older than this is abandoned (its worker died) and may be taken over.
+#: A lease whose heartbeat is older than this is abandoned (its worker died) and may be taken over;
+#: ``[criteo] lease_seconds`` changes it.
 DEFAULT_LEASE_SECONDS = 300.0
 #: Committed versions kept per list.
 KEEP_VERSIONS = 2
@@ -112,12 +113,14 @@ def fence_tokens(names: Iterable[str]) -> list[int]:
 class History:
     """What a list holds at Criteo as its state says: the last commit, and what runs since may have done.
 
-    ``damaged`` names the state files a run starting the list over could not read (they are retired).
+    ``damaged`` names the state files a run starting the list over could not read (they are retired);
+    ``version`` is the newest version the list is known at, read or not (the next commit's base).
     """
 
     snapshot: Snapshot | None
     intents: list[Intent]
     damaged: tuple[str, ...] = ()
+    version: int | None = None
 
 
 class ListLease:
@@ -389,7 +392,8 @@ def read_history(
             intents.append(store.read_intent(key, name))
         except SnapshotCorruptError as err:
             damage(name, str(err))
-    return History(snapshot, intents, tuple(damaged))
+    known = [v for v in (expected, newest) if v is not None]
+    return History(snapshot, intents, tuple(damaged), max(known) if known else None)
 
 
 def peek(store: SnapshotStore, key: SnapshotKey) -> History:
@@ -417,13 +421,20 @@ class Leases:
             lease.check()
 
 
+def lease_seconds() -> float:
+    """How long a lease lasts without a heartbeat: ``[criteo] lease_seconds``, else 300 seconds."""
+    from airflow.configuration import conf
+
+    return conf.getfloat("criteo", "lease_seconds", fallback=DEFAULT_LEASE_SECONDS)
+
+
 @contextlib.contextmanager
 def hold(
     store: SnapshotStore,
     keys: Iterable[SnapshotKey],
     owner: str,
     *,
-    lease: float = DEFAULT_LEASE_SECONDS,
+    lease: float | None = None,
     starting_over: bool = False,
 ) -> Iterator[Leases]:
     """Hold fenced leases on member lists while a run reads their state, sends and commits.
@@ -432,9 +443,10 @@ def hold(
     try before it; a lease whose heartbeat is older than ``lease`` seconds is taken over.
     """
     held: list[ListLease] = []
+    seconds = lease_seconds() if lease is None else lease
     try:
         for key in keys:
-            held.append(ListLease(store, key, owner, lease, starting_over=starting_over))
+            held.append(ListLease(store, key, owner, seconds, starting_over=starting_over))
         yield Leases(held)
     finally:
         for lease_ in reversed(held):

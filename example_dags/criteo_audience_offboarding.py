@@ -56,6 +56,7 @@ with DAG(
                 [audience], "Nothing was changed; ask Criteo, or the partner that maintains it, to remove it."
             )
         store = SnapshotStore.from_config()
+        store.check_shared()
         advertiser = audience.advertiser_id or hook.resolve_advertiser()
         # Under fenced leases on the audience's lists, as an export would hold them: none runs meanwhile.
         with hold(store, store.lists(advertiser, audience.id), lock_owner(get_current_context())) as leases:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import requests
+import urllib3
 from airflow.sdk import BaseHook
 from airflow.sdk.log import mask_secret
 
@@ -66,6 +67,9 @@ TOKEN_REFRESH_MARGIN = 60.0
 DEFAULT_TOKEN_LIFETIME = 900.0
 # No Criteo answer comes near this (a search page of 100 segments is ~100 kB): anything larger is refused.
 MAX_RESPONSE_BYTES = 16 * 1024 * 1024
+# A response already arriving when the call's deadline passes may take this much longer to finish: the
+# deadline bounds a body trickled byte by byte, not an answer that is only a moment late.
+BODY_GRACE = 1.0
 # Seconds the connection test (a person waiting on the UI's Test button) may take per attempt.
 TEST_CONNECTION_TIMEOUT = 10.0
 
@@ -243,7 +247,8 @@ class CriteoHook(BaseHook):
             if authenticated:
                 headers["Authorization"] = f"Bearer {self.get_access_token()}"
             self._pace(method, endpoint, started)
-            response, failure = self._attempt(method, endpoint, params, payload, headers)
+            budget = max(policy.deadline - (time.monotonic() - started), 0.0)
+            response, failure = self._attempt(method, endpoint, params, payload, headers, budget)
             if response is not None:
                 if response.ok:
                     return response
@@ -296,8 +301,14 @@ class CriteoHook(BaseHook):
         params: dict[str, Any] | None,
         payload: bytes | dict[str, str] | None,
         headers: dict[str, str],
+        budget: float,
     ) -> tuple[requests.Response | None, Exception | None]:
-        """Make one HTTP request (paced by the caller); a transport failure is returned, not raised."""
+        """Make one HTTP request (paced by the caller); a transport failure is returned, not raised.
+
+        Its body must arrive within ``timeout`` and within what is left of the call's ``budget`` (the
+        ``retry_deadline``, plus :data:`BODY_GRACE`): a body trickling byte by byte never trips the
+        socket's own timeout.
+        """
         url = self.config.base_url + endpoint
         try:
             response = self.session.request(
@@ -306,11 +317,11 @@ class CriteoHook(BaseHook):
                 params=params,
                 data=payload,
                 headers=headers,
-                timeout=self.timeout,
+                timeout=(self.timeout, min(self.timeout, budget + BODY_GRACE)),
                 verify=self.config.ca_bundle or True,
                 stream=True,
             )
-            self._read_capped(method, endpoint, response)
+            self._read_capped(method, endpoint, response, within=min(self.timeout, budget + BODY_GRACE))
         except requests.exceptions.SSLError as err:
             raise CriteoConfigurationError(
                 f"TLS verification of {self.config.base_url} failed ({type(err).__name__}). It cannot be "
@@ -323,19 +334,31 @@ class CriteoHook(BaseHook):
         return response, None
 
     @staticmethod
-    def _read_capped(method: str, endpoint: str, response: requests.Response) -> None:
-        """Read the body, refusing one larger than any Criteo answer (a proxy page, a runaway server)."""
+    def _read_capped(method: str, endpoint: str, response: requests.Response, *, within: float) -> None:
+        """Read the body within ``within`` seconds, refusing one larger than any Criteo answer.
+
+        The body is read as it arrives (``read1``), so a body that takes longer (trickled byte by byte,
+        which no socket timeout trips) is cut and reported as a timeout, which the caller retries within
+        its deadline; a body too large (a proxy page, a runaway server) fails.
+        """
+        deadline = time.monotonic() + within
         body = bytearray()
-        for chunk in response.iter_content(64 * 1024):
-            body += chunk
-            if len(body) > MAX_RESPONSE_BYTES:
-                response.close()
-                raise CriteoResponseError(
-                    method=method,
-                    endpoint=endpoint,
-                    status=response.status_code,
-                    detail=f"the response body exceeds {MAX_RESPONSE_BYTES:,} bytes; it was not read",
-                )
+        try:
+            while chunk := response.raw.read1(64 * 1024, decode_content=True):
+                body += chunk
+                if len(body) > MAX_RESPONSE_BYTES:
+                    response.close()
+                    raise CriteoResponseError(
+                        method=method,
+                        endpoint=endpoint,
+                        status=response.status_code,
+                        detail=f"the response body exceeds {MAX_RESPONSE_BYTES:,} bytes; it was not read",
+                    )
+                if time.monotonic() > deadline:
+                    response.close()
+                    raise requests.Timeout(f"the response body took over {within:.0f}s")
+        except urllib3.exceptions.HTTPError as err:  # what requests would have raised as its own
+            raise requests.ConnectionError(f"{type(err).__name__} while reading the response") from None
         response._content = bytes(body)
 
     def _note_rate_limit(self, response: requests.Response) -> None:

@@ -133,8 +133,9 @@ class CriteoEraseOperator(BaseOperator):
         """Forget the requested people; return what was done (counts and audience ids)."""
         advertiser = self.hook.resolve_advertiser(self.advertiser_id)
         counts = {name: ReadCounts() for name in self.identifier_columns}
-        people = self._read(counts)
         store = SnapshotStore.from_config(self.snapshot_location)
+        store.check_shared()
+        people = self._read(counts)
         managed = self._managed_audiences(advertiser, store)
         owner = lock_owner(context)
         erased: list[AudienceSegment] = []

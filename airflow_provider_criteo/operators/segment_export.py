@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from airflow.sdk import BaseOperator
 
 from airflow_provider_criteo.defaults import DEFAULT_CONN_ID
-from airflow_provider_criteo.exceptions import CriteoConfigurationError
+from airflow_provider_criteo.exceptions import CriteoApiError, CriteoConfigurationError
 from airflow_provider_criteo.history import append_history
 from airflow_provider_criteo.hooks.criteo import CriteoHook
 from airflow_provider_criteo.identifier_types import phone_region as phone_region_of
@@ -27,7 +27,7 @@ from airflow_provider_criteo.reading import identifier_columns as identifier_col
 from airflow_provider_criteo.resources import MAX_IDENTIFIERS_PER_REQUEST, plus_count
 from airflow_provider_criteo.source import DEFAULT_CHUNK_SIZE, get_sql_hook, source_query
 from airflow_provider_criteo.state import SnapshotStore
-from airflow_provider_criteo.sync import ON_MISSING_STATE, AudienceSync, SyncPolicy, SyncResult
+from airflow_provider_criteo.sync import ON_DRIFT, ON_MISSING_STATE, AudienceSync, SyncPolicy, SyncResult
 from airflow_provider_criteo.task_identity import lock_owner, run_identity
 
 if TYPE_CHECKING:
@@ -116,6 +116,10 @@ class ExportSummary(SyncCounts):
     audience_size: int | None = None
     match_rate: float | None = None
     statistics_note: str | None = None
+    #: Criteo's count of the audience before a mirror run, and how far it was outside what the state
+    #: allows (0: in range; None: not compared); see :class:`~airflow_provider_criteo.sync.Drift`.
+    criteo_count_before: int | None = None
+    drift: int | None = None
     identifier_types: dict[str, TypeCounts] = field(default_factory=dict)
 
     def keep(self, members: Members) -> None:
@@ -127,6 +131,8 @@ class ExportSummary(SyncCounts):
     def apply(self, result: AudienceResult) -> None:
         """Take the counts of what the sync did (or would do)."""
         self.audience_wiped = result.wiped
+        if result.drift is not None:
+            self.criteo_count_before, self.drift = result.drift.criteo, result.drift.amount
         for (name, hashing), done in result.by_form.items():
             forms = self.identifier_types[name].forms
             kept = forms[hashing].members if hashing in forms else 0
@@ -154,8 +160,9 @@ class ExportSummary(SyncCounts):
         rows = {name: values[name] for name in own + counted}
         for nested in ("rejected_by_reason", "identifier_types"):
             del rows[nested]
-        if self.statistics_note is None:
-            del rows["statistics_note"]
+        for optional in ("statistics_note", "criteo_count_before", "drift"):
+            if rows[optional] is None:
+                del rows[optional]
         rows.update({f"rejected: {reason}": n for reason, n in sorted(self.rejected_by_reason.items())})
         lists = [
             (name, hashing, form)
@@ -227,6 +234,11 @@ class SegmentExportOperator(BaseOperator):
         mirror export of an existing audience, or a lost snapshot): ``"replace"`` (default: wipe, then
         add, so the audience is exact at once; it is empty for a moment) or ``"add_only"`` (add the
         segment; members from before stay until a replace).
+    :param on_drift: what mirror does when Criteo's own count of the audience is outside what its mirror
+        state allows (people added or removed outside this export, lost state): ``"warn"`` (default:
+        report it in the summary, the history table and the log; Criteo's counts lag behind recent
+        uploads, so the default does not wipe on what may be lag) or ``"replace"`` (wipe, then add the
+        segment: exact at once, empty for a moment).
     :param max_removal_fraction: mirror refuses, sending nothing, to remove more than this share of
         the audience in one run, or to empty it (default 0.5): a broken upstream table must not wipe
         a live audience.
@@ -235,8 +247,9 @@ class SegmentExportOperator(BaseOperator):
     :param hook_params: keyword arguments for :class:`CriteoHook` (``timeout``, ``max_retries``,
         ``retry_deadline``, ...).
     :param adopt_existing_audience: let ``mirror`` and ``replace`` take over an existing audience this
-        provider did not create (it is then tagged as managed). Without it they refuse, so a typo in
-        a name cannot wipe a colleague's hand-built audience.
+        task did not create (it is then tagged as this task's). Without it they refuse an audience whose
+        tag names another DAG or task, or that has none, so a typo in a name or a copied DAG cannot wipe
+        another export's or a colleague's audience.
     :param history_table: append each run's summary (counts, audience size, match rate; no personal
         data) to this table, created when missing, to chart an audience over time. (templated)
     :param history_conn_id: connection of the history table; default ``sql_conn_id``. (templated)
@@ -292,6 +305,7 @@ class SegmentExportOperator(BaseOperator):
         chunk_size: int = DEFAULT_CHUNK_SIZE,
         snapshot_location: str | None = None,
         on_missing_state: str = "replace",
+        on_drift: str = "warn",
         max_removal_fraction: float = DEFAULT_MAX_REMOVAL_FRACTION,
         allow_large_removal: bool = False,
         batch_size: int = MAX_IDENTIFIERS_PER_REQUEST,
@@ -312,6 +326,8 @@ class SegmentExportOperator(BaseOperator):
             raise ValueError("max_profiles must be a positive number, or None for no cap.")
         if on_missing_state not in ON_MISSING_STATE:
             raise ValueError(f"on_missing_state must be one of {ON_MISSING_STATE}, not {on_missing_state!r}.")
+        if on_drift not in ON_DRIFT:
+            raise ValueError(f"on_drift must be one of {ON_DRIFT}, not {on_drift!r}.")
         if not 1 <= batch_size <= MAX_IDENTIFIERS_PER_REQUEST:
             raise ValueError(f"batch_size must be between 1 and {MAX_IDENTIFIERS_PER_REQUEST:,}.")
         if not 0 <= max_removal_fraction <= 1:
@@ -349,6 +365,7 @@ class SegmentExportOperator(BaseOperator):
         self.min_audience_size = min_audience_size
         self.sync_policy = SyncPolicy(
             on_missing_state=on_missing_state,
+            on_drift=on_drift,
             max_removal_fraction=max_removal_fraction,
             allow_large_removal=allow_large_removal,
             batch_size=batch_size,
@@ -368,6 +385,8 @@ class SegmentExportOperator(BaseOperator):
                 "render_template_as_native_obj=True on the DAG."
             )
         self._check_consent()
+        store = SnapshotStore.from_config(self.snapshot_location)
+        store.check_shared()
         summary = ExportSummary(
             segment=self.segment,
             audience_name=self.audience_name or self.segment,
@@ -383,9 +402,9 @@ class SegmentExportOperator(BaseOperator):
         run = run_identity(context, self.task_id)
         tag = ownership_tag(run["dag_id"], run["task_id"])
         if self.dry_run:
-            self._dry_run(summary, members, tag)
+            self._dry_run(summary, members, tag, store)
         else:
-            self._send(summary, members, tag, owner=lock_owner(context))
+            self._send(summary, members, tag, store, owner=lock_owner(context))
         if summary.audience_id:
             self._statistics(summary, summary.audience_id)
         self.log.info("Criteo export of segment %r:\n%s", self.segment, summary.as_table())
@@ -433,8 +452,16 @@ class SegmentExportOperator(BaseOperator):
             raise read_only_error([audience], "Nothing was sent. Export to another audience_name.")
 
     def _statistics(self, summary: ExportSummary, audience_id: str) -> None:
-        """Criteo's size and match rate of the audience; None, with a note, while it has not computed them."""
-        statistics = self.hook.get_contact_list_statistics(audience_id)
+        """Criteo's size and match rate of the audience; None, with a note, while it has not computed them.
+
+        The sync is done by then: statistics Criteo fails to give are noted, they do not fail the task.
+        """
+        try:
+            statistics = self.hook.get_contact_list_statistics(audience_id)
+        except CriteoApiError as err:
+            summary.statistics_note = f"Criteo's statistics could not be read after the export: {err}"
+            self.log.warning("%s", summary.statistics_note)
+            return
         summary.audience_size, summary.match_rate = statistics.number_of_identifiers, statistics.match_rate
         if summary.audience_size is None or summary.match_rate is None:
             summary.statistics_note = (
@@ -469,10 +496,12 @@ class SegmentExportOperator(BaseOperator):
 
     # ------------------------------------------------------------------------------------ sending
 
-    def _sync(self, summary: ExportSummary, audience_id: str, owner: str) -> AudienceSync:
+    def _sync(
+        self, summary: ExportSummary, audience_id: str, store: SnapshotStore, owner: str
+    ) -> AudienceSync:
         return AudienceSync(
             self.hook,
-            SnapshotStore.from_config(self.snapshot_location),
+            store,
             summary.advertiser_id,
             audience_id,
             owner=owner,
@@ -481,7 +510,7 @@ class SegmentExportOperator(BaseOperator):
             log=self.log,
         )
 
-    def _dry_run(self, summary: ExportSummary, members: Members, tag: str) -> None:
+    def _dry_run(self, summary: ExportSummary, members: Members, tag: str, store: SnapshotStore) -> None:
         """Report what a real run would send, without creating or changing anything at Criteo."""
         audience = self.hook.find_contact_list_segment(
             summary.audience_name, advertiser_id=summary.advertiser_id
@@ -497,7 +526,7 @@ class SegmentExportOperator(BaseOperator):
                 dry_run=True,
             )
         summary.audience_id = audience.id if audience else None
-        sync = self._sync(summary, audience.id if audience else "0", owner="dry-run")
+        sync = self._sync(summary, audience.id if audience else "0", store, owner="dry-run")
         summary.apply(sync.preview(self.sync_mode, members, exists=audience is not None))
         self.log.info(
             "Dry run: would add %d and remove %d members of audience %r; nothing sent.",
@@ -506,10 +535,12 @@ class SegmentExportOperator(BaseOperator):
             summary.audience_name,
         )
 
-    def _send(self, summary: ExportSummary, members: Members, tag: str, owner: str) -> None:
+    def _send(
+        self, summary: ExportSummary, members: Members, tag: str, store: SnapshotStore, owner: str
+    ) -> None:
         audience, created = self._audience(summary, tag)
         summary.audience_id, summary.audience_created = audience.id, created
-        summary.apply(self._sync(summary, audience.id, owner).run(self.sync_mode, members, created))
+        summary.apply(self._sync(summary, audience.id, store, owner).run(self.sync_mode, members, created))
 
     def _audience(self, summary: ExportSummary, tag: str) -> tuple[AudienceSegment, bool]:
         """Find the audience (checking it is ours to change) or create it, tagged as ours."""

@@ -261,11 +261,11 @@ def test_digest_arrays_are_sent_exactly_as_their_hex_strings(
     payloads: list[bytes] = []
     attempt = CriteoHook._attempt
 
-    def recording(self, method, endpoint, params, payload, headers):
+    def recording(self, method, endpoint, params, payload, headers, budget):
         if method == "PATCH":
             payloads.append(payload)
             assert headers["Content-Type"] == "application/json"
-        return attempt(self, method, endpoint, params, payload, headers)
+        return attempt(self, method, endpoint, params, payload, headers, budget)
 
     monkeypatch.setattr(CriteoHook, "_attempt", recording)
     from_strings = hook.create_contact_list_segment("strings")

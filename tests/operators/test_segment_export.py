@@ -74,6 +74,8 @@ def test_export_streams_hashes_and_counts(warehouse, criteo_conn, criteo_sandbox
         "audience_size": counted(criteo_sandbox, 3),
         "match_rate": counted(criteo_sandbox, 1.0),
         "statistics_note": summary["statistics_note"],  # checked below
+        "criteo_count_before": None,  # a first export: nothing to compare
+        "drift": None,
         **counts,  # one identifier type: the totals are its counts
         "identifier_types": {
             "email": {

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import datetime
+import http.server
 import ipaddress
 import json
+import threading
+import time
 
 import pytest
 from cryptography import x509
@@ -137,3 +140,44 @@ def test_tls_is_verified_and_cannot_be_switched_off_silently(certificate, monkey
         trusted = criteo_connection_json(sandbox.url, ca_bundle=certificate[0])
         monkeypatch.setenv("AIRFLOW_CONN_CRITEO_TLS", trusted)
         assert CriteoHook("criteo_tls").list_advertisers()
+
+
+class _Trickle(http.server.BaseHTTPRequestHandler):
+    """Answers every request with a JSON body sent one byte at a time, every 0.2 s."""
+
+    def do_GET(self):
+        body = b'{"data": [{"id": "12345", "attributes": {"advertiserName": "slow"}}]}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        for byte in body:
+            self.wfile.write(bytes([byte]))
+            self.wfile.flush()
+            time.sleep(0.2)
+
+    def do_POST(self):
+        body = json.dumps({"access_token": "t", "token_type": "Bearer", "expires_in": 900}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_body_trickled_byte_by_byte_never_outlives_the_deadline(monkeypatch):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Trickle)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        monkeypatch.setenv("AIRFLOW_CONN_CRITEO_SLOW", criteo_connection_json(url))
+        hook = CriteoHook("criteo_slow", timeout=1, retry_deadline=3, retry_backoff=0.01)
+        started = time.monotonic()
+        with pytest.raises(CriteoServerError, match="Timeout: the response body took over 1s"):
+            hook.list_advertisers()
+        assert time.monotonic() - started < 5  # the deadline, plus the last attempt's second
+    finally:
+        server.shutdown()

@@ -191,14 +191,18 @@ class CriteoHook(BaseHook):
 
     # ---------------------------------------------------------------------------------- auth
 
-    def get_access_token(self) -> str:
-        """Return a valid access token, fetching a new one when the cached one is about to expire."""
+    def get_access_token(self, *, until: float | None = None) -> str:
+        """Return a valid access token, fetching a new one when the cached one is about to expire.
+
+        :param until: the ``time.monotonic()`` by which a fetch must end (the deadline of the call that
+            needs the token); by default the fetch has a ``retry_deadline`` of its own.
+        """
         if self._token is None or time.monotonic() >= self._token_refresh_at:
-            self._fetch_token()
+            self._fetch_token(until)
         assert self._token is not None
         return self._token
 
-    def _fetch_token(self) -> None:
+    def _fetch_token(self, until: float | None) -> None:
         config = self.config
         response = self._send(
             "POST",
@@ -209,6 +213,7 @@ class CriteoHook(BaseHook):
                 "client_secret": config.client_secret,
             },
             authenticated=False,
+            until=until,
         )
         body = self._json(response, "POST", "/oauth2/token")
         token = body.get("access_token")
@@ -230,8 +235,13 @@ class CriteoHook(BaseHook):
         body: Any = None,
         data: dict[str, str] | None = None,
         authenticated: bool = True,
+        until: float | None = None,
     ) -> requests.Response:
-        """Send one call with throttling, the one-refresh-on-401 rule and retries; return a 2xx."""
+        """Send one call with throttling, the one-refresh-on-401 rule and retries; return a 2xx.
+
+        The call, token fetches included, ends within ``retry_deadline`` of its start, or by ``until``
+        (a ``time.monotonic()``) when that is sooner.
+        """
         if body is None:
             payload: bytes | dict[str, str] | None = data
         elif isinstance(body, bytes):
@@ -241,13 +251,14 @@ class CriteoHook(BaseHook):
         headers = {} if body is None else {"Content-Type": "application/json"}
         policy = self.retry_policy
         started = time.monotonic()
+        deadline = started + policy.deadline if until is None else min(started + policy.deadline, until)
         refreshed = False
         attempt = failures = 0
         while True:
             if authenticated:
-                headers["Authorization"] = f"Bearer {self.get_access_token()}"
-            self._pace(method, endpoint, started)
-            budget = max(policy.deadline - (time.monotonic() - started), 0.0)
+                headers["Authorization"] = f"Bearer {self.get_access_token(until=deadline)}"
+            self._pace(method, endpoint, deadline)
+            budget = max(deadline - time.monotonic(), 0.0)
             response, failure = self._attempt(method, endpoint, params, payload, headers, budget)
             if response is not None:
                 if response.ok:
@@ -266,7 +277,7 @@ class CriteoHook(BaseHook):
             failures += status != 429
             wait = policy.wait(attempt, status, None if response is None else response.headers)
             elapsed = time.monotonic() - started
-            if failures > policy.max_retries or elapsed + wait > policy.deadline:
+            if failures > policy.max_retries or time.monotonic() + wait > deadline:
                 raise self._give_up(method, endpoint, response, failure, attempt, elapsed)
             self.log.warning(
                 "Criteo %s %s: %s; retrying in %.1fs (attempt %d, %d of %d failure retries used).",
@@ -280,9 +291,9 @@ class CriteoHook(BaseHook):
             )
             time.sleep(wait)
 
-    def _pace(self, method: str, endpoint: str, started: float) -> None:
-        """Wait for the rate limiter, never past the call's ``retry_deadline``."""
-        remaining = self.retry_policy.deadline - (time.monotonic() - started)
+    def _pace(self, method: str, endpoint: str, deadline: float) -> None:
+        """Wait for the rate limiter, never past the call's deadline (a ``time.monotonic()``)."""
+        remaining = deadline - time.monotonic()
         try:
             self.rate_limiter.acquire(max_wait=max(remaining, 0.0))
         except RateLimitWaitTooLong as err:

@@ -89,6 +89,20 @@ def test_a_token_refused_after_refresh_is_not_retried_forever(hook, criteo_sandb
     assert len(calls_to(criteo_sandbox, "advertisers/me")) == 2
 
 
+def test_retry_deadline_bounds_the_whole_call_token_fetches_included(criteo_conn, criteo_sandbox):
+    # The call waits 2 s out of its 2.5 s for a 503, then needs a new token, and Criteo asks for 1 s
+    # between token requests. A fetch with a deadline of its own would retry until 2 + 2.5 s; within
+    # what is left of the call, no retry fits.
+    hook = CriteoHook(criteo_conn, retry_backoff=0.01, retry_deadline=2.5)
+    hook.list_advertisers()
+    criteo_sandbox.inject_fault(path="advertisers/me", status=503, retry_after=2)
+    criteo_sandbox.inject_fault(path="advertisers/me", status=401)
+    criteo_sandbox.inject_fault(path=TOKEN_PATH, status=429, retry_after=1, count=10)
+    with pytest.raises(CriteoRateLimitError):
+        hook.list_advertisers()
+    assert [r.status for r in calls_to(criteo_sandbox, TOKEN_PATH)] == [200, 429]
+
+
 def test_429_storm_is_ridden_out(criteo_conn, criteo_sandbox):
     # 429s are Criteo pacing the app, not failures: more of them than max_retries are ridden out, backing
     # off exponentially when the reset gives no wait (retrying at once would only meet another 429).

@@ -100,6 +100,10 @@ class CriteoResponseError(CriteoApiError):
     """Criteo answered something that is not the documented response (bad JSON, missing fields)."""
 
 
+class UndecodableTextError(CriteoError):
+    """SQLite holds TEXT that is not UTF-8 (no value is quoted); the reading retries, counting it not_text."""
+
+
 class CriteoStateError(CriteoError):
     """The mirror-sync snapshot store refused or could not serve a request."""
 

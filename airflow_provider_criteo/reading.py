@@ -12,9 +12,10 @@ from collections import Counter
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, cast
 
+from airflow_provider_criteo.exceptions import UndecodableTextError
 from airflow_provider_criteo.identifier_types import IDENTIFIER_TYPES, identifier_type
 from airflow_provider_criteo.progress import Progress
-from airflow_provider_criteo.source import DEFAULT_CHUNK_SIZE, UndecodableText, stream_columns
+from airflow_provider_criteo.source import DEFAULT_CHUNK_SIZE, stream_columns
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
@@ -125,7 +126,7 @@ def read_identifiers(
     source = functools.partial(stream_columns, hook, query, parameters, list(columns.values()), chunk_size)
     try:
         read, counted = _read(kinds, source(), log, derive)
-    except UndecodableText:
+    except UndecodableTextError:
         log.warning(
             "The source holds text that is not UTF-8: reading it again, counting such values as not_text."
         )

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.exceptions import AirflowNotFoundException
 from airflow.sdk import BaseHook
 
-from airflow_provider_criteo.exceptions import CriteoConfigurationError
+from airflow_provider_criteo.exceptions import CriteoConfigurationError, UndecodableTextError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
@@ -87,10 +87,6 @@ def source_query(hook: DbApiHook, sql: str | None, table: str | None, columns: I
     return sql if sql is not None else table_query(hook, table or "", list(columns))
 
 
-class UndecodableText(Exception):
-    """SQLite holds TEXT that is not UTF-8: read again with :data:`tolerant` text (no value is quoted)."""
-
-
 def stream_columns(
     hook: DbApiHook,
     sql: str,
@@ -107,7 +103,7 @@ def stream_columns(
     GIL, where a second thread only adds switching (about 15% of a read), so its rows are fetched as
     they are consumed. Fails before yielding anything when the result lacks one of the columns,
     naming those it has. A driver error while fetching rows may quote a value: it is raised again
-    without its message. SQLite TEXT that is not UTF-8 raises :class:`UndecodableText`; with
+    without its message. SQLite TEXT that is not UTF-8 raises :class:`UndecodableTextError`; with
     ``tolerant`` such values come as bytes, which the identifier rules count as ``not_text``.
     """
     chunks = _fetch_chunks(hook, sql, parameters, columns, chunk_size, tolerant)
@@ -130,10 +126,7 @@ def _fetch_chunks(
             conn.text_factory = _text_or_bytes
         cursor = _streaming_cursor(hook, conn)
         try:
-            if parameters:
-                cursor.execute(sql, parameters)
-            else:
-                cursor.execute(sql)
+            _execute(cursor, sql, parameters)
             read = 0
             rows = _fetch(cursor, chunk_size, read)
             split = _splitter([_column_index(cursor.description, column) for column in columns])
@@ -145,13 +138,48 @@ def _fetch_chunks(
             cursor.close()
 
 
+def _execute(cursor: Any, sql: str, parameters: Mapping[str, Any] | Sequence[Any] | None) -> None:
+    """Run the query; a driver error keeps its type, but not the row values its message may quote.
+
+    Drivers that run the whole query at once (MySQL's ``Truncated incorrect DOUBLE value:
+    'jorg@example.com'``) quote row values in such errors. Names the query holds (tables, columns) are kept.
+    """
+    try:
+        if parameters:
+            cursor.execute(sql, parameters)
+        else:
+            cursor.execute(sql)
+    except Exception as err:
+        err.args = (_without_row_values(str(err), sql),)
+        raise
+
+
+#: A quoted fragment of a driver's message, and unquoted text that looks like an identifier of a person.
+_QUOTED = re.compile(r"""(["'`])(.*?)\1""", re.DOTALL)
+_VALUE_LIKE = re.compile(r"[^\s'\"`]+@[^\s'\"`]+|\+?\d[\d ().-]{5,}\d|\b[0-9a-fA-F]{8}-[0-9a-fA-F-]{27}\b")
+
+
+def _without_row_values(message: str, sql: str) -> str:
+    """A driver's message without what may be row values: quoted fragments the query does not hold, and
+    what looks like an e-mail address, a phone number or a device id."""
+    folded = sql.casefold()
+    words = set(re.findall(r"\w+", folded))
+
+    def quoted(match: re.Match[str]) -> str:
+        quote, text = match.group(1), match.group(2).casefold()
+        named = text in folded or text.rpartition(".")[2] in words  # MySQL's 'database.table'
+        return match.group(0) if named else f"{quote}<withheld>{quote}"
+
+    return _VALUE_LIKE.sub("<withheld>", _QUOTED.sub(quoted, message))
+
+
 def _fetch(cursor: Any, size: int, read: int) -> list[Any]:
     """The next rows; a driver error, which may quote a row's value, is raised again without its message."""
     try:
         return list(cursor.fetchmany(size))
     except Exception as err:
         if isinstance(err, sqlite3.OperationalError) and str(err).startswith("Could not decode to UTF-8"):
-            raise UndecodableText from None
+            raise UndecodableTextError from None
         raise CriteoConfigurationError(
             f"Reading the segment failed after {read:,} rows: the database driver raised "
             f"{type(err).__module__}.{type(err).__name__}, whose message is withheld as it may quote a value "

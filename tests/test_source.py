@@ -3,6 +3,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from contextlib import closing
+from types import SimpleNamespace
 
 import psycopg
 import pytest
@@ -152,3 +153,52 @@ def test_reader_failures_reach_the_caller(warehouse):
     missing_table = sqlite3.OperationalError if warehouse.kind == "sqlite" else psycopg.errors.UndefinedTable
     with pytest.raises(missing_table):
         next(stream_columns(hook, "SELECT email FROM missing", None, ["email"], 10))
+
+
+class _FailingCursor:
+    """A cursor whose query fails as MySQL's do: quoting a row value, or the table it lacks."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+    def execute(self, sql, *parameters):
+        raise sqlite3.DatabaseError(self.message)
+
+    def close(self) -> None:
+        pass
+
+
+class _FailingConnection:
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+    def cursor(self):
+        return _FailingCursor(self.message)
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize(
+    ("message", "shown"),
+    [
+        (
+            "Truncated incorrect DOUBLE value: 'jorg@example.com'",
+            "Truncated incorrect DOUBLE value: '<withheld>'",
+        ),
+        ('invalid input syntax for type bigint: "+33 6 12 34 56 78"', 'bigint: "<withheld>"'),
+        (
+            "Incorrect value 'Jörg Müller' for column 'email' at row 7",
+            "'<withheld>' for column 'email' at row 7",
+        ),
+        ("Table 'crm.missing' doesn't exist", "Table 'crm.missing' doesn't exist"),
+        ("device 123e4567-e89b-12d3-a456-426614174000 unknown", "device <withheld> unknown"),
+    ],
+)
+def test_a_query_error_keeps_its_type_but_not_the_row_values_it_quotes(message, shown):
+    hook = SimpleNamespace(get_conn=lambda: _FailingConnection(message), conn_type="mysql")
+    with pytest.raises(sqlite3.DatabaseError) as err:
+        next(stream_columns(hook, "SELECT email FROM missing", None, ["email"], 10))
+    assert shown in str(err.value)
+    for value in ("jorg", "+33", "Jörg", "123e4567"):
+        assert value not in str(err.value)

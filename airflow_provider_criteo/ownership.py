@@ -22,8 +22,12 @@ _TAG = re.compile(r"\[managed by airflow-provider-criteo: ([^\]]*)\]")
 
 
 def ownership_tag(dag_id: str, task_id: str) -> str:
-    """The tag naming the DAG and task that manage an audience."""
-    return f"[managed by airflow-provider-criteo: {dag_id}.{task_id}]"
+    """The tag naming the DAG and task that manage an audience.
+
+    ``/`` is in no DAG or task id, so no two tasks share a tag (dots are: ``a.b`` + ``c`` and ``a`` +
+    ``b.c`` both read ``a.b.c`` in the form versions 0.1 and earlier wrote).
+    """
+    return f"[managed by airflow-provider-criteo: {dag_id}/{task_id}]"
 
 
 def is_managed(description: str | None) -> bool:
@@ -37,13 +41,9 @@ def tagged(description: str, tag: str) -> str:
 
 
 def owner_of(description: str | None) -> str | None:
-    """The ``dag.task`` an audience's tag names, or None without a tag."""
+    """The ``dag/task`` (or, as older versions wrote it, ``dag.task``) an audience's tag names, or None."""
     found = _TAG.search(description or "")
-    return (
-        found.group(0).removeprefix("[managed by airflow-provider-criteo: ").removesuffix("]")
-        if found
-        else None
-    )
+    return found.group(1) if found else None
 
 
 def claim(
@@ -53,11 +53,13 @@ def claim(
 
     ``mirror`` and ``replace`` take only an audience whose tag names this DAG and task: another export's
     audience (a copied DAG, a typo in a name) is refused naming its owner. ``adopt`` takes it over (tags it).
+    A tag in the older ``dag.task`` form that reads as this task's is rewritten in the current form.
     """
-    if mode == "add_only" or tag in (audience.description or ""):
+    owner, ours = owner_of(audience.description), owner_of(tag)
+    if mode == "add_only" or owner == ours:
         return
-    if not adopt:
-        owner = owner_of(audience.description)
+    legacy = ours is not None and owner == ours.replace("/", ".", 1)
+    if not (adopt or legacy):
         whose = f"is managed by another export ({owner})" if owner else "was not created by this provider"
         raise CriteoConfigurationError(
             f"Audience {audience.name!r} (id {audience.id}) exists at Criteo and {whose}, and "

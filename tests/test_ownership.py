@@ -4,13 +4,14 @@ import pytest
 
 from airflow_provider_criteo.exceptions import CriteoConfigurationError
 from airflow_provider_criteo.hooks.criteo import CriteoHook
-from airflow_provider_criteo.ownership import is_managed, ownership_tag, tagged
+from airflow_provider_criteo.ownership import claim, is_managed, ownership_tag, tagged
+from airflow_provider_criteo.resources import AudienceSegment
 from tests.helpers import segment_export, sha
 
 
 def test_tag_names_the_dag_and_task():
     tag = ownership_tag("crm_export", "export_vip")
-    assert tag == "[managed by airflow-provider-criteo: crm_export.export_vip]"
+    assert tag == "[managed by airflow-provider-criteo: crm_export/export_vip]"
     assert is_managed(f"VIP buyers {tag}")
     assert not is_managed("VIP buyers")
     assert not is_managed(None)
@@ -18,7 +19,24 @@ def test_tag_names_the_dag_and_task():
 
 def test_tagging_replaces_an_earlier_tag():
     old = tagged("VIP buyers", ownership_tag("a", "b"))
-    assert tagged(old, ownership_tag("c", "d")) == "VIP buyers [managed by airflow-provider-criteo: c.d]"
+    assert tagged(old, ownership_tag("c", "d")) == "VIP buyers [managed by airflow-provider-criteo: c/d]"
+
+
+def test_tasks_whose_dotted_names_read_alike_do_not_own_each_other_s_audience():
+    theirs = AudienceSegment("7", "1", "vip", ownership_tag("crm.vip", "export"), "ContactList")
+    with pytest.raises(CriteoConfigurationError, match=r"managed by another export \(crm.vip/export\)"):
+        claim(CriteoHook(), theirs, ownership_tag("crm", "vip.export"), adopt=False, mode="mirror")
+
+
+def test_a_tag_older_versions_wrote_is_taken_and_rewritten(criteo_conn):
+    hook = CriteoHook(criteo_conn)
+    audience = hook.create_contact_list_segment(
+        "vip", description="VIP [managed by airflow-provider-criteo: d.t]"
+    )
+    claim(hook, audience, ownership_tag("d", "t"), adopt=False, mode="mirror")
+    assert (
+        hook.find_contact_list_segment("vip").description == "VIP [managed by airflow-provider-criteo: d/t]"
+    )
 
 
 @pytest.fixture
@@ -55,7 +73,7 @@ def test_adopting_tags_the_audience_as_ours(sqlite_warehouse, criteo_sandbox, co
     segment_export(sqlite_warehouse, adopt_existing_audience=True).execute(context={})
     (segment,) = criteo_sandbox.segments()
     assert segment["attributes"]["description"] == (
-        "Hand-built by the CRM team [managed by airflow-provider-criteo: no_dag.export]"
+        "Hand-built by the CRM team [managed by airflow-provider-criteo: no_dag/export]"
     )
     assert criteo_sandbox.members(colleagues_audience.id) == {sha("alice@example.com")}
     segment_export(sqlite_warehouse).execute(context={})  # ours from now on: no adoption needed
@@ -73,5 +91,5 @@ def test_audiences_we_create_carry_the_tag(sqlite_warehouse, criteo_conn, criteo
     (segment,) = criteo_sandbox.segments()
     assert (
         segment["attributes"]["description"]
-        == "VIP buyers [managed by airflow-provider-criteo: no_dag.export]"
+        == "VIP buyers [managed by airflow-provider-criteo: no_dag/export]"
     )

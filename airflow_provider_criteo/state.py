@@ -36,6 +36,7 @@ import numpy as np
 from airflow.sdk import ObjectStoragePath
 
 from airflow_provider_criteo.exceptions import CriteoConfigurationError, SnapshotCorruptError
+from airflow_provider_criteo.executors import remote_executors
 
 DIGEST_SIZE = 32
 DIGEST_DTYPE = f"S{DIGEST_SIZE}"
@@ -90,6 +91,8 @@ class Snapshot:
     committed_at: float | None = None
     #: How many of its members Criteo counted invalid when they were added (None: not known).
     refused: int | None = None
+    #: The intents its commit retired (their files are deleted after the commit).
+    retired: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -179,10 +182,11 @@ def _parts(view: memoryview, start: int) -> tuple[dict[str, Any], memoryview]:
 def snapshot_from_file(data: bytes, where: str, version: int) -> Snapshot:
     """A committed snapshot, with what its header records."""
     sections, header = decode_with_header(data, where)
-    encoding, committed_at, refused = (
+    encoding, committed_at, refused, retired = (
         header.get("encoding"),
         header.get("committed_at"),
         header.get("refused"),
+        header.get("retired"),
     )
     return Snapshot(
         version,
@@ -190,6 +194,7 @@ def snapshot_from_file(data: bytes, where: str, version: int) -> Snapshot:
         encoding if isinstance(encoding, str) else None,
         float(committed_at) if isinstance(committed_at, int | float) else None,
         refused if isinstance(refused, int) and not isinstance(refused, bool) else None,
+        tuple(name for name in retired if isinstance(name, str)) if isinstance(retired, list) else (),
     )
 
 
@@ -223,11 +228,7 @@ class SnapshotStore:
         diff against a stale one."""
         if not (self.default and self.local):
             return
-        from airflow.configuration import conf
-
-        remote = [
-            name for name in _executor_names(conf.get("core", "executor", fallback="")) if name not in _LOCAL
-        ]
+        remote = remote_executors()
         if remote:
             raise CriteoConfigurationError(
                 f"Mirror state would live under this worker's own $AIRFLOW_HOME ({self.root.path}), while "
@@ -243,10 +244,10 @@ class SnapshotStore:
         """The folder of one member list (made, private, when ``create``)."""
         folder = self.root.joinpath(*key.parts)
         if create and not folder.exists():
-            folder.mkdir(parents=True, exist_ok=True)
             if self.local:
-                for part in range(len(key.parts)):  # the folders this made, and the ones above it made too
-                    os.chmod(self.root.joinpath(*key.parts[: part + 1]).path, FOLDER_MODE)
+                _make_private(folder.path)
+            else:
+                folder.mkdir(parents=True, exist_ok=True)
         return folder
 
     def names(self, key: SnapshotKey) -> list[str]:
@@ -283,20 +284,6 @@ class SnapshotStore:
     def read(self, key: SnapshotKey, name: str) -> bytes:
         """A file's bytes."""
         return (self.folder(key, create=False) / name).read_bytes()
-
-    def latest(self, key: SnapshotKey) -> Snapshot | None:
-        """The newest snapshot on disk, read without a lease (what a person or a report sees)."""
-        versions = self.versions(self.names(key))
-        if not versions:
-            return None
-        name = self.version_name(versions[-1])
-        return snapshot_from_file(
-            self.read(key, name), f"{self.root.joinpath(*key.parts)}/{name}", versions[-1]
-        )
-
-    def intents(self, key: SnapshotKey) -> list[Intent]:
-        """The intents on disk, read without a lease."""
-        return [self.read_intent(key, name) for name in self.intent_names(self.names(key))]
 
     def read_intent(self, key: SnapshotKey, name: str) -> Intent:
         """One intent file."""
@@ -365,6 +352,18 @@ class SnapshotStore:
         """Delete a file (gone already is fine)."""
         (self.folder(key, create=False) / name).unlink(missing_ok=True)
 
+    def make_private(self, key: SnapshotKey) -> None:
+        """Make a local list's folders 0700 and files 0600: 0.1 and earlier left them readable to all."""
+        if not self.local:
+            return
+        folder = self.root.joinpath(*key.parts)
+        for part in range(len(key.parts)):
+            with contextlib.suppress(FileNotFoundError):
+                os.chmod(self.root.joinpath(*key.parts[: part + 1]).path, FOLDER_MODE)
+        for name in self.names(key):
+            with contextlib.suppress(FileNotFoundError):  # a temporary file renamed meanwhile
+                os.chmod((folder / name).path, FILE_MODE)
+
     def remove_temporary(self, key: SnapshotKey, older_than: float = TEMP_MAX_AGE) -> int:
         """Delete the temporary files killed writes left in a list's folder; return how many.
 
@@ -375,7 +374,7 @@ class SnapshotStore:
         stale = [
             name
             for name in self.names(key)
-            if name.endswith(TEMP_SUFFIX) and now - (folder / name).stat().st_mtime > older_than
+            if name.endswith(TEMP_SUFFIX) and now - _modified(folder / name, now) > older_than
         ]
         for name in stale:
             self.remove(key, name)
@@ -392,6 +391,24 @@ class SnapshotStore:
         with contextlib.suppress(OSError):
             folder.rmdir(recursive=True)
         return len(files)
+
+
+def _make_private(path: str) -> None:
+    """Make a local folder and the missing ones above it, each private (0700): the umask is not asked."""
+    parent = os.path.dirname(path)
+    if parent != path and not os.path.isdir(parent):
+        _make_private(parent)
+    with contextlib.suppress(FileExistsError):  # another run made it meanwhile
+        os.mkdir(path, FOLDER_MODE)
+        os.chmod(path, FOLDER_MODE)
+
+
+def _modified(path: ObjectStoragePath, default: float) -> float:
+    """When a file was last written; ``default`` when it is gone (a write under way renamed it)."""
+    try:
+        return float(path.stat().st_mtime)
+    except FileNotFoundError:
+        return default
 
 
 def _write_temp(final: str, data: bytes) -> str:
@@ -411,17 +428,3 @@ def _write_temp(final: str, data: bytes) -> str:
             os.unlink(temp)
         raise
     return temp
-
-
-#: Executors that run every task on the scheduler's machine.
-_LOCAL = frozenset({"LocalExecutor", "SequentialExecutor", "DebugExecutor"})
-
-
-def _executor_names(setting: str) -> list[str]:
-    """The executors' class names in ``[core] executor`` (``LocalExecutor,my:path.to.CeleryExecutor``)."""
-    names = []
-    for entry in setting.split(","):
-        path = entry.strip().rpartition(":")[2]
-        if path:
-            names.append(path.rpartition(".")[2])
-    return names

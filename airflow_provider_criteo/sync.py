@@ -7,11 +7,12 @@
 
 An audience may hold several member lists: identifier types (e-mails, phone numbers, mobile ad ids
 ...) and forms of one type (e-mails hashed with SHA-256, or given as MD5 digests), each with its own
-snapshot and lock. Under all of their locks, a run records every list's intent before its first
-request (a wipe empties the audience for every list at once, so it comes after all of them), and
-commits a list's new snapshot only after every batch succeeded, so a later mirror run always diffs
-against the truth. A snapshot written in an older encoding of its keys (phone numbers hashed with
-their ``+``) is migrated by an ordinary mirror run: its members are replaced by their current form.
+snapshots and fenced lease (:mod:`~airflow_provider_criteo.sync_protocol`). Under all of their leases,
+a run records every list's intent before its first request (a wipe empties the audience for every
+list at once, so it comes after all of them), and commits a list's new snapshot only after every
+batch succeeded, so a later mirror run always diffs against the truth. A snapshot written in an older
+encoding of its keys (phone numbers hashed with their ``+``) is migrated by an ordinary mirror run: its
+members are replaced by their current form.
 """
 
 from __future__ import annotations
@@ -167,7 +168,7 @@ class _Plan:
 class AudienceSync:
     """Syncs the identifier types of one audience.
 
-    :param owner: holder of the audience's locks: the task instance, so that its retry takes them back.
+    :param owner: holder of the audience's leases: the task instance, so that its retry takes them back.
     """
 
     def __init__(
@@ -448,8 +449,7 @@ class AudienceSync:
             result = AudienceResult(drift=self.drift)
             if any(plan.wipe for plan in plans):
                 self.log.info("Wiping audience %s before adding the segment's members.", self.audience_id)
-                leases.check()
-                self.hook.wipe_contact_list(self.audience_id)
+                self.hook.wipe_contact_list(self.audience_id, precondition=leases.check)
                 result.requests, result.wiped = 1, True
             for plan in plans:
                 result.by_form[plan.kind.name, plan.kind.hashing] = self._send(
@@ -511,7 +511,8 @@ class AudienceSync:
         """Send one operation in batches of ``batch_size``, logging progress; return the count sent.
 
         ``identifiers`` are strings sent as they are, or an array of member keys (sent as the list says).
-        Before each batch the run checks it still holds its leases: one that lost them stops at once.
+        Before each request, retries included, the run checks it still holds its leases: one that lost
+        them stops at once.
         """
         label = f"{operation} {kind.label} to audience {self.audience_id}"
         progress = Progress(self.log, label, "identifiers")
@@ -523,9 +524,8 @@ class AudienceSync:
             else chunked(identifiers, size)
         )
         for number, batch in enumerate(batches, start=1):
-            leases.check()
             amendment = self.hook.amend_contact_list(
-                self.audience_id, operation, batch, identifier_type=kind.name
+                self.audience_id, operation, batch, identifier_type=kind.name, precondition=leases.check
             )
             result.count(amendment)
             self._note_refused(kind, operation, amendment)

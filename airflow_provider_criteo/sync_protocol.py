@@ -95,6 +95,11 @@ class Fence:
             raise SnapshotCorruptError(f"Lease record {where} is damaged ({err}). {SAFE_REPAIR}") from None
 
 
+def list_name(key: SnapshotKey) -> str:
+    """A member list, for messages."""
+    return f"audience {key.audience_id}'s {key.identifier_type}-{key.hashing} list"
+
+
 def fence_name(token: int) -> str:
     """The file name of a fence."""
     return f"fence-{token:012d}.json"
@@ -114,13 +119,15 @@ class History:
     """What a list holds at Criteo as its state says: the last commit, and what runs since may have done.
 
     ``damaged`` names the state files a run starting the list over could not read (they are retired);
-    ``version`` is the newest version the list is known at, read or not (the next commit's base).
+    ``version`` is the newest version the list is known at, read or not (the next commit's base);
+    ``retired`` names the intents the newest commit retired (their files may be gone: that is no damage).
     """
 
     snapshot: Snapshot | None
     intents: list[Intent]
     damaged: tuple[str, ...] = ()
     version: int | None = None
+    retired: tuple[str, ...] = ()
 
 
 class ListLease:
@@ -148,7 +155,7 @@ class ListLease:
     @property
     def where(self) -> str:
         """The list, for messages."""
-        return f"audience {self.key.audience_id}'s {self.key.identifier_type}-{self.key.hashing} list"
+        return list_name(self.key)
 
     # ------------------------------------------------------------------------------- the lease
 
@@ -158,14 +165,8 @@ class ListLease:
         self._refuse_legacy_lock(names, now)
         tokens = fence_tokens(names)
         newest = self._read_fence(tokens[-1]) if tokens else None
-        if newest is not None and not newest.released and newest.owner != self.owner:
-            age = now - newest.heartbeat
-            if age < self.lease:
-                raise AudienceLockedError(
-                    f"Another export of this audience is running ({newest.owner}, heartbeat {age:.0f}s ago). "
-                    f"This run sent nothing; retry after it finishes (an abandoned lease expires after "
-                    f"{self.lease:.0f}s)."
-                )
+        if newest is not None and not newest.released:
+            self._refuse_live(newest.owner, now - newest.heartbeat)
         if newest is None:  # the list's first lease: adopt what is on disk (a new list, or 0.1's state)
             versions = store.versions(names)
             fence = Fence(
@@ -184,6 +185,7 @@ class ListLease:
         for old in tokens[:-KEEP_FENCES]:
             store.remove(key, fence_name(old))
         store.remove_temporary(key)
+        store.make_private(key)
         return fence
 
     def _read_fence(self, token: int) -> Fence | None:
@@ -205,10 +207,17 @@ class ListLease:
             owner, age = held["owner"], now - float(held["heartbeat"])
         except (ValueError, KeyError, TypeError, FileNotFoundError):
             return
+        self._refuse_live(owner, age)
+
+    def _refuse_live(self, owner: str, age: float) -> None:
+        """Refuse the list while another owner's lease on it is live (its heartbeat younger than the lease).
+
+        Lease ages compare the wall clocks of the machines involved: keep them in sync (NTP).
+        """
         if owner != self.owner and age < self.lease:
             raise AudienceLockedError(
                 f"Another export of this audience is running ({owner}, heartbeat {age:.0f}s ago). This run "
-                "sent nothing; retry after it finishes."
+                f"sent nothing; retry after it finishes (an abandoned lease expires after {self.lease:.0f}s)."
             )
 
     def _write_fence(self) -> None:
@@ -219,21 +228,26 @@ class ListLease:
             self._beat = time.monotonic()
 
     def _renew(self) -> None:
+        """Renew the lease until released; stop, for :meth:`check` to report, once it cannot or is lost."""
         while not self._stop.wait(self.lease / 5):
             try:
+                self._check_newest()  # a run taken over must not renew the lock file 0.1 reads
                 self._write_fence()
-            except BaseException as err:  # a full volume, a lost mount: the run must learn of it
+            except LeaseLostError as err:
                 self._failure = err
+                return
+            except BaseException as err:  # a full volume, a lost mount: the run must learn of it
+                self._failure = LeaseLostError(
+                    f"This run stopped sending: its lease on {self.where} could not be renewed "
+                    f"({type(err).__name__}: {err}). Another run may take the list over; what this run "
+                    "sent is in its intent, which the next run folds in."
+                )
                 return
 
     def check(self) -> None:
         """Fail unless this run still holds the list: before every request that changes it, and at commit."""
         if self._failure is not None:
-            raise LeaseLostError(
-                f"This run stopped sending: its lease on {self.where} could not be renewed "
-                f"({type(self._failure).__name__}: {self._failure}). Another run may take the list over; "
-                "what this run sent is in its intent, which the next run folds in."
-            )
+            raise self._failure
         lapsed = time.monotonic() - self._beat
         if lapsed > self.lease:
             raise LeaseLostError(
@@ -241,6 +255,10 @@ class ListLease:
                 f"heartbeat, over {self.lease:.0f}s: was the worker paused?). What it sent is in its intent, "
                 "which the next run folds in."
             )
+        self._check_newest()
+
+    def _check_newest(self) -> None:
+        """Fail unless this run's fence is still the list's newest."""
         newest = fence_tokens(self.store.names(self.key))
         if not newest or newest[-1] != self.fence.token:
             taker = f"lease {newest[-1]}" if newest else "a person who deleted the lease"
@@ -269,6 +287,8 @@ class ListLease:
         """
         history = read_history(self.store, self.key, self.fence, starting_over=self.starting_over)
         with self._writing:
+            for name in history.retired:
+                self.fence.intents.pop(name, None)
             for intent in history.intents:
                 self.fence.intents.setdefault(intent.name, 0)
         return history
@@ -301,7 +321,10 @@ class ListLease:
         """
         self.check()
         version = (expected_version or 0) + 1
-        meta: dict[str, Any] = {"committed_at": time.time()}
+        with self._writing:
+            gone = [*retire, *([own_intent] if own_intent else [])]
+            gone += [name for name in folded if self.fence.intents.get(name, -1) + 1 >= FOLDS_TO_RETIRE]
+        meta: dict[str, Any] = {"committed_at": time.time(), "retired": sorted(set(gone))}
         if encoding is not None:
             meta["encoding"] = encoding
         if refused is not None:
@@ -310,17 +333,14 @@ class ListLease:
             self.key, self.store.version_name(version), encode({"members": members}, **meta)
         ):
             raise SnapshotConflictError(
-                f"Another run committed version {version} of {self.where} first. What both runs sent is "
-                "recorded in their intents; the next run folds them in."
+                f"Another run committed version {version} of {self.where} first. What this run sent is in "
+                "its intent, and the other run's commit names what it retired; the next run folds them in."
             )
-        gone = [*retire, *([own_intent] if own_intent else [])]
         with self._writing:
             self.fence.version = version
             for name in folded:
                 if name in self.fence.intents:
                     self.fence.intents[name] += 1
-                    if self.fence.intents[name] >= FOLDS_TO_RETIRE:
-                        gone.append(name)
             for name in gone:
                 self.fence.intents.pop(name, None)
         self._write_fence()
@@ -330,9 +350,11 @@ class ListLease:
             self.store.remove(self.key, self.store.version_name(old))
         return version
 
-    def forget(self, keys: np.ndarray) -> None:
-        """Remove erased people's keys from the list's snapshot and intents (after Criteo removed them)."""
-        history = self.history()
+    def forget(self, keys: np.ndarray, history: History) -> None:
+        """Remove erased people's keys from the list's snapshot and intents (after Criteo removed them).
+
+        ``history`` is this lease's :meth:`history`, read before the people were removed at Criteo.
+        """
         if history.snapshot is not None:
             kept = np.setdiff1d(history.snapshot.digests, keys, assume_unique=True)
             self.commit(
@@ -357,7 +379,7 @@ def read_history(
     missing or damaged raises, unless the run starts the list over (it is then listed as damaged).
     """
     names = store.names(key)
-    where = f"audience {key.audience_id}'s {key.identifier_type}-{key.hashing} list"
+    where = list_name(key)
     damaged: list[str] = []
 
     def damage(name: str, problem: str) -> None:
@@ -379,8 +401,11 @@ def read_history(
         except SnapshotCorruptError as err:
             damage(name, str(err))
     intents = []
+    retired = snapshot.retired if snapshot is not None else ()
     listed = fence.intents if fence is not None else {}
     for name in sorted({*listed, *store.intent_names(names)}):
+        if name not in names and name in retired:
+            continue  # a commit retired it after this fence was written
         if name not in names:
             damage(
                 name,
@@ -393,7 +418,7 @@ def read_history(
         except SnapshotCorruptError as err:
             damage(name, str(err))
     known = [v for v in (expected, newest) if v is not None]
-    return History(snapshot, intents, tuple(damaged), max(known) if known else None)
+    return History(snapshot, intents, tuple(damaged), max(known) if known else None, retired)
 
 
 def peek(store: SnapshotStore, key: SnapshotKey) -> History:
@@ -401,7 +426,7 @@ def peek(store: SnapshotStore, key: SnapshotKey) -> History:
     tokens = fence_tokens(store.names(key))
     fence = None
     if tokens:
-        where = f"audience {key.audience_id}'s {key.identifier_type}-{key.hashing} list, lease {tokens[-1]}"
+        where = f"{list_name(key)}, lease {tokens[-1]}"
         fence = Fence.from_bytes(store.read(key, fence_name(tokens[-1])), where)
     return read_history(store, key, fence)
 

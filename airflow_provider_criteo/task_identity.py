@@ -19,8 +19,8 @@ def run_identity(context: Context, task_id: str) -> dict[str, str]:
     }
 
 
-def lock_owner(context: Context) -> str:
-    """The task instance as lock owner: its own retry may take an audience's lock back at once."""
+def lease_owner(context: Context) -> str:
+    """The task instance as lease owner: its own retry takes an audience's leases back at once."""
     ti = context.get("ti")
     if ti is None:
         return f"process-{uuid.uuid4().hex}"

@@ -24,7 +24,7 @@ from airflow_provider_criteo.hooks.criteo import CriteoHook
 from airflow_provider_criteo.ownership import read_only_error
 from airflow_provider_criteo.state import SnapshotStore
 from airflow_provider_criteo.sync_protocol import hold
-from airflow_provider_criteo.task_identity import lock_owner
+from airflow_provider_criteo.task_identity import lease_owner
 
 log = logging.getLogger(__name__)
 
@@ -59,9 +59,10 @@ with DAG(
         store.check_shared()
         advertiser = audience.advertiser_id or hook.resolve_advertiser()
         # Under fenced leases on the audience's lists, as an export would hold them: none runs meanwhile.
-        with hold(store, store.lists(advertiser, audience.id), lock_owner(get_current_context())) as leases:
-            leases.check()
-            hook.wipe_contact_list(audience.id)
+        # Starting over: damaged state does not stop it, as all of it goes.
+        lists = store.lists(advertiser, audience.id)
+        with hold(store, lists, lease_owner(get_current_context()), starting_over=True) as leases:
+            hook.wipe_contact_list(audience.id, precondition=leases.check)
             store.delete_audience(advertiser, audience.id)
         hook.delete_audience_segments([audience.id])
         log.info("Removed audience %r (id %s) of advertiser %s.", name, audience.id, audience.advertiser_id)

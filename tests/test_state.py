@@ -87,12 +87,30 @@ def test_keys_of_other_widths_round_trip(width):
         encode({"adds": keys, "removes": digests(1)})
 
 
-def test_files_and_folders_are_private(store, tmp_path):
-    store.write_atomic(KEY, "v00000001.snap", encode({"members": digests(2)}))
-    store.create_exclusive(KEY, "fence-000000000001.json", b"{}")
-    for path in (tmp_path / "snapshots").rglob("*"):
+def test_files_and_folders_are_private_the_root_and_its_parents_too(tmp_path):
+    store = SnapshotStore(tmp_path / "criteo" / "snapshots")
+    umask = os.umask(0o022)
+    try:
+        store.write_atomic(KEY, "v00000001.snap", encode({"members": digests(2)}))
+        store.create_exclusive(KEY, "fence-000000000001.json", b"{}")
+    finally:
+        os.umask(umask)
+    made = [tmp_path / "criteo", *(tmp_path / "criteo").rglob("*")]
+    assert len(made) == 7  # criteo, snapshots, three folders of the list, two files
+    for path in made:
         mode = stat.S_IMODE(path.stat().st_mode)
         assert mode == (0o700 if path.is_dir() else 0o600), path
+
+
+def test_files_and_folders_an_old_version_left_open_are_made_private(store, tmp_path):
+    folder = tmp_path / "snapshots" / "advertiser=12345" / "audience=100001" / "email-sha256"
+    folder.mkdir(parents=True, mode=0o755)
+    (folder / "v00000001.snap").write_bytes(encode({"members": digests(2)}))
+    os.chmod(folder / "v00000001.snap", 0o644)
+    store.make_private(KEY)
+    assert stat.S_IMODE((folder / "v00000001.snap").stat().st_mode) == 0o600
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert stat.S_IMODE(folder.parent.parent.stat().st_mode) == 0o700
 
 
 def test_a_write_that_fails_leaves_no_temporary_file(store, tmp_path, monkeypatch):
@@ -139,7 +157,7 @@ def test_delete_audience_removes_everything(store):
     store.write_atomic(KEY, "v00000001.snap", b"x")
     store.write_atomic(KEY, "intent-1.snap", b"x")
     assert store.delete_audience("12345", "100001") == 2
-    assert store.latest(KEY) is None
+    assert store.names(KEY) == []
     assert store.delete_audience("12345", "100001") == 0
 
 

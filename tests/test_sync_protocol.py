@@ -116,6 +116,21 @@ def test_another_run_s_intent_is_retired_by_the_second_commit_that_folds_it(stor
         assert len(peek(store, KEY).intents) == expected_folds_left
 
 
+def test_a_commit_that_raced_a_takeover_leaves_the_next_run_a_history_it_can_read(store):
+    """The old try passed its lease check, then the retry took over, then the old try committed."""
+    with hold(store, [KEY], RUN_1) as first_try:
+        name = first_try[KEY].record_intent(digests(3), digests(0))
+        with hold(store, [KEY], RUN_1) as retry:  # its fence still lists the first try's intent
+            checked = first_try[KEY].check
+            first_try[KEY].check = lambda: None  # type: ignore[method-assign]  # the check had passed
+            first_try[KEY].commit(digests(3), expected_version=None, own_intent=name)
+            first_try[KEY].check = checked  # type: ignore[method-assign]
+            history = retry[KEY].history()  # not "intent missing": the commit names what it retired
+            assert (history.snapshot.version, history.intents) == (1, [])
+            assert retry[KEY].commit(digests(4), expected_version=history.version) == 2
+    assert peek(store, KEY).intents == []
+
+
 def test_a_deleted_intent_is_reported_not_forgotten(store):
     with hold(store, [KEY], RUN_1) as leases:
         name = leases[KEY].record_intent(digests(2), digests(1, offset=9))
@@ -140,7 +155,7 @@ def test_forget_removes_keys_from_the_snapshot_and_intents(store):
     with hold(store, [KEY], RUN_1) as leases:
         leases[KEY].record_intent(digests(3, offset=3), digests(2))
     with hold(store, [KEY], "dag/run/erase/-1") as leases:
-        leases[KEY].forget(digests(1, offset=3))
+        leases[KEY].forget(digests(1, offset=3), leases[KEY].history())
     history = peek(store, KEY)
     assert history.snapshot.digests.tobytes() == np.setdiff1d(digests(5), digests(1, offset=3)).tobytes()
     (intent,) = history.intents
@@ -171,6 +186,17 @@ def test_the_same_task_instance_takes_its_lists_back_and_fences_its_earlier_try_
             retry.check()
             with pytest.raises(LeaseLostError, match=r"was taken over \(lease 2; this run held lease 1\)"):
                 first_try.check()
+
+
+def test_a_try_fenced_out_stops_renewing_the_lock_older_versions_read(store):
+    with hold(store, [KEY], RUN_1, lease=0.5) as first_try:
+        with hold(store, [KEY], RUN_1, lease=0.5):
+            pass  # the retry took the list over and released it
+        assert "lock" not in store.names(KEY)
+        time.sleep(0.3)  # the first try's heartbeat ticks
+        assert "lock" not in store.names(KEY)
+        with pytest.raises(LeaseLostError, match="was taken over"):
+            first_try.check()
 
 
 def test_an_abandoned_lease_expires(store):

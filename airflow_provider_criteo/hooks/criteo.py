@@ -236,11 +236,13 @@ class CriteoHook(BaseHook):
         data: dict[str, str] | None = None,
         authenticated: bool = True,
         until: float | None = None,
+        precondition: Callable[[], object] | None = None,
     ) -> requests.Response:
         """Send one call with throttling, the one-refresh-on-401 rule and retries; return a 2xx.
 
         The call, token fetches included, ends within ``retry_deadline`` of its start, or by ``until``
-        (a ``time.monotonic()``) when that is sooner.
+        (a ``time.monotonic()``) when that is sooner. ``precondition`` runs right before each attempt;
+        what it raises ends the call.
         """
         if body is None:
             payload: bytes | dict[str, str] | None = data
@@ -258,6 +260,8 @@ class CriteoHook(BaseHook):
             if authenticated:
                 headers["Authorization"] = f"Bearer {self.get_access_token(until=deadline)}"
             self._pace(method, endpoint, deadline)
+            if precondition is not None:
+                precondition()
             budget = max(deadline - time.monotonic(), 0.0)
             response, failure = self._attempt(method, endpoint, params, payload, headers, budget)
             if response is not None:
@@ -316,11 +320,12 @@ class CriteoHook(BaseHook):
     ) -> tuple[requests.Response | None, Exception | None]:
         """Make one HTTP request (paced by the caller); a transport failure is returned, not raised.
 
-        Its body must arrive within ``timeout`` and within what is left of the call's ``budget`` (the
-        ``retry_deadline``, plus :data:`BODY_GRACE`): a body trickling byte by byte never trips the
-        socket's own timeout.
+        Connecting, and its whole body, must each take no longer than ``timeout`` and what is left of the
+        call's ``budget`` (the ``retry_deadline``, plus :data:`BODY_GRACE`): a body trickling byte by byte
+        never trips the socket's own timeout.
         """
         url = self.config.base_url + endpoint
+        limit = min(self.timeout, budget + BODY_GRACE)
         try:
             response = self.session.request(
                 method,
@@ -328,11 +333,11 @@ class CriteoHook(BaseHook):
                 params=params,
                 data=payload,
                 headers=headers,
-                timeout=(self.timeout, min(self.timeout, budget + BODY_GRACE)),
+                timeout=(limit, limit),
                 verify=self.config.ca_bundle or True,
                 stream=True,
             )
-            self._read_capped(method, endpoint, response, within=min(self.timeout, budget + BODY_GRACE))
+            self._read_capped(method, endpoint, response, within=limit)
         except requests.exceptions.SSLError as err:
             raise CriteoConfigurationError(
                 f"TLS verification of {self.config.base_url} failed ({type(err).__name__}). It cannot be "
@@ -393,10 +398,11 @@ class CriteoHook(BaseHook):
         params: dict[str, Any] | None = None,
         body: Any = None,
         allow_errors: bool = False,
+        precondition: Callable[[], object] | None = None,
     ) -> dict[str, Any]:
         """Call an API endpoint and return its JSON envelope, raising on errors in a 2xx body."""
         endpoint = self._api_path(path)
-        response = self._send(method, endpoint, params=params, body=body)
+        response = self._send(method, endpoint, params=params, body=body, precondition=precondition)
         envelope = self._json(response, method, endpoint)
         self._report_warnings(method, endpoint, response, envelope)
         errors = problems_of(envelope, "errors")
@@ -798,6 +804,7 @@ class CriteoHook(BaseHook):
         identifier_type: str = "email",
         gum_caller_id: int | None = None,
         batch_size: int = MAX_IDENTIFIERS_PER_REQUEST,
+        precondition: Callable[[], object] | None = None,
     ) -> AmendmentResult:
         """Add or remove identifiers in requests of at most ``batch_size``; return the summed counts.
 
@@ -805,6 +812,9 @@ class CriteoHook(BaseHook):
         digests (dtype ``S32``), sent as their lower-case hex forms: the request bodies are then encoded
         straight from the bytes. Amendments are idempotent, so a batch re-sent after a lost response
         changes nothing twice.
+
+        :param precondition: called before every attempt, retries included; what it raises stops the
+            amendment before that request (a sync checks that it still holds its lease).
         """
         if operation not in ("add", "remove"):
             raise ValueError(f"operation must be 'add' or 'remove', not {operation!r}")
@@ -822,7 +832,7 @@ class CriteoHook(BaseHook):
             attributes["gumCallerId"] = gum_caller_id
         result = AmendmentResult(operation=operation)
         for body in _amendment_bodies(attributes, identifiers, batch_size):
-            response = self._call("PATCH", path, body=body)
+            response = self._call("PATCH", path, body=body, precondition=precondition)
             result = self._parse("PATCH", path, response, result.plus_response)
         return result
 
@@ -836,14 +846,16 @@ class CriteoHook(BaseHook):
         """Remove identifiers from a contact-list segment (see :meth:`amend_contact_list`)."""
         return self.amend_contact_list(segment_id, "remove", identifiers, **kwargs)
 
-    def wipe_contact_list(self, segment_id: str) -> None:
+    def wipe_contact_list(self, segment_id: str, *, precondition: Callable[[], object] | None = None) -> None:
         """Remove every member of a contact-list segment.
 
         The answer must be Criteo's (``data.id``, which its schema requires): an empty 200 from a proxy
         is not a wipe, and taking it for one would leave every former member in the audience.
+
+        :param precondition: called before every attempt (see :meth:`amend_contact_list`).
         """
         path = f"marketing-solutions/audience-segments/{_numeric(segment_id)}/contact-list"
-        body = self._call("DELETE", path)
+        body = self._call("DELETE", path, precondition=precondition)
         self._parse("DELETE", path, body, lambda b: _required_id(b["data"]))
 
     def get_contact_list_statistics(self, segment_id: str) -> ContactListStatistics:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, cast
 from airflow.sdk import BaseOperator
 
 from airflow_provider_criteo.defaults import DEFAULT_CONN_ID
-from airflow_provider_criteo.exceptions import CriteoPermissionError
+from airflow_provider_criteo.exceptions import CriteoPermissionError, SnapshotCorruptError
 from airflow_provider_criteo.history import AUDIT_COLUMNS, append_record, now
 from airflow_provider_criteo.hooks.criteo import CONTACT_LIST_READ_ONLY, CriteoHook
 from airflow_provider_criteo.identifier_types import phone_region as phone_region_of
@@ -18,14 +18,13 @@ from airflow_provider_criteo.mirror import union_sorted
 from airflow_provider_criteo.ownership import is_managed, read_only_error
 from airflow_provider_criteo.reading import ReadCounts, read_identifiers, reasons_of
 from airflow_provider_criteo.reading import identifier_columns as identifier_columns_of
-from airflow_provider_criteo.resources import MAX_IDENTIFIERS_PER_REQUEST
 from airflow_provider_criteo.source import get_sql_hook, source_query
 from airflow_provider_criteo.state import SnapshotKey, SnapshotStore
 from airflow_provider_criteo.sync_protocol import hold
-from airflow_provider_criteo.task_identity import lock_owner, run_identity
+from airflow_provider_criteo.task_identity import lease_owner, run_identity
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Callable, Mapping, Sequence
 
     import numpy as np
     from airflow.sdk import Context
@@ -137,19 +136,22 @@ class CriteoEraseOperator(BaseOperator):
         store.check_shared()
         people = self._read(counts)
         managed = self._managed_audiences(advertiser, store)
-        owner = lock_owner(context)
+        owner = lease_owner(context)
         erased: list[AudienceSegment] = []
+        damaged: list[str] = []
         read_only = [audience for audience in managed if audience.read_only]
         for audience in managed:
             if audience.read_only:
                 continue
             try:
-                self._erase_from(advertiser, audience, people, store, owner)
+                problem = self._erase_from(advertiser, audience, people, store, owner)
             except CriteoPermissionError as err:  # a read-only list Criteo did not say was one
                 if CONTACT_LIST_READ_ONLY not in err.codes:
                     raise
                 read_only.append(audience)
                 continue
+            if problem:
+                damaged.append(problem)
             erased.append(audience)
             self.log.info("Removed the people from audience %r (id %s).", audience.name, audience.id)
         digests = [digest for kind, members, _ in people for digest in _audit_digests(kind, members.keys)]
@@ -187,8 +189,11 @@ class CriteoEraseOperator(BaseOperator):
             raise read_only_error(
                 read_only,
                 "The people could not be removed from it. Every other managed audience was erased and "
-                "audited; ask Criteo, or the partner that maintains the list, to remove them.",
+                "audited; ask Criteo, or the partner that maintains the list, to remove them."
+                + (f" Also, {_damage_report(damaged)}" if damaged else ""),
             )
+        if damaged:
+            raise SnapshotCorruptError(f"The people were removed and audited, but {_damage_report(damaged)}")
         return summary
 
     def _managed_audiences(self, advertiser: str, store: SnapshotStore) -> list[AudienceSegment]:
@@ -210,24 +215,41 @@ class CriteoEraseOperator(BaseOperator):
         people: list[_People],
         store: SnapshotStore,
         owner: str,
-    ) -> None:
+    ) -> str | None:
         """Remove the people from one audience's member lists and snapshots, under fenced leases.
 
-        A list that only derived keys would touch (the MD5 form of addresses) is left alone where exports
-        never sent it.
+        Return what kept its state from being updated (damaged state, which the people's removal at
+        Criteo does not wait for: an erasure must not), or None. A list that only derived keys would
+        touch (the MD5 form of addresses) is left alone where exports never sent it.
         """
         touched = []
         for kind, members, keys in people:
             key = SnapshotKey(advertiser, audience.id, kind.name, kind.hashing)
             if len(keys) and (len(members) or store.has_history(key)):
                 touched.append((kind, keys, key))
-        with hold(store, [key for _, _, key in touched], owner) as leases:
-            for kind, keys, key in touched:
-                for start in range(0, len(keys), MAX_IDENTIFIERS_PER_REQUEST):
-                    leases.check()
-                    batch = kind.wire(keys[start : start + MAX_IDENTIFIERS_PER_REQUEST])
-                    self.hook.remove_identifiers(audience.id, batch, identifier_type=kind.name)
-                leases[key].forget(keys)
+        try:
+            with hold(store, [key for _, _, key in touched], owner) as leases:
+                histories = {key: leases[key].history() for _, _, key in touched}  # damage shows here
+                for kind, keys, key in touched:
+                    self._remove(audience, kind, keys, leases.check)
+                    leases[key].forget(keys, histories[key])
+        except SnapshotCorruptError as err:  # raised before anything was sent
+            for kind, keys, _ in touched:
+                self._remove(audience, kind, keys, None)
+            return f"audience {audience.name!r} (id {audience.id}): {err}"
+        return None
+
+    def _remove(
+        self,
+        audience: AudienceSegment,
+        kind: IdentifierForm,
+        keys: np.ndarray,
+        check: Callable[[], object] | None,
+    ) -> None:
+        """Remove keys of one form from an audience at Criteo; ``check`` runs before each request."""
+        self.hook.remove_identifiers(
+            audience.id, kind.wire(keys), identifier_type=kind.name, precondition=check
+        )
 
     def _read(self, counts: dict[str, ReadCounts]) -> list[_People]:
         """The people to forget, by member list: their identifiers, and every key to erase of them.
@@ -266,3 +288,11 @@ def _audit_digests(kind: IdentifierForm, keys: np.ndarray) -> list[str]:
     if kind.hashing != "none":
         return kind.identifiers(keys)
     return [hashlib.sha256(value.encode()).hexdigest() for value in kind.identifiers(keys)]
+
+
+def _damage_report(damaged: Sequence[str]) -> str:
+    """What the erasure could not update of audiences whose mirror state is damaged."""
+    return (
+        "their erasure from the mirror state of these audiences waits for its repair (the people are "
+        "gone at Criteo; an export of the audience refuses to run meanwhile): " + "; ".join(damaged)
+    )

@@ -28,7 +28,7 @@ from airflow_provider_criteo.resources import MAX_IDENTIFIERS_PER_REQUEST, plus_
 from airflow_provider_criteo.source import DEFAULT_CHUNK_SIZE, get_sql_hook, source_query
 from airflow_provider_criteo.state import SnapshotStore
 from airflow_provider_criteo.sync import ON_DRIFT, ON_MISSING_STATE, AudienceSync, SyncPolicy, SyncResult
-from airflow_provider_criteo.task_identity import lock_owner, run_identity
+from airflow_provider_criteo.task_identity import lease_owner, run_identity
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
@@ -404,7 +404,7 @@ class SegmentExportOperator(BaseOperator):
         if self.dry_run:
             self._dry_run(summary, members, tag, store)
         else:
-            self._send(summary, members, tag, store, owner=lock_owner(context))
+            self._send(summary, members, tag, store, owner=lease_owner(context))
         if summary.audience_id:
             self._statistics(summary, summary.audience_id)
         self.log.info("Criteo export of segment %r:\n%s", self.segment, summary.as_table())

@@ -516,3 +516,22 @@ def test_a_deprecated_api_version_is_reported_once(criteo_sandbox, monkeypatch, 
 def test_a_current_api_version_warns_nothing(hook, capfd):
     hook.list_advertisers()
     assert "deprecated" not in capfd.readouterr().out
+
+
+def test_a_failing_precondition_stops_an_amendment_before_its_next_attempt(hook, criteo_sandbox):
+    """A sync that lost its lease during a retry storm sends no more retries of its amendment."""
+    segment = hook.create_contact_list_segment("vip")
+    criteo_sandbox.inject_fault(path="contact-list", status=503, count=5)
+    checks = []
+
+    def lease_check():
+        checks.append("checked")
+        if len(checks) > 1:
+            raise RuntimeError("lease lost")
+
+    with pytest.raises(RuntimeError, match="lease lost"):
+        hook.add_identifiers(segment.id, [hex_digest(1)], precondition=lease_check)
+    assert [r.status for r in calls_to(criteo_sandbox, "contact-list", "PATCH")] == [503]
+    with pytest.raises(RuntimeError, match="lease lost"):
+        hook.wipe_contact_list(segment.id, precondition=lease_check)
+    assert calls_to(criteo_sandbox, "contact-list", "DELETE") == []

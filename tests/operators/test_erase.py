@@ -7,12 +7,13 @@ from contextlib import closing
 
 import pytest
 
-from airflow_provider_criteo.exceptions import CriteoConfigurationError
+from airflow_provider_criteo.exceptions import CriteoConfigurationError, SnapshotCorruptError
 from airflow_provider_criteo.hooks.criteo import CriteoHook
 from airflow_provider_criteo.operators.erase import CriteoEraseOperator
 from airflow_provider_criteo.operators.segment_export import SegmentExportOperator
 from airflow_provider_criteo.sandbox import DEFAULT_ADVERTISER_ID
 from airflow_provider_criteo.state import SnapshotKey, SnapshotStore
+from airflow_provider_criteo.sync_protocol import peek
 
 
 def sha(address: str) -> str:
@@ -60,7 +61,9 @@ def test_erasure_removes_people_from_every_managed_audience_and_snapshot(
     remaining = {sha(a) for a in PEOPLE[2:]}
     for name in ("vip", "churn"):
         assert criteo_sandbox.members(exported[name]) == remaining
-        snapshot = SnapshotStore.from_config().latest(SnapshotKey(DEFAULT_ADVERTISER_ID, exported[name]))
+        snapshot = peek(
+            SnapshotStore.from_config(), SnapshotKey(DEFAULT_ADVERTISER_ID, exported[name])
+        ).snapshot
         assert {
             snapshot.digests.tobytes()[i : i + 32].hex() for i in range(0, len(snapshot.digests) * 32, 32)
         } == remaining
@@ -129,7 +132,7 @@ def test_erasure_forgets_every_identifier_type_of_a_person(sqlite_warehouse, cri
     assert criteo_sandbox.members(audience, "phoneNumber") == {sha(p[1:]) for p in phones[1:]}
     assert criteo_sandbox.members(audience, "madid") == set(devices[1:])
     store = SnapshotStore.from_config()
-    madid_snapshot = store.latest(SnapshotKey(DEFAULT_ADVERTISER_ID, audience, "madid", "none"))
+    madid_snapshot = peek(store, SnapshotKey(DEFAULT_ADVERTISER_ID, audience, "madid", "none")).snapshot
     assert madid_snapshot.digests.tobytes() == b"".join(uuid.UUID(d).bytes for d in devices[1:])
     with closing(sqlite_warehouse.connect()) as db:
         ((digests,),) = db.execute("SELECT digests FROM erasure_audit")
@@ -237,7 +240,7 @@ def test_erasing_an_address_erases_its_md5_form_where_exports_sent_it(
     summary = erase(sqlite_warehouse, "Dan@Example.com")
     assert criteo_sandbox.members(audience, "email") == {sha("eve@example.com")}
     store = SnapshotStore.from_config()
-    md5_snapshot = store.latest(SnapshotKey(DEFAULT_ADVERTISER_ID, audience, "email", "md5"))
+    md5_snapshot = peek(store, SnapshotKey(DEFAULT_ADVERTISER_ID, audience, "email", "md5")).snapshot
     assert md5_snapshot.digests.size == 0
     assert summary["identifier_types"] == {"email": 1}  # one person asked for, one identifier audited
 
@@ -252,3 +255,18 @@ def test_an_audience_whose_description_criteo_leaves_out_is_found_by_its_snapsho
     assert sorted(summary["audience_ids"]) == sorted([exported["vip"], exported["churn"]])
     assert sha(PEOPLE[0]) not in criteo_sandbox.members(exported["vip"])
     assert sha(PEOPLE[0]) in criteo_sandbox.members(exported["hand-built"])  # no tag, no snapshot: not ours
+
+
+def test_damaged_state_does_not_keep_people_in_an_audience(sqlite_warehouse, criteo_sandbox, exported):
+    """The erasure removes them at Criteo and audits it, then fails naming the audience to repair."""
+    store = SnapshotStore.from_config()
+    key = SnapshotKey(DEFAULT_ADVERTISER_ID, exported["vip"])
+    snapshot = store.folder(key) / store.version_name(peek(store, key).snapshot.version)
+    snapshot.write_bytes(snapshot.read_bytes()[:-1])
+    with pytest.raises(SnapshotCorruptError, match=rf"removed and audited, .*'vip' \(id {exported['vip']}\)"):
+        erase(sqlite_warehouse, PEOPLE[0])
+    assert sha(PEOPLE[0]) not in criteo_sandbox.members(exported["vip"])
+    assert sha(PEOPLE[0]) not in criteo_sandbox.members(exported["churn"])
+    with closing(sqlite_warehouse.connect()) as db:
+        ((audiences, digests),) = db.execute("SELECT audiences, digests FROM erasure_audit")
+    assert (audiences, json.loads(digests)) == (2, [sha(PEOPLE[0])])

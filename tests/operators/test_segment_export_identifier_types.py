@@ -14,6 +14,7 @@ from airflow_provider_criteo.hooks.criteo import CriteoHook
 from airflow_provider_criteo.legacy_phone import as_sent_before
 from airflow_provider_criteo.sandbox import DEFAULT_ADVERTISER_ID
 from airflow_provider_criteo.state import SnapshotKey, SnapshotStore
+from airflow_provider_criteo.sync_protocol import peek
 from tests.helpers import commit_as_another_run, counted, segment_export, sha
 
 COLUMNS = {"email": "email", "phoneNumber": "phone", "madid": "device_id", "identityLink": "ramp_id"}
@@ -293,9 +294,9 @@ def test_phone_snapshots_of_the_old_form_are_migrated_by_one_ordinary_run(
     assert (by_type["phoneNumber"]["added"], by_type["phoneNumber"]["removed"]) == (9, 10)
     assert (by_type["email"]["added"], by_type["email"]["removed"]) == (0, 1)  # the other type: untouched
     assert not summary["audience_wiped"]
-    snapshot = SnapshotStore.from_config().latest(
-        SnapshotKey(DEFAULT_ADVERTISER_ID, audience, "phoneNumber", "sha256")
-    )
+    snapshot = peek(
+        SnapshotStore.from_config(), SnapshotKey(DEFAULT_ADVERTISER_ID, audience, "phoneNumber", "sha256")
+    ).snapshot
     assert snapshot.encoding == "sha256(E.164 digits)"
     again = export_with_phones(sqlite_warehouse, min_audience_size=1).execute(context={})
     assert (again["added"], again["removed"]) == (0, 0)
@@ -328,7 +329,7 @@ def test_a_snapshot_of_an_encoding_this_version_does_not_know_is_refused(
     audience = exported_before_the_upgrade(sqlite_warehouse, criteo_sandbox)
     key = SnapshotKey(DEFAULT_ADVERTISER_ID, audience, "phoneNumber", "sha256")
     store = SnapshotStore.from_config()
-    commit_as_another_run(store, key, store.latest(key).digests, encoding="sha256(E.164 v3)")
+    commit_as_another_run(store, key, peek(store, key).snapshot.digests, encoding="sha256(E.164 v3)")
     criteo_sandbox.clear_requests()
     with pytest.raises(CriteoStateError, match="written by a newer version"):
         export_with_phones(sqlite_warehouse, min_audience_size=1).execute(context={})
@@ -379,7 +380,7 @@ def test_md5_members_an_older_version_wiped_are_added_again(sqlite_warehouse, cr
     hook.wipe_contact_list(audience)
     hook.add_identifiers(audience, [sha("ann@example.com")])
     key = SnapshotKey(DEFAULT_ADVERTISER_ID, audience, "email", "sha256")
-    commit_as_another_run(store, key, store.latest(key).digests)
+    commit_as_another_run(store, key, peek(store, key).snapshot.digests)
     assert DAVE_MD5 not in criteo_sandbox.members(audience, "email")
     summary = segment_export(sqlite_warehouse, min_audience_size=1).execute(context={})
     assert criteo_sandbox.members(audience, "email") == {sha("ann@example.com"), DAVE_MD5}

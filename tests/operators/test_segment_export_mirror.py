@@ -15,7 +15,7 @@ from airflow_provider_criteo.exceptions import (
 from airflow_provider_criteo.hooks.criteo import CriteoHook
 from airflow_provider_criteo.sandbox import DEFAULT_ADVERTISER_ID
 from airflow_provider_criteo.state import SnapshotKey, SnapshotStore, encode
-from airflow_provider_criteo.sync_protocol import ListLease
+from airflow_provider_criteo.sync_protocol import ListLease, peek
 from tests.helpers import segment_export, sha
 
 if TYPE_CHECKING:
@@ -101,10 +101,10 @@ def test_a_crash_mid_upload_then_a_retry_converges(
     assert retry["snapshot_version"] == 2
     store = SnapshotStore.from_config()
     key = SnapshotKey(DEFAULT_ADVERTISER_ID, retry["audience_id"])
-    assert len(store.intents(key)) == 1  # the crashed run's, folded once
-    assert len(store.latest(key).digests) == 25
+    assert len(peek(store, key).intents) == 1  # the crashed run's, folded once
+    assert len(peek(store, key).snapshot.digests) == 25
     mirror(sqlite_warehouse, batch_size=5).execute(context={})
-    assert store.intents(key) == []
+    assert peek(store, key).intents == []
 
 
 def test_concurrent_runs_on_one_audience(sqlite_warehouse, criteo_conn, criteo_sandbox):
@@ -154,14 +154,14 @@ def test_a_lost_commit_race_is_healed_by_the_next_run(
     with pytest.raises(Exception, match="Another run committed version 2"):
         mirror(sqlite_warehouse).execute(context={})
     monkeypatch.setattr(ListLease, "commit", commit)
-    assert len(store.intents(key)) == 1  # the loser's changes stay on record
+    assert len(peek(store, key).intents) == 1  # the loser's changes stay on record
 
     set_segment(sqlite_warehouse, people(*range(1, 6)))
     mirror(sqlite_warehouse).execute(context={})
     assert audience(criteo_sandbox) == {sha(a) for a in people(*range(1, 6))}
-    assert len(store.intents(key)) == 1  # folded once: kept, in case its run were still sending
+    assert len(peek(store, key).intents) == 1  # folded once: kept, in case its run were still sending
     mirror(sqlite_warehouse).execute(context={})
-    assert store.intents(key) == []  # folded twice: retired
+    assert peek(store, key).intents == []  # folded twice: retired
 
 
 def test_large_removal_is_refused_and_can_be_lifted(sqlite_warehouse, criteo_conn, criteo_sandbox):

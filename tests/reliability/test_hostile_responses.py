@@ -168,15 +168,16 @@ class _Trickle(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def test_a_body_trickled_byte_by_byte_never_outlives_the_deadline(monkeypatch):
+@pytest.mark.parametrize(("timeout", "took"), [(1, 1), (30, 4)])  # 30 s: the deadline cuts, not the timeout
+def test_a_body_trickled_byte_by_byte_never_outlives_the_deadline(monkeypatch, timeout, took):
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Trickle)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}"
         monkeypatch.setenv("AIRFLOW_CONN_CRITEO_SLOW", criteo_connection_json(url))
-        hook = CriteoHook("criteo_slow", timeout=1, retry_deadline=3, retry_backoff=0.01)
+        hook = CriteoHook("criteo_slow", timeout=timeout, retry_deadline=3, retry_backoff=0.01)
         started = time.monotonic()
-        with pytest.raises(CriteoServerError, match="Timeout: the response body took over 1s"):
+        with pytest.raises(CriteoServerError, match=f"Timeout: the response body took over {took}s"):
             hook.list_advertisers()
         assert time.monotonic() - started < 5  # the deadline, plus the last attempt's second
     finally:

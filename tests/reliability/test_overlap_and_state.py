@@ -29,6 +29,7 @@ from airflow_provider_criteo.exceptions import (
 from airflow_provider_criteo.hooks.criteo import CriteoHook
 from airflow_provider_criteo.sandbox import DEFAULT_ADVERTISER_ID
 from airflow_provider_criteo.state import SnapshotKey, SnapshotStore
+from airflow_provider_criteo.sync_protocol import peek
 from tests.helpers import segment_export, sha
 
 MEMBERS = [f"member{i}@example.com" for i in range(40)]
@@ -71,6 +72,21 @@ def wait_for(condition, timeout: float = 60) -> None:
         time.sleep(0.01)
 
 
+def start_first_try(warehouse) -> tuple[threading.Thread, dict[str, object]]:
+    """Run the task instance's first try in a thread named ``first-try``; its outcome lands in the dict."""
+    outcome: dict[str, object] = {}
+
+    def first_try() -> None:
+        try:
+            outcome["first"] = export(warehouse).execute(context={"ti": TI})
+        except Exception as err:
+            outcome["first"] = err
+
+    thread = threading.Thread(target=first_try, name="first-try")
+    thread.start()
+    return thread, outcome
+
+
 # --- 1. overlapping tries ------------------------------------------------------------------------------
 
 
@@ -80,17 +96,8 @@ def test_a_retry_started_while_the_first_try_still_uploads_fences_it_out(
     export(segment).execute(context={"ti": TI})
     set_members(segment, MEMBERS[10:] + [f"new{i}@example.com" for i in range(20)])
     criteo_sandbox.configure(latency=0.2)
-    outcome: dict[str, object] = {}
-
-    def first_try() -> None:
-        try:
-            outcome["first"] = export(segment).execute(context={"ti": TI})
-        except Exception as err:
-            outcome["first"] = err
-
     criteo_sandbox.clear_requests()
-    thread = threading.Thread(target=first_try)
-    thread.start()
+    thread, outcome = start_first_try(segment)
     wait_for(lambda: len(patches(criteo_sandbox)) >= 2)
     set_members(segment, MEMBERS[15:] + [f"new{i}@example.com" for i in range(10)])  # changed again
     export(segment).execute(context={"ti": TI})  # the retry, same task instance, while the try runs
@@ -102,6 +109,37 @@ def test_a_retry_started_while_the_first_try_still_uploads_fences_it_out(
     assert audience(criteo_sandbox) == {
         sha(a) for a in MEMBERS[15:] + [f"new{i}@example.com" for i in range(10)]
     }
+
+
+def test_a_request_of_a_fenced_out_try_that_lands_after_the_retry_committed_is_healed(
+    segment, criteo_conn, criteo_sandbox, monkeypatch
+):
+    """The old try's request was on its way (its lease check passed) when the retry took over and
+    committed: the retry folded the old try's intent once, so the next run still knows who it may have
+    added, and removes them."""
+    export(segment).execute(context={"ti": TI})
+    late = "late@example.com"
+    set_members(segment, [*MEMBERS, late])
+    on_its_way, land = threading.Event(), threading.Event()
+    attempt = CriteoHook._attempt
+
+    def held_back(self, method, endpoint, params, payload, headers, budget):
+        if threading.current_thread().name == "first-try" and method == "PATCH":
+            on_its_way.set()
+            land.wait(30)
+        return attempt(self, method, endpoint, params, payload, headers, budget)
+
+    monkeypatch.setattr(CriteoHook, "_attempt", held_back)
+    thread, outcome = start_first_try(segment)
+    assert on_its_way.wait(30)
+    set_members(segment, MEMBERS)  # the late member left before the retry
+    export(segment).execute(context={"ti": TI})  # the retry: fences the try out, commits
+    land.set()  # the old try's add reaches Criteo only now
+    thread.join()
+    assert isinstance(outcome["first"], LeaseLostError), outcome
+    assert sha(late) in audience(criteo_sandbox)
+    export(segment).execute(context={"ti": TI})  # the next ordinary run
+    assert audience(criteo_sandbox) == {sha(a) for a in MEMBERS}
 
 
 PAUSED_EXPORT = textwrap.dedent(
@@ -118,7 +156,9 @@ PAUSED_EXPORT = textwrap.dedent(
 )
 
 
-def test_a_holder_paused_past_its_lease_stops_when_it_resumes(segment, criteo_conn, criteo_sandbox):
+def test_a_holder_paused_past_its_lease_stops_when_it_resumes(
+    segment, criteo_conn, criteo_sandbox, monkeypatch
+):
     export(segment).execute(context={"ti": TI})
     set_members(segment, MEMBERS[10:] + [f"new{i}@example.com" for i in range(20)])
     criteo_sandbox.configure(latency=0.2)
@@ -137,11 +177,9 @@ def test_a_holder_paused_past_its_lease_stops_when_it_resumes(segment, criteo_co
         criteo_sandbox.configure(latency=0.0)
         set_members(segment, MEMBERS[20:])
         other_run = SimpleNamespace(dag_id="criteo", run_id="manual__2", task_id="export", map_index=0)
-        os.environ["AIRFLOW__CRITEO__LEASE_SECONDS"] = "2"
-        try:
+        with monkeypatch.context() as patch:
+            patch.setenv("AIRFLOW__CRITEO__LEASE_SECONDS", "2")
             export(segment).execute(context={"ti": other_run})  # takes the lapsed lease over
-        finally:
-            del os.environ["AIRFLOW__CRITEO__LEASE_SECONDS"]
         sent_before_resuming = len(patches(criteo_sandbox))
         paused.send_signal(signal.SIGCONT)
         _, stderr = paused.communicate(timeout=60)
@@ -217,7 +255,7 @@ def test_a_deleted_intent_after_a_crash_is_refused_and_one_replace_heals(
         with pytest.raises(RuntimeError):
             export(segment).execute(context={})
     store = SnapshotStore.from_config()
-    (intent,) = store.intents(state_key(first))
+    (intent,) = peek(store, state_key(first)).intents
     store.remove(state_key(first), intent.name)
     with pytest.raises(SnapshotCorruptError, match=f"Intent {intent.name} .* is missing"):
         export(segment).execute(context={})
@@ -230,12 +268,21 @@ def test_a_deleted_intent_after_a_crash_is_refused_and_one_replace_heals(
 # --- 3. per-worker snapshots ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("executor", ["CeleryExecutor", "KubernetesExecutor", "LocalExecutor,CeleryExecutor"])
+@pytest.mark.parametrize(
+    ("executor", "pod"),
+    [
+        ("CeleryExecutor", ""),
+        ("KubernetesExecutor", ""),
+        ("LocalExecutor,CeleryExecutor", ""),
+        ("LocalExecutor", "True"),  # a task pod of the official Helm chart
+    ],
+)
 def test_the_default_local_location_is_refused_where_tasks_run_on_other_machines(
-    segment, criteo_conn, criteo_sandbox, monkeypatch, executor
+    segment, criteo_conn, criteo_sandbox, monkeypatch, executor, pod
 ):
     monkeypatch.delenv("AIRFLOW__CRITEO__SNAPSHOT_LOCATION")
     monkeypatch.setenv("AIRFLOW__CORE__EXECUTOR", executor)
+    monkeypatch.setenv("AIRFLOW_IS_K8S_EXECUTOR_POD", pod)
     with pytest.raises(CriteoConfigurationError, match=r"\[criteo\] snapshot_location"):
         export(segment).execute(context={})
     assert criteo_sandbox.requests == []  # before anything, even the token
@@ -257,13 +304,13 @@ def test_a_copied_dag_cannot_take_another_export_s_audience(segment, criteo_conn
     copy = SimpleNamespace(dag_id="criteo_copy", run_id="manual__1", task_id="export_other", map_index=-1)
     set_members(segment, MEMBERS[:26])
     for mode in ("replace", "mirror"):
-        with pytest.raises(CriteoConfigurationError, match=r"managed by another export \(criteo\.export\)"):
+        with pytest.raises(CriteoConfigurationError, match=r"managed by another export \(criteo/export\)"):
             export(segment, sync_mode=mode).execute(context={"ti": copy})
     assert audience(criteo_sandbox) == {sha(a) for a in MEMBERS}
     export(segment, sync_mode="replace", adopt_existing_audience=True).execute(context={"ti": copy})
     assert audience(criteo_sandbox) == {sha(a) for a in MEMBERS[:26]}
     (segment_,) = criteo_sandbox.segments()
-    assert "criteo_copy.export_other" in segment_["attributes"]["description"]
+    assert "criteo_copy/export_other" in segment_["attributes"]["description"]
 
 
 # --- 6. a finished sync is not reported failed --------------------------------------------------------
@@ -366,3 +413,21 @@ def test_a_count_criteo_has_not_caught_up_with_is_reported_not_wiped(segment, cr
     assert (summary["drift"], summary["audience_wiped"], summary["removed"]) == (3, False, 2)
     assert audience(criteo_sandbox) == {sha(a) for a in MEMBERS[:38]}
     assert first["drift"] is None  # a new audience: nothing to compare
+
+
+@pytest.mark.parametrize("criteo_sandbox", ["full"], indirect=True)
+def test_identifiers_criteo_refused_when_added_are_not_drift(segment, criteo_conn, criteo_sandbox):
+    refusing = {
+        "data": {
+            "type": "ContactlistAmendment",
+            "attributes": {"operation": "add", "nbValidIdentifiers": 2, "nbInvalidIdentifiers": 2},
+        }
+    }
+    criteo_sandbox.inject_fault(
+        path="contact-list", method="PATCH", status=200, body=json.dumps(refusing), apply=True
+    )
+    export(segment).execute(context={})
+    counted = {"data": {"attributes": {"numberOfIdentifiers": 38, "numberOfMatches": 38, "matchRate": 1.0}}}
+    criteo_sandbox.inject_fault(path="statistics", status=200, body=json.dumps(counted))
+    summary = export(segment, on_drift="replace").execute(context={})
+    assert (summary["drift"], summary["criteo_count_before"], summary["audience_wiped"]) == (0, 38, False)

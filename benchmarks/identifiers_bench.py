@@ -16,7 +16,7 @@ import time
 import uuid
 from typing import TYPE_CHECKING
 
-from airflow_provider_criteo.identifier_types import identifier_type
+from airflow_provider_criteo.identifiers.registry import identifier_type
 
 if TYPE_CHECKING:
     from collections.abc import Callable

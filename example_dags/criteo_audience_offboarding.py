@@ -21,10 +21,10 @@ from criteo_examples import CRITEO_POOL
 from criteo_examples.forms import chosen, segment_multi_select
 
 from airflow_provider_criteo.hooks.criteo import CriteoHook
-from airflow_provider_criteo.ownership import read_only_error
-from airflow_provider_criteo.state import SnapshotStore
-from airflow_provider_criteo.sync_protocol import hold
-from airflow_provider_criteo.task_identity import lease_owner
+from airflow_provider_criteo.sync.protocol import hold
+from airflow_provider_criteo.sync.snapshots import SnapshotStore
+from airflow_provider_criteo.workflows.ownership import read_only_error
+from airflow_provider_criteo.workflows.run_identity import lease_owner
 
 log = logging.getLogger(__name__)
 

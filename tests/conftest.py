@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from airflow_provider_criteo import throttle
+from airflow_provider_criteo.client import throttle
+from airflow_provider_criteo.client.throttle import RateLimiter
 from airflow_provider_criteo.hooks.criteo import CriteoHook
 from airflow_provider_criteo.sandbox import CriteoSandbox
-from airflow_provider_criteo.throttle import RateLimiter
 from tests.helpers import criteo_connection_json
 from tests.openapi_validation import validate_recorded
 from tests.warehouse import postgres_warehouse, sqlite_warehouse, warehouse

@@ -8,8 +8,9 @@ import sqlite3
 from contextlib import closing
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_criteo.identifier_types import prepare_madid, prepare_phone
-from airflow_provider_criteo.identifiers import prepare_email
+from airflow_provider_criteo.identifiers.email import prepare_email
+from airflow_provider_criteo.identifiers.madid import prepare_madid
+from airflow_provider_criteo.identifiers.phone import prepare_phone
 from airflow_provider_criteo.operators.segment_export import SegmentExportOperator
 from airflow_provider_criteo.sandbox import DEFAULT_ADVERTISER_ID, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 
@@ -59,7 +60,7 @@ def counted(sandbox: Any, value: Any) -> Any:
 
 def commit_as_another_run(store: Any, key: Any, members: Any, *, encoding: str | None = None) -> int:
     """Commit ``members`` on top of a list's state as another run would, under its own lease."""
-    from airflow_provider_criteo.sync_protocol import hold
+    from airflow_provider_criteo.sync.protocol import hold
 
     with hold(store, [key], "tests/another-run") as leases:
         snapshot = leases[key].history().snapshot

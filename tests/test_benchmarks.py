@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from airflow_provider_criteo.identifiers import prepare_email
+from airflow_provider_criteo.identifiers.email import prepare_email
 
 BENCHMARKS = Path(__file__).parent.parent / "benchmarks"
 

@@ -16,7 +16,24 @@ from airflow.sdk import BaseHook
 from airflow.sdk.log import mask_secret
 
 from airflow_provider_criteo import __version__
-from airflow_provider_criteo.connection import CriteoConnectionConfig
+from airflow_provider_criteo.client.resources import (
+    IDENTIFIER_TYPES,
+    MAX_IDENTIFIERS_PER_REQUEST,
+    Advertiser,
+    AmendmentResult,
+    AudienceSegment,
+    ContactListStatistics,
+    attributes_of,
+    data_list,
+)
+from airflow_provider_criteo.client.retry import RetryPolicy, is_retryable, ratelimit_reset_wait
+from airflow_provider_criteo.client.throttle import (
+    DEFAULT_CALLS_PER_MINUTE,
+    RateLimiter,
+    RateLimitWaitTooLong,
+    shared_limiter,
+)
+from airflow_provider_criteo.client.wire import hex_json_array
 from airflow_provider_criteo.defaults import CONN_TYPE, DEFAULT_CONN_ID
 from airflow_provider_criteo.exceptions import (
     CriteoApiError,
@@ -30,24 +47,8 @@ from airflow_provider_criteo.exceptions import (
     CriteoValidationError,
     CriteoVersionGoneError,
 )
-from airflow_provider_criteo.members import DIGEST_DTYPE, hex_json_array
-from airflow_provider_criteo.resources import (
-    IDENTIFIER_TYPES,
-    MAX_IDENTIFIERS_PER_REQUEST,
-    Advertiser,
-    AmendmentResult,
-    AudienceSegment,
-    ContactListStatistics,
-    attributes_of,
-    data_list,
-)
-from airflow_provider_criteo.retry import RetryPolicy, is_retryable, ratelimit_reset_wait
-from airflow_provider_criteo.throttle import (
-    DEFAULT_CALLS_PER_MINUTE,
-    RateLimiter,
-    RateLimitWaitTooLong,
-    shared_limiter,
-)
+from airflow_provider_criteo.hooks.connection import CriteoConnectionConfig
+from airflow_provider_criteo.identifiers.values import DIGEST_DTYPE
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator

@@ -11,17 +11,17 @@ from airflow.sdk import BaseOperator
 
 from airflow_provider_criteo.defaults import DEFAULT_CONN_ID
 from airflow_provider_criteo.exceptions import CriteoPermissionError, SnapshotCorruptError
-from airflow_provider_criteo.history import AUDIT_COLUMNS, append_record, now
 from airflow_provider_criteo.hooks.criteo import CONTACT_LIST_READ_ONLY, CriteoHook
-from airflow_provider_criteo.identifier_types import phone_region as phone_region_of
-from airflow_provider_criteo.mirror import union_sorted
-from airflow_provider_criteo.ownership import is_managed, read_only_error
-from airflow_provider_criteo.reading import ReadCounts, read_identifiers, reasons_of
-from airflow_provider_criteo.reading import identifier_columns as identifier_columns_of
-from airflow_provider_criteo.source import get_sql_hook, source_query
-from airflow_provider_criteo.state import SnapshotKey, SnapshotStore
-from airflow_provider_criteo.sync_protocol import hold
-from airflow_provider_criteo.task_identity import lease_owner, run_identity
+from airflow_provider_criteo.identifiers.phone import phone_region as phone_region_of
+from airflow_provider_criteo.segments.reading import ReadCounts, read_identifiers, reasons_of
+from airflow_provider_criteo.segments.reading import identifier_columns as identifier_columns_of
+from airflow_provider_criteo.segments.sorted_keys import union_sorted
+from airflow_provider_criteo.segments.source import get_sql_hook, source_query
+from airflow_provider_criteo.sync.protocol import hold
+from airflow_provider_criteo.sync.snapshots import SnapshotKey, SnapshotStore
+from airflow_provider_criteo.workflows.history import AUDIT_COLUMNS, append_record, now
+from airflow_provider_criteo.workflows.ownership import is_managed, read_only_error
+from airflow_provider_criteo.workflows.run_identity import lease_owner, run_identity
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
@@ -29,9 +29,9 @@ if TYPE_CHECKING:
     import numpy as np
     from airflow.sdk import Context
 
-    from airflow_provider_criteo.identifier_types import IdentifierForm
-    from airflow_provider_criteo.members import KeyedMembers
-    from airflow_provider_criteo.resources import AudienceSegment
+    from airflow_provider_criteo.client.resources import AudienceSegment
+    from airflow_provider_criteo.identifiers.registry import IdentifierForm
+    from airflow_provider_criteo.segments.member_sets import KeyedMembers
 
     #: One member list of the people to forget: its form, their identifiers, every key to erase of them.
     _People = tuple[IdentifierForm, KeyedMembers, np.ndarray]

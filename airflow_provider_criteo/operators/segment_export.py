@@ -8,36 +8,42 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperator
 
+from airflow_provider_criteo.client.resources import MAX_IDENTIFIERS_PER_REQUEST, plus_count
 from airflow_provider_criteo.defaults import DEFAULT_CONN_ID
 from airflow_provider_criteo.exceptions import CriteoApiError, CriteoConfigurationError
-from airflow_provider_criteo.history import append_history
 from airflow_provider_criteo.hooks.criteo import CriteoHook
-from airflow_provider_criteo.identifier_types import phone_region as phone_region_of
-from airflow_provider_criteo.mirror import DEFAULT_MAX_REMOVAL_FRACTION
-from airflow_provider_criteo.ownership import claim, ownership_tag, read_only_error, tagged
-from airflow_provider_criteo.preflight import (
+from airflow_provider_criteo.identifiers.phone import phone_region as phone_region_of
+from airflow_provider_criteo.segments.reading import ReadCounts, read_identifiers, reasons_of
+from airflow_provider_criteo.segments.reading import identifier_columns as identifier_columns_of
+from airflow_provider_criteo.segments.source import DEFAULT_CHUNK_SIZE, get_sql_hook, source_query
+from airflow_provider_criteo.sync.audience import (
+    ON_DRIFT,
+    ON_MISSING_STATE,
+    AudienceSync,
+    SyncPolicy,
+    SyncResult,
+)
+from airflow_provider_criteo.sync.plan import DEFAULT_MAX_REMOVAL_FRACTION
+from airflow_provider_criteo.sync.snapshots import SnapshotStore
+from airflow_provider_criteo.workflows.history import append_history
+from airflow_provider_criteo.workflows.ownership import claim, ownership_tag, read_only_error, tagged
+from airflow_provider_criteo.workflows.preflight import (
     DEFAULT_MAX_AUDIENCES,
     DEFAULT_MIN_AUDIENCE_SIZE,
     check_advertiser,
     warn_audience_cap,
     warn_small_segment,
 )
-from airflow_provider_criteo.reading import ReadCounts, read_identifiers, reasons_of
-from airflow_provider_criteo.reading import identifier_columns as identifier_columns_of
-from airflow_provider_criteo.resources import MAX_IDENTIFIERS_PER_REQUEST, plus_count
-from airflow_provider_criteo.source import DEFAULT_CHUNK_SIZE, get_sql_hook, source_query
-from airflow_provider_criteo.state import SnapshotStore
-from airflow_provider_criteo.sync import ON_DRIFT, ON_MISSING_STATE, AudienceSync, SyncPolicy, SyncResult
-from airflow_provider_criteo.task_identity import lease_owner, run_identity
+from airflow_provider_criteo.workflows.run_identity import lease_owner, run_identity
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
 
     from airflow.sdk import Context
 
-    from airflow_provider_criteo.reading import Members
-    from airflow_provider_criteo.resources import AudienceSegment
-    from airflow_provider_criteo.sync import AudienceResult
+    from airflow_provider_criteo.client.resources import AudienceSegment
+    from airflow_provider_criteo.segments.reading import Members
+    from airflow_provider_criteo.sync.audience import AudienceResult
 
 SYNC_MODES = ("mirror", "add_only", "replace")
 DEFAULT_MAX_PROFILES = 1_000_000
@@ -117,7 +123,7 @@ class ExportSummary(SyncCounts):
     match_rate: float | None = None
     statistics_note: str | None = None
     #: Criteo's count of the audience before a mirror run, and how far it was outside what the state
-    #: allows (0: in range; None: not compared); see :class:`~airflow_provider_criteo.sync.Drift`.
+    #: allows (0: in range; None: not compared); see :class:`~airflow_provider_criteo.sync.audience.Drift`.
     criteo_count_before: int | None = None
     drift: int | None = None
     identifier_types: dict[str, TypeCounts] = field(default_factory=dict)

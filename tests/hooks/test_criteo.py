@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from airflow.sdk._shared.secrets_masker import redact
 
+from airflow_provider_criteo.client.throttle import RateLimiter
 from airflow_provider_criteo.exceptions import (
     CriteoAuthenticationError,
     CriteoConfigurationError,
@@ -18,7 +19,6 @@ from airflow_provider_criteo.exceptions import (
 )
 from airflow_provider_criteo.hooks.criteo import CriteoHook, chunked
 from airflow_provider_criteo.sandbox import DEFAULT_ADVERTISER_ID, DEFAULT_CLIENT_SECRET
-from airflow_provider_criteo.throttle import RateLimiter
 from tests.helpers import FakeClock, criteo_connection_json
 
 TOKEN_PATH = "/oauth2/token"

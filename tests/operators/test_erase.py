@@ -12,8 +12,8 @@ from airflow_provider_criteo.hooks.criteo import CriteoHook
 from airflow_provider_criteo.operators.erase import CriteoEraseOperator
 from airflow_provider_criteo.operators.segment_export import SegmentExportOperator
 from airflow_provider_criteo.sandbox import DEFAULT_ADVERTISER_ID
-from airflow_provider_criteo.state import SnapshotKey, SnapshotStore
-from airflow_provider_criteo.sync_protocol import peek
+from airflow_provider_criteo.sync.protocol import peek
+from airflow_provider_criteo.sync.snapshots import SnapshotKey, SnapshotStore
 
 
 def sha(address: str) -> str:

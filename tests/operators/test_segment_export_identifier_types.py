@@ -11,10 +11,10 @@ import pytest
 
 from airflow_provider_criteo.exceptions import CriteoStateError, LargeRemovalError
 from airflow_provider_criteo.hooks.criteo import CriteoHook
-from airflow_provider_criteo.legacy_phone import as_sent_before
+from airflow_provider_criteo.identifiers.legacy_phone import as_sent_before
 from airflow_provider_criteo.sandbox import DEFAULT_ADVERTISER_ID
-from airflow_provider_criteo.state import SnapshotKey, SnapshotStore
-from airflow_provider_criteo.sync_protocol import peek
+from airflow_provider_criteo.sync.protocol import peek
+from airflow_provider_criteo.sync.snapshots import SnapshotKey, SnapshotStore
 from tests.helpers import commit_as_another_run, counted, segment_export, sha
 
 COLUMNS = {"email": "email", "phoneNumber": "phone", "madid": "device_id", "identityLink": "ramp_id"}

@@ -14,8 +14,8 @@ from airflow_provider_criteo.exceptions import (
 )
 from airflow_provider_criteo.hooks.criteo import CriteoHook
 from airflow_provider_criteo.sandbox import DEFAULT_ADVERTISER_ID
-from airflow_provider_criteo.state import SnapshotKey, SnapshotStore, encode
-from airflow_provider_criteo.sync_protocol import ListLease, peek
+from airflow_provider_criteo.sync.protocol import ListLease, peek
+from airflow_provider_criteo.sync.snapshots import SnapshotKey, SnapshotStore, encode
 from tests.helpers import segment_export, sha
 
 if TYPE_CHECKING:

@@ -28,8 +28,8 @@ from airflow_provider_criteo.exceptions import (
 )
 from airflow_provider_criteo.hooks.criteo import CriteoHook
 from airflow_provider_criteo.sandbox import DEFAULT_ADVERTISER_ID
-from airflow_provider_criteo.state import SnapshotKey, SnapshotStore
-from airflow_provider_criteo.sync_protocol import peek
+from airflow_provider_criteo.sync.protocol import peek
+from airflow_provider_criteo.sync.snapshots import SnapshotKey, SnapshotStore
 from tests.helpers import segment_export, sha
 
 MEMBERS = [f"member{i}@example.com" for i in range(40)]

@@ -1,0 +1,194 @@
+"""The de-duplicated member set of one export and member list, kept compact.
+
+Members are fixed-width byte keys in one buffer (no Python object per member), sorted and
+de-duplicated in place by numpy: raw 32-byte SHA-256 digests for hashed types (32 MB per million
+members), sent as lower-case hex encoded straight from the bytes (:func:`hex_json_array`); or the
+values themselves for types sent as they are (mobile ad ids as 16 UUID bytes, MD5 digests as their
+16 bytes). Plain e-mails, an opt-in that keeps no snapshot, are a set of strings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+
+from airflow_provider_criteo.client.wire import hex_identifiers
+from airflow_provider_criteo.identifiers.values import DIGEST_DTYPE
+from airflow_provider_criteo.segments.sorted_keys import distinct_sorted
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Iterator
+
+
+# The digest method of hashlib's SHA-256 objects, to call through map() without a lambda.
+_digest = type(hashlib.sha256()).digest
+
+
+def _digests(normalized: Iterable[str]) -> bytes:
+    """The raw SHA-256 digests of the UTF-8 identifiers, joined (the loop runs in C)."""
+    return b"".join(map(_digest, map(hashlib.sha256, map(str.encode, normalized))))
+
+
+class MemberSet(Protocol):
+    """Collects normalised identifiers and yields each distinct one once, as it is sent to Criteo."""
+
+    @property
+    def keys(self) -> np.ndarray | None:
+        """The sorted, distinct member keys once frozen (what snapshots keep); None when none are kept."""
+
+    def add_many(self, normalized: Iterable[str]) -> None:
+        """Add normalised identifiers."""
+
+    def __len__(self) -> int:
+        """Number of distinct identifiers (valid once :meth:`freeze` was called)."""
+
+    def freeze(self) -> None:
+        """End collection: de-duplicate."""
+
+    def identifiers(self) -> Iterator[str]:
+        """Yield each distinct identifier in the form sent to Criteo."""
+
+    @property
+    def legacy_keys(self) -> np.ndarray | None:
+        """The members' keys in the form an earlier version kept them, when it differs; else None."""
+
+
+class KeyedMembers:
+    """Distinct fixed-width member keys, collected in one buffer, sorted and de-duplicated once."""
+
+    def __init__(self, dtype: str) -> None:
+        self._dtype = dtype
+        self._buffer = bytearray()
+        self.keys: np.ndarray = np.empty(0, dtype=dtype)
+
+    def add_digests(self, digests: Iterable[bytes]) -> None:
+        """Keep identifiers given already hashed, as their raw digests (of this set's width): never hashed."""
+        self._buffer += b"".join(digests)
+
+    def freeze(self) -> None:
+        """Sort and de-duplicate the keys, releasing the collection buffer.
+
+        The sort runs in place, in the buffer: there is never a second copy of the members.
+        """
+        keys = np.frombuffer(self._buffer, dtype=self._dtype)
+        keys.sort()
+        self.keys = distinct_sorted(keys)
+        self._buffer = bytearray()
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    @property
+    def legacy_keys(self) -> np.ndarray | None:
+        """No earlier form of these keys is kept."""
+        return None
+
+
+class HashedMembers(KeyedMembers):
+    """Distinct SHA-256 digests of normalised identifiers, sent as lower-case hex.
+
+    :param keeps_legacy: also keep, as :attr:`legacy_keys`, the digests of the form earlier versions
+        sent for the members (:meth:`add_legacy`), so that a run can tell who of a snapshot in that form
+        is still a member.
+    """
+
+    def __init__(self, *, keeps_legacy: bool = False) -> None:
+        super().__init__(DIGEST_DTYPE)
+        self._legacy = HashedMembers() if keeps_legacy else None
+
+    @property
+    def legacy_keys(self) -> np.ndarray | None:
+        """The sorted, distinct legacy-form digests once frozen; None when no legacy form is kept."""
+        return None if self._legacy is None else self._legacy.keys
+
+    def add_many(self, normalized: Iterable[str]) -> None:
+        """Hash and keep normalised identifiers (the loop runs in C)."""
+        self._buffer += _digests(normalized)
+
+    def add_legacy(self, earlier: Iterable[str]) -> None:
+        """Hash and keep the form earlier versions sent of members (ignored when none is kept)."""
+        if self._legacy is not None:
+            self._legacy.add_many(earlier)
+
+    def freeze(self) -> None:
+        """Sort and de-duplicate the digests (and the legacy ones)."""
+        super().freeze()
+        if self._legacy is not None:
+            self._legacy.freeze()
+
+    def identifiers(self) -> Iterator[str]:
+        """Yield each digest as 64 lower-case hex characters, in sorted order."""
+        return hex_identifiers(self.keys)
+
+
+@dataclass(frozen=True)
+class KeyCodec:
+    """How identifiers sent as they are are kept as fixed-width keys, and read back.
+
+    :param width: bytes per key (a multiple of 8, for :func:`distinct_sorted`).
+    :param key: the key of a normalised identifier, exactly ``width`` bytes.
+    :param values: the identifiers of an array of keys, in order.
+    """
+
+    width: int
+    key: Callable[[str], bytes]
+    values: Callable[[np.ndarray], list[str]]
+
+    @classmethod
+    def text(cls, width: int) -> KeyCodec:
+        """Keys that are the UTF-8 bytes of the identifier, padded with NULs (never in an identifier)."""
+        return cls(width, lambda value: value.encode().ljust(width, b"\0"), _text_values)
+
+    @property
+    def dtype(self) -> str:
+        """The numpy dtype of the keys."""
+        return f"S{self.width}"
+
+
+def _text_values(keys: np.ndarray) -> list[str]:
+    return [key.decode() for key in keys.tolist()]  # numpy drops the trailing NUL padding
+
+
+class ValueMembers(KeyedMembers):
+    """Distinct identifiers sent as they are, kept as fixed-width keys from which they are read back."""
+
+    def __init__(self, codec: KeyCodec) -> None:
+        super().__init__(codec.dtype)
+        self.codec = codec
+
+    def add_many(self, normalized: Iterable[str]) -> None:
+        """Keep normalised identifiers."""
+        self._buffer += b"".join(map(self.codec.key, normalized))
+
+    def identifiers(self) -> Iterator[str]:
+        """Yield each identifier, in key order."""
+        yield from self.codec.values(self.keys)
+
+
+class PlainMembers:
+    """Distinct normalised identifiers sent as they are (``hash_emails=False``)."""
+
+    def __init__(self) -> None:
+        self._members: set[str] = set()
+        self._sorted: list[str] = []
+        self.keys: np.ndarray | None = None
+        self.legacy_keys: np.ndarray | None = None
+
+    def add_many(self, normalized: Iterable[str]) -> None:
+        """Keep normalised identifiers."""
+        self._members.update(normalized)
+
+    def freeze(self) -> None:
+        """Fix the order in which identifiers are sent."""
+        self._sorted = sorted(self._members)
+        self._members = set()
+
+    def __len__(self) -> int:
+        return len(self._sorted)
+
+    def identifiers(self) -> Iterator[str]:
+        """Yield each identifier, in sorted order."""
+        yield from self._sorted

@@ -1,0 +1,215 @@
+"""Reading identifier columns from a SQL source into one member set per identifier type, counting.
+
+Both operators read this way: the export (the members of a segment) and the erasure (the people to
+forget). Rejected values are counted by type and reason and logged by row position only, never by
+value.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections import Counter
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, Any, cast
+
+from airflow_provider_criteo.exceptions import UndecodableTextError
+from airflow_provider_criteo.identifiers.registry import IDENTIFIER_TYPES, identifier_type
+from airflow_provider_criteo.progress import Progress
+from airflow_provider_criteo.segments.source import DEFAULT_CHUNK_SIZE, stream_columns
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping, Sequence
+
+    from airflow.providers.common.sql.hooks.sql import DbApiHook
+
+    from airflow_provider_criteo.identifiers.registry import IdentifierForm, IdentifierType
+    from airflow_provider_criteo.identifiers.values import PreparedChunk, Rejection
+    from airflow_provider_criteo.segments.member_sets import HashedMembers, KeyedMembers, MemberSet
+
+    #: The member set of each member list read (an identifier type in one form), in column order.
+    Members = list[tuple[IdentifierForm, MemberSet]]
+
+# How many rejected values the task log lists by row position (never by value).
+REJECTED_ROWS_LOGGED = 10
+
+
+@dataclass
+class ReadCounts:
+    """What was read of one identifier type: valid values (some given as digests), rejected ones."""
+
+    valid: int = 0
+    invalid: int = 0
+    prehashed: int = 0
+    duplicates: int = 0
+    rejected_by_reason: dict[str, int] = field(default_factory=dict)
+
+    def reject(self, reason: Rejection) -> None:
+        """Count a rejected value."""
+        self.invalid += 1
+        self.rejected_by_reason[reason.value] = self.rejected_by_reason.get(reason.value, 0) + 1
+
+    def take(self, prepared: PreparedChunk) -> None:
+        """Count a prepared chunk: valid values (some given as digests) and rejected ones."""
+        given = sum(map(len, prepared.given.values()))
+        self.valid += len(prepared.valid) + given
+        self.prehashed += given
+        for _, rejection in prepared.rejected:
+            self.reject(rejection)
+
+
+def reasons_of(counts: Iterable[ReadCounts]) -> dict[str, int]:
+    """The rejected values by reason, over several identifier types."""
+    reasons: Counter[str] = Counter()
+    for counted in counts:
+        reasons.update(counted.rejected_by_reason)
+    return dict(reasons)
+
+
+@dataclass
+class Read:
+    """The member sets read, frozen, and how many rows were read and had no usable identifier.
+
+    ``derived`` holds, when asked, the keys other lists have of the valid values (the MD5 of each
+    address): the same people, in forms the source did not give. They count nowhere.
+    """
+
+    members: Members
+    rows: int = 0
+    rows_without_identifier: int = 0
+    derived: Members = field(default_factory=list)
+
+
+def identifier_columns(
+    column: str, columns: Mapping[str, str] | None, *, column_parameter: str = "email_column"
+) -> dict[str, str]:
+    """The column of each identifier type: ``columns`` if given, else ``column`` for e-mails.
+
+    :param column_parameter: the operator's name for ``column``, for the error of passing both.
+    """
+    if columns is None:
+        return {"email": column}
+    if column != "email":
+        raise ValueError(
+            f"Pass {column_parameter} or identifier_columns, not both: name the e-mail column in the latter."
+        )
+    unknown = sorted(set(columns) - set(IDENTIFIER_TYPES))
+    if unknown or not columns:
+        raise ValueError(
+            f"identifier_columns maps identifier types ({', '.join(IDENTIFIER_TYPES)}) to columns; "
+            f"{f'unknown: {unknown}' if unknown else 'it names none'}."
+        )
+    return dict(columns)
+
+
+def read_identifiers(
+    hook: DbApiHook,
+    query: str,
+    parameters: Mapping[str, Any] | Sequence[Any] | None,
+    columns: Mapping[str, str],
+    counts: Mapping[str, ReadCounts],
+    *,
+    log: Any,
+    what: str,
+    hash_emails: bool = True,
+    phone_region: str | None = None,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    derive: bool = False,
+) -> Read:
+    """Stream the identifier ``columns`` (type -> column) and keep each type's distinct valid values.
+
+    ``counts`` (one per type) receive the counts; ``what`` names the rows in the task log. A column
+    feeds one member set per form of its type (e-mails given as MD5 digests are kept apart). With
+    ``derive`` (erasure), the keys other forms have of the valid values are kept in ``Read.derived``.
+    A SQLite table holding TEXT that is not UTF-8 is read again, such values counted as ``not_text``.
+    """
+    kinds = [identifier_type(name, hash_emails=hash_emails, phone_region=phone_region) for name in columns]
+    source = functools.partial(stream_columns, hook, query, parameters, list(columns.values()), chunk_size)
+    try:
+        read, counted = _read(kinds, source(), log, derive)
+    except UndecodableTextError:
+        log.warning(
+            "The source holds text that is not UTF-8: reading it again, counting such values as not_text."
+        )
+        read, counted = _read(kinds, source(tolerant=True), log, derive)
+    for kind in kinds:
+        for name in (f.name for f in fields(ReadCounts)):
+            setattr(counts[kind.name], name, getattr(counted[kind.name], name))
+        distinct = sum(len(members) for form, members in read.members if form.name == kind.name)
+        log.info(
+            "Read %d rows of %s, %s: %d valid (%d distinct, %d given as digests), %d rejected.",
+            read.rows,
+            what,
+            kind.name,
+            counted[kind.name].valid,
+            distinct,
+            counted[kind.name].prehashed,
+            counted[kind.name].invalid,
+        )
+    return read
+
+
+def _read(
+    kinds: list[IdentifierType], chunks: Iterable[list[Sequence[Any]]], log: Any, derive: bool
+) -> tuple[Read, dict[str, ReadCounts]]:
+    """Read every chunk into fresh member sets and counts (frozen at the end)."""
+    counts = {kind.name: ReadCounts() for kind in kinds}
+    lists = [[(form, form.new_members()) for form in kind.forms] for kind in kinds]
+    derived = [
+        [(form, form.new_members()) for form in kind.forms if derive and form.key_of_plain] for kind in kinds
+    ]
+    rejected_rows: list[str] = []
+    rows = rows_without_identifier = 0
+    progress = Progress(log, "read", "rows")
+    for chunk in chunks:
+        rejections: Counter[int] = Counter()  # per row of the chunk, how many of its values were rejected
+        for kind, forms, others, values in zip(kinds, lists, derived, chunk, strict=True):
+            for position, rejection in _take(kind, forms, others, values, counts[kind.name]):
+                rejections[position] += 1
+                if len(rejected_rows) < REJECTED_ROWS_LOGGED:
+                    label = "" if len(kinds) == 1 else f" {kind.name}"
+                    rejected_rows.append(f"row {rows + position + 1}{label}: {rejection.value}")
+        rows_without_identifier += sum(n == len(kinds) for n in rejections.values())
+        rows += len(chunk[0])
+        progress.update(rows)
+    for kind, forms in zip(kinds, lists, strict=True):
+        for _, members in forms:
+            members.freeze()
+        counts[kind.name].duplicates = counts[kind.name].valid - sum(len(members) for _, members in forms)
+    if rejected_rows:
+        log.warning("First rejected values (by row position, values withheld): %s", "; ".join(rejected_rows))
+    for forms in derived:
+        for _, members in forms:
+            members.freeze()
+    read = Read(
+        [entry for forms in lists for entry in forms],
+        rows,
+        rows_without_identifier,
+        [entry for forms in derived for entry in forms],
+    )
+    return read, counts
+
+
+def _take(
+    kind: IdentifierType,
+    forms: list[tuple[IdentifierForm, MemberSet]],
+    derived: list[tuple[IdentifierForm, MemberSet]],
+    values: Sequence[object],
+    counts: ReadCounts,
+) -> list[tuple[int, Rejection]]:
+    """Prepare a chunk of one column into the member sets of its forms, counting; return the rejected rows.
+
+    The first form takes the valid values; each form takes the values given as digests of its hashing;
+    ``derived`` sets take their forms' keys of the valid values.
+    """
+    prepared = kind.prepare(values)
+    forms[0][1].add_many(prepared.valid)
+    for form, members in derived:
+        if form.key_of_plain is not None:
+            cast("KeyedMembers", members).add_digests(map(form.key_of_plain, prepared.valid))
+    if prepared.legacy:
+        cast("HashedMembers", forms[0][1]).add_legacy(prepared.legacy)
+    for form, members in forms:
+        if digests := prepared.given.get(form.hashing):
+            cast("KeyedMembers", members).add_digests(digests)
+    counts.take(prepared)
+    return prepared.rejected

@@ -31,7 +31,10 @@ def get_provider_info() -> dict[str, Any]:
         "operators": [
             {
                 "integration-name": INTEGRATION,
-                "python-modules": ["airflow_provider_criteo.operators.segment_export"],
+                "python-modules": [
+                    "airflow_provider_criteo.operators.segment_export",
+                    "airflow_provider_criteo.operators.erase",
+                ],
             }
         ],
         "hooks": [

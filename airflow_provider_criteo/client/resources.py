@@ -16,7 +16,7 @@ from typing import Any
 MAX_IDENTIFIERS_PER_REQUEST = 50_000
 
 #: The identifier types a contact-list amendment accepts.
-IDENTIFIER_TYPES = frozenset({"email", "madid", "identityLink", "gum", "phoneNumber"})
+API_IDENTIFIER_TYPES = ("email", "phoneNumber", "madid", "identityLink", "gum")
 
 
 def _required_str(mapping: dict[str, Any], key: str) -> str:

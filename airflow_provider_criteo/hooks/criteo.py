@@ -17,7 +17,7 @@ from airflow.sdk.log import mask_secret
 
 from airflow_provider_criteo import __version__
 from airflow_provider_criteo.client.resources import (
-    IDENTIFIER_TYPES,
+    API_IDENTIFIER_TYPES,
     MAX_IDENTIFIERS_PER_REQUEST,
     Advertiser,
     AmendmentResult,
@@ -819,9 +819,9 @@ class CriteoHook(BaseHook):
         """
         if operation not in ("add", "remove"):
             raise ValueError(f"operation must be 'add' or 'remove', not {operation!r}")
-        if identifier_type not in IDENTIFIER_TYPES:
+        if identifier_type not in API_IDENTIFIER_TYPES:
             raise ValueError(
-                f"identifier_type must be one of {sorted(IDENTIFIER_TYPES)}, not {identifier_type!r}"
+                f"identifier_type must be one of {sorted(API_IDENTIFIER_TYPES)}, not {identifier_type!r}"
             )
         if (identifier_type == "gum") != (gum_caller_id is not None):
             raise ValueError("gum_caller_id is required with identifier_type 'gum', and only with it")

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 import phonenumbers
 
+from airflow_provider_criteo.client.resources import API_IDENTIFIER_TYPES
 from airflow_provider_criteo.client.wire import hex_identifiers
 from airflow_provider_criteo.identifiers.email import prepare_emails, prepare_plain_email
 from airflow_provider_criteo.identifiers.identity_link import IDENTITY_LINK_CODEC, prepare_identity_link
@@ -44,7 +45,7 @@ if TYPE_CHECKING:
     from airflow_provider_criteo.segments.member_sets import MemberSet
 
 #: The identifier types an export can send (Criteo's ``gum`` needs a caller id and is not offered).
-IDENTIFIER_TYPES = ("email", "phoneNumber", "madid", "identityLink")
+IDENTIFIER_TYPES = tuple(name for name in API_IDENTIFIER_TYPES if name != "gum")
 
 
 #: E-mails given as MD5 digests, kept as their 16 bytes and sent as lower-case hex.

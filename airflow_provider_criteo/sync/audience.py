@@ -28,6 +28,7 @@ from airflow_provider_criteo.hooks.criteo import chunked
 from airflow_provider_criteo.identifiers.values import given_hashing
 from airflow_provider_criteo.progress import Progress
 from airflow_provider_criteo.segments.sorted_keys import union_sorted
+from airflow_provider_criteo.sync.modes import DEFAULT_MAX_REMOVAL_FRACTION, OnDrift, OnMissingState, SyncMode
 from airflow_provider_criteo.sync.plan import check_removal, history_bounds, plan_mirror
 from airflow_provider_criteo.sync.protocol import hold, peek
 from airflow_provider_criteo.sync.snapshots import SnapshotKey, empty_digests
@@ -41,9 +42,6 @@ if TYPE_CHECKING:
     from airflow_provider_criteo.segments.member_sets import MemberSet
     from airflow_provider_criteo.sync.protocol import History, Leases
     from airflow_provider_criteo.sync.snapshots import Intent, Snapshot, SnapshotStore
-
-ON_MISSING_STATE = ("replace", "add_only")
-ON_DRIFT = ("warn", "replace")
 
 
 @dataclass
@@ -120,11 +118,11 @@ class SyncPolicy:
         wipe on lag) or ``"replace"`` (wipe, then add the segment: exact at once).
     """
 
-    on_missing_state: str = "replace"
-    max_removal_fraction: float = 0.5
+    on_missing_state: str = OnMissingState.REPLACE
+    max_removal_fraction: float = DEFAULT_MAX_REMOVAL_FRACTION
     allow_large_removal: bool = False
     batch_size: int = MAX_IDENTIFIERS_PER_REQUEST
-    on_drift: str = "warn"
+    on_drift: str = OnDrift.WARN
 
 
 @dataclass
@@ -228,12 +226,12 @@ class AudienceSync:
                 plan.snapshot, plan.intents, plan.damaged = found.snapshot, found.intents, found.damaged
                 plan.version = found.version
         self._doubt_unseen_wipes(plans)
-        self.drift = None if created or mode != "mirror" else self._measure_drift(plans)
+        self.drift = None if created or mode != SyncMode.MIRROR else self._measure_drift(plans)
         for plan in plans:
             self._plan(mode, plan, created)
         if not self.policy.allow_large_removal:
             self._check_removals(plans)
-        if self.drift is not None and self.drift.amount and self.policy.on_drift == "replace":
+        if self.drift is not None and self.drift.amount and self.policy.on_drift == OnDrift.REPLACE:
             self.log.warning(
                 "on_drift='replace': wiping audience %s and adding the segment.", self.audience_id
             )
@@ -327,11 +325,11 @@ class AudienceSync:
         """What to add and remove of one list, and whether to wipe first."""
         current = plan.members.keys
         if plan.key is None or current is None:
-            plan.wipe = mode == "replace" and not created
+            plan.wipe = mode == SyncMode.REPLACE and not created
             return
         plan.adds, plan.removes = current, current[:0]
         unknown = plan.snapshot is None and not plan.intents and not created
-        if mode == "add_only" and unknown:
+        if mode == SyncMode.ADD_ONLY and unknown:
             if plan.kind.optional:
                 # An optional list without members or history takes no part in a run: only its intent,
                 # left in place, makes a later mirror run remove what this one adds.
@@ -344,9 +342,9 @@ class AudienceSync:
             )
             plan.key = None
             return
-        if mode != "mirror":
-            plan.wipe = mode == "replace" and not created
-            if mode == "add_only" and (older := self._older_encoding(plan)):
+        if mode != SyncMode.MIRROR:
+            plan.wipe = mode == SyncMode.REPLACE and not created
+            if mode == SyncMode.ADD_ONLY and (older := self._older_encoding(plan)):
                 plan.encoding = older  # nothing is removed: members of the older form stay, and say so
             return
         aliases = None
@@ -368,7 +366,7 @@ class AudienceSync:
         else:
             plan.adds = mirror.adds
         plan.removes = mirror.removes
-        plan.wipe = unknown and self.policy.on_missing_state == "replace"
+        plan.wipe = unknown and self.policy.on_missing_state == OnMissingState.REPLACE
         plan.guard = (mirror.leaving, None if plan.wipe else mirror.previous)
         if unknown:
             self.log.warning(
@@ -444,9 +442,9 @@ class AudienceSync:
         """
         plans = self._new_plans(members)
         keys = [plan.key for plan in plans if plan.key is not None]
-        with hold(self.store, keys, self.owner, starting_over=mode == "replace") as leases:
+        with hold(self.store, keys, self.owner, starting_over=mode == SyncMode.REPLACE) as leases:
             self._plan_all(mode, plans, created, lambda key: leases[key].history())
-            intents = {id(plan): self._record_intent(leases, plan) for plan in plans if plan.key is not None}
+            intents = {plan.key: self._record_intent(leases, plan) for plan in plans if plan.key is not None}
             result = AudienceResult(drift=self.drift)
             if any(plan.wipe for plan in plans):
                 self.log.info("Wiping audience %s before adding the segment's members.", self.audience_id)
@@ -454,7 +452,7 @@ class AudienceSync:
                 result.requests, result.wiped = 1, True
             for plan in plans:
                 result.by_form[plan.kind.name, plan.kind.hashing] = self._send(
-                    mode, plan, leases, intents.get(id(plan))
+                    mode, plan, leases, intents.get(plan.key) if plan.key is not None else None
                 )
             return result
 
@@ -474,21 +472,21 @@ class AudienceSync:
         if plan.key is None or intent is None:
             result.added = self._amend(plan.kind, "add", plan.adds, result, leases)
             return result
-        result.unchanged = len(current) - len(plan.adds) if mode == "mirror" else 0
+        result.unchanged = len(current) - len(plan.adds) if mode == SyncMode.MIRROR else 0
         result.added = self._amend(plan.kind, "add", plan.adds, result, leases)
         refused_now = result.criteo_invalid if result.requests else 0
         result.removed = self._amend(plan.kind, "remove", plan.removes, result, leases)
         if plan.intent_only:
             return result
         # add_only leaves other runs' intents in place: what they may have removed is still uncertain.
-        committed = union_sorted(plan.previous, current) if mode == "add_only" else current
+        committed = union_sorted(plan.previous, current) if mode == SyncMode.ADD_ONLY else current
         result.snapshot_version = leases[plan.key].commit(
             committed,
             expected_version=plan.version,
             encoding=plan.encoding,
             refused=self._refused(plan, refused_now),
             own_intent=intent,
-            folded=[] if mode == "add_only" else [i.name for i in plan.intents],
+            folded=[] if mode == SyncMode.ADD_ONLY else [i.name for i in plan.intents],
             retire=plan.damaged,
         )
         return result

@@ -21,8 +21,6 @@ if TYPE_CHECKING:
 
     from airflow_provider_criteo.sync.snapshots import Intent
 
-DEFAULT_MAX_REMOVAL_FRACTION = 0.5
-
 
 @dataclass(frozen=True)
 class MirrorPlan:

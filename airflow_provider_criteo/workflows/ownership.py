@@ -11,6 +11,7 @@ import re
 from typing import TYPE_CHECKING
 
 from airflow_provider_criteo.exceptions import CriteoConfigurationError
+from airflow_provider_criteo.sync.modes import SyncMode
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -56,7 +57,7 @@ def claim(
     A tag in the older ``dag.task`` form that reads as this task's is rewritten in the current form.
     """
     owner, ours = owner_of(audience.description), owner_of(tag)
-    if mode == "add_only" or owner == ours:
+    if mode == SyncMode.ADD_ONLY or owner == ours:
         return
     legacy = ours is not None and owner == ours.replace("/", ".", 1)
     if not (adopt or legacy):

@@ -1,0 +1,49 @@
+"""Where a segment (or a list of erasure requests) is read from, and reading it into member sets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_criteo.segments.reading import read_identifiers
+from airflow_provider_criteo.segments.source import DEFAULT_CHUNK_SIZE, get_sql_hook, source_query
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+    from airflow_provider_criteo.segments.reading import Read, ReadCounts
+
+
+@dataclass(frozen=True)
+class SegmentQuery:
+    """Rows of identifiers in a common-sql database: a query or a table, and a column per identifier type.
+
+    :param columns: the column of each identifier type (``{"email": "email", "phoneNumber": "phone"}``).
+    :param phone_region: the region of phone numbers written without a country code.
+    """
+
+    conn_id: str
+    sql: str | None
+    table: str | None
+    parameters: Mapping[str, Any] | Sequence[Any] | None
+    columns: Mapping[str, str]
+    phone_region: str | None = None
+    hash_emails: bool = True
+    chunk_size: int = DEFAULT_CHUNK_SIZE
+
+    def read(self, counts: Mapping[str, ReadCounts], *, log: Any, what: str, derive: bool = False) -> Read:
+        """Stream the rows and keep each type's distinct valid members (see :func:`read_identifiers`)."""
+        hook = get_sql_hook(self.conn_id)
+        return read_identifiers(
+            hook,
+            source_query(hook, self.sql, self.table, self.columns.values()),
+            self.parameters,
+            self.columns,
+            counts,
+            log=log,
+            what=what,
+            hash_emails=self.hash_emails,
+            phone_region=self.phone_region,
+            chunk_size=self.chunk_size,
+            derive=derive,
+        )

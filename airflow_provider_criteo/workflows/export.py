@@ -1,0 +1,260 @@
+"""The export: a segment read from SQL into member sets, and sent to keep its Criteo audience in step.
+
+:class:`SegmentExport` is what the ``SegmentExportOperator`` runs; it needs no operator (a ``@task``
+may run it), only a hook, a query, the options and a state store.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_criteo.exceptions import CriteoApiError, CriteoConfigurationError
+from airflow_provider_criteo.segments.source import get_sql_hook
+from airflow_provider_criteo.sync.audience import AudienceSync, SyncPolicy
+from airflow_provider_criteo.sync.modes import SyncMode
+from airflow_provider_criteo.workflows.history import append_history
+from airflow_provider_criteo.workflows.ownership import claim, ownership_tag, read_only_error, tagged
+from airflow_provider_criteo.workflows.preflight import (
+    DEFAULT_MAX_AUDIENCES,
+    DEFAULT_MIN_AUDIENCE_SIZE,
+    check_advertiser,
+    warn_audience_cap,
+    warn_small_segment,
+)
+from airflow_provider_criteo.workflows.summary import ExportSummary, TypeCounts
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from airflow_provider_criteo.client.resources import AudienceSegment
+    from airflow_provider_criteo.hooks.criteo import CriteoHook
+    from airflow_provider_criteo.segments.query import SegmentQuery
+    from airflow_provider_criteo.segments.reading import Members
+    from airflow_provider_criteo.sync.snapshots import SnapshotStore
+
+#: The most distinct members of one identifier type an export sends unless told otherwise.
+DEFAULT_MAX_PROFILES = 1_000_000
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    """What to export where, and the safety settings (see the operator's parameters)."""
+
+    segment: str
+    sync_mode: str = SyncMode.MIRROR.value
+    dry_run: bool = False
+    audience_name: str | None = None
+    audience_description: str | None = None
+    advertiser_id: str | None = None
+    adopt_existing_audience: bool = False
+    max_profiles: int | None = DEFAULT_MAX_PROFILES
+    min_audience_size: int = DEFAULT_MIN_AUDIENCE_SIZE
+    max_audiences: int = DEFAULT_MAX_AUDIENCES
+    policy: SyncPolicy = field(default_factory=SyncPolicy)
+    history_table: str | None = None
+    history_conn_id: str | None = None
+
+
+class SegmentExport:
+    """One export of a segment to its Criteo audience.
+
+    :param run: the Airflow run it belongs to (``dag_id``, ``run_id``, ``task_id``, ...): the audience's
+        ownership tag and the history row name it.
+    :param owner: the lease owner (the task instance, so that its retry takes the audience back).
+    """
+
+    def __init__(
+        self,
+        hook: CriteoHook,
+        query: SegmentQuery,
+        options: ExportOptions,
+        store: SnapshotStore,
+        *,
+        run: Mapping[str, str],
+        owner: str,
+        log: Any,
+    ) -> None:
+        self.hook = hook
+        self.query = query
+        self.options = options
+        self.store = store
+        self.run_identity = dict(run)
+        self.owner = owner
+        self.log = log
+
+    def run(self) -> dict[str, Any]:
+        """Read, prepare and send the segment; return the summary (the task's XCom value)."""
+        options = self.options
+        self._check_consent()
+        self.store.check_shared()
+        summary = ExportSummary(
+            segment=options.segment,
+            audience_name=options.audience_name or options.segment,
+            advertiser_id=self.hook.resolve_advertiser(options.advertiser_id),
+            sync_mode=options.sync_mode,
+            dry_run=options.dry_run,
+        )
+        members = self._read(summary)
+        self._check_size(members)
+        check_advertiser(self.hook, summary.advertiser_id)
+        distinct = sum(len(group) for _, group in members)
+        warn_small_segment(options.segment, distinct, options.min_audience_size, self.log)
+        tag = ownership_tag(self.run_identity["dag_id"], self.run_identity["task_id"])
+        if options.dry_run:
+            self._dry_run(summary, members, tag)
+        else:
+            self._send(summary, members, tag, owner=self.owner)
+        if summary.audience_id:
+            self._statistics(summary, summary.audience_id)
+        self.log.info("Criteo export of segment %r:\n%s", options.segment, summary.as_table())
+        result = asdict(summary)
+        if options.history_table:
+            history_hook = get_sql_hook(options.history_conn_id or self.query.conn_id)
+            append_history(history_hook, options.history_table, result, self.run_identity)
+        return result
+
+    # ------------------------------------------------------------------------------------ checks
+
+    def _check_consent(self) -> None:
+        """No member data leaves for Criteo before someone agreed to it on the connection."""
+        if self.hook.config.data_transfer_consent:
+            return
+        if self.options.dry_run:
+            self.log.warning(
+                "Connection %r has no data transfer consent; a dry run sends nothing.",
+                self.hook.criteo_conn_id,
+            )
+            return
+        raise CriteoConfigurationError(
+            f"Connection {self.hook.criteo_conn_id!r} has not agreed to send customer data to Criteo: tick "
+            "'I agree to send customer data to Criteo' on the connection (extra data_transfer_consent=true) "
+            "once your data protection review allows it. Nothing was read or sent."
+        )
+
+    def _check_size(self, members: Members) -> None:
+        if self.options.max_profiles is None:
+            return
+        by_type: dict[str, int] = {}
+        for form, group in members:
+            by_type[form.name] = by_type.get(form.name, 0) + len(group)
+        cap = self.options.max_profiles
+        for name, size in by_type.items():
+            if size > cap:
+                what = "members" if len(by_type) == 1 else f"{name} members"
+                raise CriteoConfigurationError(
+                    f"Segment {self.options.segment!r} has {size:,} distinct valid {what}, over "
+                    f"max_profiles={cap:,}. Nothing was sent. Raise max_profiles (or set it to None) if "
+                    "this size is expected."
+                )
+
+    def _check_writable(self, audience: AudienceSegment) -> None:
+        """Refuse, before anything is sent, an audience whose contact list Criteo keeps read-only."""
+        if audience.read_only:
+            raise read_only_error([audience], "Nothing was sent. Export to another audience_name.")
+
+    def _statistics(self, summary: ExportSummary, audience_id: str) -> None:
+        """Criteo's size and match rate of the audience; None, with a note, while it has not computed them.
+
+        The sync is done by then: statistics Criteo fails to give are noted, they do not fail the task.
+        """
+        try:
+            statistics = self.hook.get_contact_list_statistics(audience_id)
+        except CriteoApiError as err:
+            summary.statistics_note = f"Criteo's statistics could not be read after the export: {err}"
+            self.log.warning("%s", summary.statistics_note)
+            return
+        summary.audience_size, summary.match_rate = statistics.number_of_identifiers, statistics.match_rate
+        if summary.audience_size is None or summary.match_rate is None:
+            summary.statistics_note = (
+                "Criteo has not computed this audience's statistics yet (matching is asynchronous); the "
+                "next run reports them."
+            )
+            self.log.info("Criteo has not computed the statistics of audience %s yet.", audience_id)
+
+    # ------------------------------------------------------------------------------------ reading
+
+    def _read(self, summary: ExportSummary) -> Members:
+        """Stream the identifier columns and keep each type's distinct valid members; count the rest."""
+        summary.identifier_types = {name: TypeCounts() for name in self.query.columns}
+        what = f"segment {self.options.segment!r}"
+        read = self.query.read(summary.identifier_types, log=self.log, what=what)
+        summary.rows_read, summary.rows_without_identifier = read.rows, read.rows_without_identifier
+        summary.keep(read.members)
+        summary.add_up()
+        return read.members
+
+    # ------------------------------------------------------------------------------------ sending
+
+    def _sync(self, summary: ExportSummary, audience_id: str, owner: str) -> AudienceSync:
+        return AudienceSync(
+            self.hook,
+            self.store,
+            summary.advertiser_id,
+            audience_id,
+            owner=owner,
+            policy=self.options.policy,
+            segment=self.options.segment,
+            log=self.log,
+        )
+
+    def _dry_run(self, summary: ExportSummary, members: Members, tag: str) -> None:
+        """Report what a real run would send, without creating or changing anything at Criteo."""
+        audience = self.hook.find_contact_list_segment(
+            summary.audience_name, advertiser_id=summary.advertiser_id
+        )
+        if audience is not None:
+            self._check_writable(audience)
+            claim(
+                self.hook,
+                audience,
+                tag,
+                adopt=self.options.adopt_existing_audience,
+                mode=self.options.sync_mode,
+                dry_run=True,
+            )
+        summary.audience_id = audience.id if audience else None
+        sync = self._sync(summary, audience.id if audience else "0", owner="dry-run")
+        summary.apply(sync.preview(self.options.sync_mode, members, exists=audience is not None))
+        self.log.info(
+            "Dry run: would add %d and remove %d members of audience %r; nothing sent.",
+            summary.added,
+            summary.removed,
+            summary.audience_name,
+        )
+
+    def _send(self, summary: ExportSummary, members: Members, tag: str, owner: str) -> None:
+        audience, created = self._audience(summary, tag)
+        summary.audience_id, summary.audience_created = audience.id, created
+        summary.apply(self._sync(summary, audience.id, owner).run(self.options.sync_mode, members, created))
+
+    def _audience(self, summary: ExportSummary, tag: str) -> tuple[AudienceSegment, bool]:
+        """Find the audience (checking it is ours to change) or create it, tagged as ours."""
+        advertiser = summary.advertiser_id
+        audience = self.hook.find_contact_list_segment(summary.audience_name, advertiser_id=advertiser)
+        created = False
+        if audience is None:
+            warn_audience_cap(self.hook, advertiser, self.options.max_audiences, self.log)
+            description = (
+                self.options.audience_description or f"Segment {self.options.segment!r}, exported by Airflow"
+            )
+            audience, created = self.hook.get_or_create_contact_list_segment(
+                summary.audience_name, advertiser_id=advertiser, description=tagged(description, tag)
+            )
+        if not created:
+            self._check_writable(audience)
+            claim(
+                self.hook,
+                audience,
+                tag,
+                adopt=self.options.adopt_existing_audience,
+                mode=self.options.sync_mode,
+            )
+        self.log.info(
+            "%s Criteo audience %r (id %s) of advertiser %s.",
+            "Created" if created else "Found",
+            audience.name,
+            audience.id,
+            audience.advertiser_id,
+        )
+        return audience, created

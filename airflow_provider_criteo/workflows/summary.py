@@ -1,0 +1,158 @@
+"""What an export read, rejected and changed: the summary a task returns (no personal data)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import TYPE_CHECKING
+
+from airflow_provider_criteo.client.resources import plus_count
+from airflow_provider_criteo.segments.reading import ReadCounts, reasons_of
+from airflow_provider_criteo.sync.audience import (
+    SyncResult,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from airflow_provider_criteo.segments.reading import Members
+    from airflow_provider_criteo.sync.audience import AudienceResult
+
+
+@dataclass
+class FormCounts(SyncResult):
+    """What one export kept and changed of one member list: an identifier type in one form.
+
+    ``criteo_valid`` / ``criteo_invalid`` are what Criteo counted over the list's amendments (None when
+    Criteo sent no counts).
+    """
+
+    members: int = 0
+
+
+@dataclass
+class SyncCounts(SyncResult, ReadCounts):
+    """What one export read, rejected and changed: of one identifier type, or of all of them."""
+
+
+@dataclass
+class TypeCounts(SyncCounts):
+    """What one export read, rejected and changed of one identifier type, in all and by form."""
+
+    #: By form (``"sha256"``; ``"md5"`` for e-mails given as MD5 digests; ``"none"``), each a list of its own.
+    forms: dict[str, FormCounts] = field(default_factory=dict)
+
+    def add_up(self) -> None:
+        """Set the type's sync counts from its forms'."""
+        forms = self.forms.values()
+        for name in _FORM_TOTALLED:
+            setattr(self, name, sum(getattr(counts, name) for counts in forms))
+        self.criteo_valid, self.criteo_invalid = _criteo_counts(forms)
+        versions = [counts.snapshot_version for counts in forms]
+        self.snapshot_version = versions[0] if len(versions) == 1 else None
+
+
+#: The counts of :class:`FormCounts` that a type adds up over its forms.
+_FORM_TOTALLED = ("added", "removed", "unchanged", "requests")
+
+
+#: The counts of :class:`TypeCounts` that the summary adds up over identifier types.
+_TOTALLED = ("valid", "invalid", "prehashed", "duplicates", "added", "removed", "unchanged")
+
+
+def _criteo_counts(counts: Iterable[SyncResult]) -> tuple[int | None, int | None]:
+    """Criteo's valid and invalid counts over the lists that sent amendments; None unless all had them."""
+    valid = invalid = None
+    for number, counted in enumerate(c for c in counts if c.requests):
+        valid = plus_count(valid, counted.criteo_valid, first=number == 0)
+        invalid = plus_count(invalid, counted.criteo_invalid, first=number == 0)
+    return valid, invalid
+
+
+@dataclass(kw_only=True)
+class ExportSummary(SyncCounts):
+    """What one export read, rejected and changed: the task's XCom value (no personal data).
+
+    The counts it has of :class:`SyncCounts` are totals over the identifier types (``requests`` also
+    counts a wipe), and ``identifier_types`` holds them by type, each with its forms.
+    ``snapshot_version`` is the committed snapshot's when the export sends one list.
+    ``audience_size`` and ``match_rate`` are Criteo's statistics after the export, None while Criteo
+    has not computed them (``statistics_note`` then says so).
+    """
+
+    segment: str
+    audience_name: str
+    advertiser_id: str
+    sync_mode: str
+    dry_run: bool
+    audience_id: str | None = None
+    audience_created: bool = False
+    rows_read: int = 0
+    #: Rows of which no identifier of any type could be sent (for one type: its rejected rows).
+    rows_without_identifier: int = 0
+    audience_wiped: bool = False
+    audience_size: int | None = None
+    match_rate: float | None = None
+    statistics_note: str | None = None
+    #: Criteo's count of the audience before a mirror run, and how far it was outside what the state
+    #: allows (0: in range; None: not compared); see :class:`~airflow_provider_criteo.sync.audience.Drift`.
+    criteo_count_before: int | None = None
+    drift: int | None = None
+    identifier_types: dict[str, TypeCounts] = field(default_factory=dict)
+
+    def keep(self, members: Members) -> None:
+        """Count the distinct members of each list read."""
+        for form, group in members:
+            if len(group) or not form.optional:
+                self.identifier_types[form.name].forms[form.hashing] = FormCounts(members=len(group))
+
+    def apply(self, result: AudienceResult) -> None:
+        """Take the counts of what the sync did (or would do)."""
+        self.audience_wiped = result.wiped
+        if result.drift is not None:
+            self.criteo_count_before, self.drift = result.drift.criteo, result.drift.amount
+        for (name, hashing), done in result.by_form.items():
+            forms = self.identifier_types[name].forms
+            kept = forms[hashing].members if hashing in forms else 0
+            forms[hashing] = FormCounts(**asdict(done), members=kept)
+        for type_counts in self.identifier_types.values():
+            type_counts.add_up()
+        self.add_up()
+        self.requests += result.requests
+
+    def add_up(self) -> None:
+        """Set the totals from the counts by identifier type."""
+        by_type = self.identifier_types.values()
+        for name in (*_TOTALLED, "requests"):
+            setattr(self, name, sum(getattr(counts, name) for counts in by_type))
+        self.rejected_by_reason = reasons_of(by_type)
+        self.criteo_valid, self.criteo_invalid = _criteo_counts(by_type)
+        lists = [form for counts in by_type for form in counts.forms.values()]
+        self.snapshot_version = lists[0].snapshot_version if len(lists) == 1 else None
+
+    def as_table(self) -> str:
+        """The summary as an aligned two-column table, for the task log: the export, then its counts."""
+        values = asdict(self)
+        counted = [f.name for f in fields(SyncCounts)]
+        own = [name for name in values if name not in counted]
+        rows = {name: values[name] for name in own + counted}
+        for nested in ("rejected_by_reason", "identifier_types"):
+            del rows[nested]
+        for optional in ("statistics_note", "criteo_count_before", "drift"):
+            if rows[optional] is None:
+                del rows[optional]
+        rows.update({f"rejected: {reason}": n for reason, n in sorted(self.rejected_by_reason.items())})
+        lists = [
+            (name, hashing, form)
+            for name, c in self.identifier_types.items()
+            for hashing, form in c.forms.items()
+        ]
+        if len(lists) > 1:
+            for name, hashing, counts in lists:
+                label = name if len(self.identifier_types[name].forms) == 1 else f"{name} ({hashing})"
+                rows[label] = ", ".join(f"{getattr(counts, key)} {key}" for key in _LIST_COLUMNS)
+        width = max(map(len, rows))
+        return "\n".join(f"{key.ljust(width)}  {value}" for key, value in rows.items())
+
+
+#: What the task log's table shows of each member list.
+_LIST_COLUMNS = ("members", "added", "removed", "unchanged")

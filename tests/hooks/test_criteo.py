@@ -497,7 +497,7 @@ def test_no_secret_or_token_reaches_logs_or_errors(hook, criteo_sandbox, capfd):
         assert DEFAULT_CLIENT_SECRET not in text
         assert token not in text
     # Both are registered with Airflow's masker, so task logs show *** wherever they would appear.
-    assert redact(f"secret={DEFAULT_CLIENT_SECRET} token={token}") == "secret=*** token=***"
+    assert redact(f"client {DEFAULT_CLIENT_SECRET} token {token}") == "client *** token ***"
 
 
 def test_a_deprecated_api_version_is_reported_once(criteo_sandbox, monkeypatch, capfd):

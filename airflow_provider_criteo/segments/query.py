@@ -11,7 +11,7 @@ from airflow_provider_criteo.segments.source import DEFAULT_CHUNK_SIZE, get_sql_
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-    from airflow_provider_criteo.segments.reading import Read, ReadCounts
+    from airflow_provider_criteo.segments.reading import Read
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ class SegmentQuery:
     hash_emails: bool = True
     chunk_size: int = DEFAULT_CHUNK_SIZE
 
-    def read(self, counts: Mapping[str, ReadCounts], *, log: Any, what: str, derive: bool = False) -> Read:
+    def read(self, *, log: Any, what: str, derive: bool = False) -> Read:
         """Stream the rows and keep each type's distinct valid members (see :func:`read_identifiers`)."""
         hook = get_sql_hook(self.conn_id)
         return read_identifiers(
@@ -39,7 +39,6 @@ class SegmentQuery:
             source_query(hook, self.sql, self.table, self.columns.values()),
             self.parameters,
             self.columns,
-            counts,
             log=log,
             what=what,
             hash_emails=self.hash_emails,

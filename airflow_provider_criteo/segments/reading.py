@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections import Counter
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
 from airflow_provider_criteo.exceptions import UndecodableTextError
@@ -77,6 +77,8 @@ class Read:
     rows: int = 0
     rows_without_identifier: int = 0
     derived: Members = field(default_factory=list)
+    #: What was read of each identifier type, in the order of the columns.
+    counts: dict[str, ReadCounts] = field(default_factory=dict)
 
 
 def identifier_columns(
@@ -106,7 +108,6 @@ def read_identifiers(
     query: str,
     parameters: Mapping[str, Any] | Sequence[Any] | None,
     columns: Mapping[str, str],
-    counts: Mapping[str, ReadCounts],
     *,
     log: Any,
     what: str,
@@ -117,7 +118,7 @@ def read_identifiers(
 ) -> Read:
     """Stream the identifier ``columns`` (type -> column) and keep each type's distinct valid values.
 
-    ``counts`` (one per type) receive the counts; ``what`` names the rows in the task log. A column
+    ``what`` names the rows in the task log; ``Read.counts`` says what was read of each type. A column
     feeds one member set per form of its type (e-mails given as MD5 digests are kept apart). With
     ``derive`` (erasure), the keys other forms have of the valid values are kept in ``Read.derived``.
     A SQLite table holding TEXT that is not UTF-8 is read again, such values counted as ``not_text``.
@@ -125,15 +126,14 @@ def read_identifiers(
     kinds = [identifier_type(name, hash_emails=hash_emails, phone_region=phone_region) for name in columns]
     source = functools.partial(stream_columns, hook, query, parameters, list(columns.values()), chunk_size)
     try:
-        read, counted = _read(kinds, source(), log, derive)
+        read = _read(kinds, source(), log, derive)
     except UndecodableTextError:
         log.warning(
             "The source holds text that is not UTF-8: reading it again, counting such values as not_text."
         )
-        read, counted = _read(kinds, source(tolerant=True), log, derive)
+        read = _read(kinds, source(tolerant=True), log, derive)
+    counted = read.counts
     for kind in kinds:
-        for name in (f.name for f in fields(ReadCounts)):
-            setattr(counts[kind.name], name, getattr(counted[kind.name], name))
         distinct = sum(len(members) for form, members in read.members if form.name == kind.name)
         log.info(
             "Read %d rows of %s, %s: %d valid (%d distinct, %d given as digests), %d rejected.",
@@ -148,9 +148,7 @@ def read_identifiers(
     return read
 
 
-def _read(
-    kinds: list[IdentifierType], chunks: Iterable[list[Sequence[Any]]], log: Any, derive: bool
-) -> tuple[Read, dict[str, ReadCounts]]:
+def _read(kinds: list[IdentifierType], chunks: Iterable[list[Sequence[Any]]], log: Any, derive: bool) -> Read:
     """Read every chunk into fresh member sets and counts (frozen at the end)."""
     counts = {kind.name: ReadCounts() for kind in kinds}
     lists = [[(form, form.new_members()) for form in kind.forms] for kind in kinds]
@@ -185,8 +183,9 @@ def _read(
         rows,
         rows_without_identifier,
         [entry for forms in derived for entry in forms],
+        counts,
     )
-    return read, counts
+    return read
 
 
 def _take(

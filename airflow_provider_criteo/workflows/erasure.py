@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from airflow_provider_criteo.exceptions import CriteoPermissionError, SnapshotCorruptError
 from airflow_provider_criteo.hooks.criteo import CONTACT_LIST_READ_ONLY
-from airflow_provider_criteo.segments.reading import ReadCounts, reasons_of
+from airflow_provider_criteo.segments.reading import reasons_of
 from airflow_provider_criteo.segments.sorted_keys import union_sorted
 from airflow_provider_criteo.segments.source import get_sql_hook
 from airflow_provider_criteo.sync.protocol import hold
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from airflow_provider_criteo.identifiers.registry import IdentifierForm
     from airflow_provider_criteo.segments.member_sets import KeyedMembers
     from airflow_provider_criteo.segments.query import SegmentQuery
+    from airflow_provider_criteo.segments.reading import Read
     from airflow_provider_criteo.sync.snapshots import SnapshotStore
 
     #: One member list of the people to forget: its form, their identifiers, every key to erase of them.
@@ -69,10 +70,10 @@ class Erasure:
     def run(self) -> dict[str, Any]:
         """Forget the requested people; return what was done (counts and audience ids)."""
         advertiser = self.hook.resolve_advertiser(self.advertiser_id)
-        counts = {name: ReadCounts() for name in self.query.columns}
         store = self.store
         store.check_shared()
-        people = self._read(counts)
+        read = self.query.read(log=self.log, what="erasure requests", derive=True)
+        people = _people(read)
         managed = self._managed_audiences(advertiser, store)
         owner = self.owner
         erased: list[AudienceSegment] = []
@@ -113,7 +114,7 @@ class Erasure:
             "advertiser_id": advertiser,
             "identifiers": len(digests),
             "identifier_types": by_type,
-            "rejected_by_reason": reasons_of(counts.values()),
+            "rejected_by_reason": reasons_of(read.counts.values()),
             "audience_ids": [a.id for a in erased],
         }
         self.log.info(
@@ -189,24 +190,24 @@ class Erasure:
             audience.id, kind.wire(keys), identifier_type=kind.name, precondition=check
         )
 
-    def _read(self, counts: dict[str, ReadCounts]) -> list[_People]:
-        """The people to forget, by member list: their identifiers, and every key to erase of them.
 
-        The keys add the form earlier versions sent (phone numbers with their +) and the forms derived
-        from the values (an address's MD5, in case an export sent it so).
-        """
-        read = self.query.read(counts, log=self.log, what="erasure requests", derive=True)
-        derived = {(form.name, form.hashing): members.keys for form, members in read.derived}
-        people: list[_People] = []
-        for form, members in read.members:
-            if members.keys is None:
-                continue
-            keys = members.keys
-            for extra in (members.legacy_keys, derived.get((form.name, form.hashing))):
-                if extra is not None and len(extra):
-                    keys = union_sorted(keys, extra)
-            people.append((form, cast("KeyedMembers", members), keys))
-        return people
+def _people(read: Read) -> list[_People]:
+    """The people to forget, by member list: their identifiers, and every key to erase of them.
+
+    The keys add the form earlier versions sent (phone numbers with their +) and the forms derived
+    from the values (an address's MD5, in case an export sent it so).
+    """
+    derived = {(form.name, form.hashing): members.keys for form, members in read.derived}
+    people: list[_People] = []
+    for form, members in read.members:
+        if members.keys is None:
+            continue
+        keys = members.keys
+        for extra in (members.legacy_keys, derived.get((form.name, form.hashing))):
+            if extra is not None and len(extra):
+                keys = union_sorted(keys, extra)
+        people.append((form, cast("KeyedMembers", members), keys))
+    return people
 
 
 def _audit_digests(kind: IdentifierForm, keys: np.ndarray) -> list[str]:

@@ -22,7 +22,7 @@ from airflow_provider_criteo.workflows.preflight import (
     warn_audience_cap,
     warn_small_segment,
 )
-from airflow_provider_criteo.workflows.summary import ExportSummary, TypeCounts
+from airflow_provider_criteo.workflows.summary import ExportSummary, Statistics
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from airflow_provider_criteo.hooks.criteo import CriteoHook
     from airflow_provider_criteo.segments.query import SegmentQuery
     from airflow_provider_criteo.segments.reading import Members
+    from airflow_provider_criteo.sync.audience import AudienceResult
     from airflow_provider_criteo.sync.snapshots import SnapshotStore
 
 #: The most distinct members of one identifier type an export sends unless told otherwise.
@@ -88,31 +89,36 @@ class SegmentExport:
         options = self.options
         self._check_consent()
         self.store.check_shared()
-        summary = ExportSummary(
-            segment=options.segment,
-            audience_name=options.audience_name or options.segment,
-            advertiser_id=self.hook.resolve_advertiser(options.advertiser_id),
-            sync_mode=options.sync_mode,
-            dry_run=options.dry_run,
-        )
-        members = self._read(summary)
-        self._check_size(members)
-        check_advertiser(self.hook, summary.advertiser_id)
-        distinct = sum(len(group) for _, group in members)
+        name = options.audience_name or options.segment
+        advertiser = self.hook.resolve_advertiser(options.advertiser_id)
+        read = self.query.read(log=self.log, what=f"segment {options.segment!r}")
+        self._check_size(read.members)
+        check_advertiser(self.hook, advertiser)
+        distinct = sum(len(group) for _, group in read.members)
         warn_small_segment(options.segment, distinct, options.min_audience_size, self.log)
         tag = ownership_tag(self.run_identity["dag_id"], self.run_identity["task_id"])
         if options.dry_run:
-            self._dry_run(summary, members, tag)
+            audience_id, created, result = self._dry_run(name, advertiser, read.members, tag)
         else:
-            self._send(summary, members, tag, owner=self.owner)
-        if summary.audience_id:
-            self._statistics(summary, summary.audience_id)
+            audience_id, created, result = self._send(name, advertiser, read.members, tag)
+        summary = ExportSummary.of(
+            read,
+            result,
+            self._statistics(audience_id) if audience_id else None,
+            segment=options.segment,
+            audience_name=name,
+            advertiser_id=advertiser,
+            sync_mode=options.sync_mode,
+            dry_run=options.dry_run,
+            audience_id=audience_id,
+            audience_created=created,
+        )
         self.log.info("Criteo export of segment %r:\n%s", options.segment, summary.as_table())
-        result = asdict(summary)
+        values = asdict(summary)
         if options.history_table:
             history_hook = get_sql_hook(options.history_conn_id or self.query.conn_id)
-            append_history(history_hook, options.history_table, result, self.run_identity)
-        return result
+            append_history(history_hook, options.history_table, values, self.run_identity)
+        return values
 
     # ------------------------------------------------------------------------------------ checks
 
@@ -153,7 +159,7 @@ class SegmentExport:
         if audience.read_only:
             raise read_only_error([audience], "Nothing was sent. Export to another audience_name.")
 
-    def _statistics(self, summary: ExportSummary, audience_id: str) -> None:
+    def _statistics(self, audience_id: str) -> Statistics:
         """Criteo's size and match rate of the audience; None, with a note, while it has not computed them.
 
         The sync is done by then: statistics Criteo fails to give are noted, they do not fail the task.
@@ -161,36 +167,27 @@ class SegmentExport:
         try:
             statistics = self.hook.get_contact_list_statistics(audience_id)
         except CriteoApiError as err:
-            summary.statistics_note = f"Criteo's statistics could not be read after the export: {err}"
-            self.log.warning("%s", summary.statistics_note)
-            return
-        summary.audience_size, summary.match_rate = statistics.number_of_identifiers, statistics.match_rate
-        if summary.audience_size is None or summary.match_rate is None:
-            summary.statistics_note = (
-                "Criteo has not computed this audience's statistics yet (matching is asynchronous); the "
-                "next run reports them."
-            )
-            self.log.info("Criteo has not computed the statistics of audience %s yet.", audience_id)
-
-    # ------------------------------------------------------------------------------------ reading
-
-    def _read(self, summary: ExportSummary) -> Members:
-        """Stream the identifier columns and keep each type's distinct valid members; count the rest."""
-        summary.identifier_types = {name: TypeCounts() for name in self.query.columns}
-        what = f"segment {self.options.segment!r}"
-        read = self.query.read(summary.identifier_types, log=self.log, what=what)
-        summary.rows_read, summary.rows_without_identifier = read.rows, read.rows_without_identifier
-        summary.keep(read.members)
-        summary.add_up()
-        return read.members
+            note = f"Criteo's statistics could not be read after the export: {err}"
+            self.log.warning("%s", note)
+            return Statistics(statistics_note=note)
+        size, rate = statistics.number_of_identifiers, statistics.match_rate
+        if size is not None and rate is not None:
+            return Statistics(size, rate)
+        self.log.info("Criteo has not computed the statistics of audience %s yet.", audience_id)
+        return Statistics(
+            size,
+            rate,
+            "Criteo has not computed this audience's statistics yet (matching is asynchronous); the next "
+            "run reports them.",
+        )
 
     # ------------------------------------------------------------------------------------ sending
 
-    def _sync(self, summary: ExportSummary, audience_id: str, owner: str) -> AudienceSync:
+    def _sync(self, advertiser: str, audience_id: str, owner: str) -> AudienceSync:
         return AudienceSync(
             self.hook,
             self.store,
-            summary.advertiser_id,
+            advertiser,
             audience_id,
             owner=owner,
             policy=self.options.policy,
@@ -198,11 +195,11 @@ class SegmentExport:
             log=self.log,
         )
 
-    def _dry_run(self, summary: ExportSummary, members: Members, tag: str) -> None:
-        """Report what a real run would send, without creating or changing anything at Criteo."""
-        audience = self.hook.find_contact_list_segment(
-            summary.audience_name, advertiser_id=summary.advertiser_id
-        )
+    def _dry_run(
+        self, name: str, advertiser: str, members: Members, tag: str
+    ) -> tuple[str | None, bool, AudienceResult]:
+        """What a real run would send, found without creating or changing anything at Criteo."""
+        audience = self.hook.find_contact_list_segment(name, advertiser_id=advertiser)
         if audience is not None:
             self._check_writable(audience)
             claim(
@@ -213,25 +210,27 @@ class SegmentExport:
                 mode=self.options.sync_mode,
                 dry_run=True,
             )
-        summary.audience_id = audience.id if audience else None
-        sync = self._sync(summary, audience.id if audience else "0", owner="dry-run")
-        summary.apply(sync.preview(self.options.sync_mode, members, exists=audience is not None))
+        sync = self._sync(advertiser, audience.id if audience else "0", owner="dry-run")
+        result = sync.preview(self.options.sync_mode, members, exists=audience is not None)
         self.log.info(
             "Dry run: would add %d and remove %d members of audience %r; nothing sent.",
-            summary.added,
-            summary.removed,
-            summary.audience_name,
+            sum(done.added for done in result.by_form.values()),
+            sum(done.removed for done in result.by_form.values()),
+            name,
         )
+        return (audience.id if audience else None), False, result
 
-    def _send(self, summary: ExportSummary, members: Members, tag: str, owner: str) -> None:
-        audience, created = self._audience(summary, tag)
-        summary.audience_id, summary.audience_created = audience.id, created
-        summary.apply(self._sync(summary, audience.id, owner).run(self.options.sync_mode, members, created))
+    def _send(
+        self, name: str, advertiser: str, members: Members, tag: str
+    ) -> tuple[str, bool, AudienceResult]:
+        """Find or create the audience, and sync it to the members."""
+        audience, created = self._audience(name, advertiser, tag)
+        result = self._sync(advertiser, audience.id, self.owner).run(self.options.sync_mode, members, created)
+        return audience.id, created, result
 
-    def _audience(self, summary: ExportSummary, tag: str) -> tuple[AudienceSegment, bool]:
+    def _audience(self, name: str, advertiser: str, tag: str) -> tuple[AudienceSegment, bool]:
         """Find the audience (checking it is ours to change) or create it, tagged as ours."""
-        advertiser = summary.advertiser_id
-        audience = self.hook.find_contact_list_segment(summary.audience_name, advertiser_id=advertiser)
+        audience = self.hook.find_contact_list_segment(name, advertiser_id=advertiser)
         created = False
         if audience is None:
             warn_audience_cap(self.hook, advertiser, self.options.max_audiences, self.log)
@@ -239,7 +238,7 @@ class SegmentExport:
                 self.options.audience_description or f"Segment {self.options.segment!r}, exported by Airflow"
             )
             audience, created = self.hook.get_or_create_contact_list_segment(
-                summary.audience_name, advertiser_id=advertiser, description=tagged(description, tag)
+                name, advertiser_id=advertiser, description=tagged(description, tag)
             )
         if not created:
             self._check_writable(audience)

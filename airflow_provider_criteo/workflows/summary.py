@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from airflow_provider_criteo.client.resources import plus_count
 from airflow_provider_criteo.segments.reading import ReadCounts, reasons_of
@@ -14,7 +14,7 @@ from airflow_provider_criteo.sync.audience import (
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from airflow_provider_criteo.segments.reading import Members
+    from airflow_provider_criteo.segments.reading import Members, Read
     from airflow_provider_criteo.sync.audience import AudienceResult
 
 
@@ -41,14 +41,19 @@ class TypeCounts(SyncCounts):
     #: By form (``"sha256"``; ``"md5"`` for e-mails given as MD5 digests; ``"none"``), each a list of its own.
     forms: dict[str, FormCounts] = field(default_factory=dict)
 
-    def add_up(self) -> None:
-        """Set the type's sync counts from its forms'."""
-        forms = self.forms.values()
-        for name in _FORM_TOTALLED:
-            setattr(self, name, sum(getattr(counts, name) for counts in forms))
-        self.criteo_valid, self.criteo_invalid = _criteo_counts(forms)
-        versions = [counts.snapshot_version for counts in forms]
-        self.snapshot_version = versions[0] if len(versions) == 1 else None
+    @classmethod
+    def of(cls, read: ReadCounts, forms: dict[str, FormCounts]) -> TypeCounts:
+        """A type's counts: what was read of it, and the sync counts of its lists added up."""
+        valid, invalid = _criteo_counts(forms.values())
+        versions = [counts.snapshot_version for counts in forms.values()]
+        return cls(
+            **asdict(read),
+            **{name: sum(getattr(counts, name) for counts in forms.values()) for name in _FORM_TOTALLED},
+            criteo_valid=valid,
+            criteo_invalid=invalid,
+            snapshot_version=versions[0] if len(versions) == 1 else None,
+            forms=forms,
+        )
 
 
 #: The counts of :class:`FormCounts` that a type adds up over its forms.
@@ -99,35 +104,37 @@ class ExportSummary(SyncCounts):
     drift: int | None = None
     identifier_types: dict[str, TypeCounts] = field(default_factory=dict)
 
-    def keep(self, members: Members) -> None:
-        """Count the distinct members of each list read."""
-        for form, group in members:
-            if len(group) or not form.optional:
-                self.identifier_types[form.name].forms[form.hashing] = FormCounts(members=len(group))
+    @classmethod
+    def of(
+        cls, read: Read, result: AudienceResult, statistics: Statistics | None = None, **export: Any
+    ) -> ExportSummary:
+        """The summary of an export: what it read, what the sync did (or would do), Criteo's statistics.
 
-    def apply(self, result: AudienceResult) -> None:
-        """Take the counts of what the sync did (or would do)."""
-        self.audience_wiped = result.wiped
-        if result.drift is not None:
-            self.criteo_count_before, self.drift = result.drift.criteo, result.drift.amount
-        for (name, hashing), done in result.by_form.items():
-            forms = self.identifier_types[name].forms
-            kept = forms[hashing].members if hashing in forms else 0
-            forms[hashing] = FormCounts(**asdict(done), members=kept)
-        for type_counts in self.identifier_types.values():
-            type_counts.add_up()
-        self.add_up()
-        self.requests += result.requests
-
-    def add_up(self) -> None:
-        """Set the totals from the counts by identifier type."""
-        by_type = self.identifier_types.values()
-        for name in (*_TOTALLED, "requests"):
-            setattr(self, name, sum(getattr(counts, name) for counts in by_type))
-        self.rejected_by_reason = reasons_of(by_type)
-        self.criteo_valid, self.criteo_invalid = _criteo_counts(by_type)
-        lists = [form for counts in by_type for form in counts.forms.values()]
-        self.snapshot_version = lists[0].snapshot_version if len(lists) == 1 else None
+        ``export`` names the export (``segment``, ``audience_name``, ``advertiser_id``, ``sync_mode``,
+        ``dry_run``, ``audience_id``, ``audience_created``).
+        """
+        forms = _form_counts(read.members, result)
+        by_type = {name: TypeCounts.of(counted, forms.get(name, {})) for name, counted in read.counts.items()}
+        types = by_type.values()
+        lists = [form for counts in types for form in counts.forms.values()]
+        valid, invalid = _criteo_counts(types)
+        drift = result.drift
+        return cls(
+            **export,
+            **{name: sum(getattr(counts, name) for counts in types) for name in _TOTALLED},
+            requests=sum(counts.requests for counts in types) + result.requests,
+            rejected_by_reason=reasons_of(types),
+            criteo_valid=valid,
+            criteo_invalid=invalid,
+            snapshot_version=lists[0].snapshot_version if len(lists) == 1 else None,
+            rows_read=read.rows,
+            rows_without_identifier=read.rows_without_identifier,
+            audience_wiped=result.wiped,
+            criteo_count_before=drift.criteo if drift is not None else None,
+            drift=drift.amount if drift is not None else None,
+            identifier_types=by_type,
+            **asdict(statistics or Statistics()),
+        )
 
     def as_table(self) -> str:
         """The summary as an aligned two-column table, for the task log: the export, then its counts."""
@@ -156,3 +163,30 @@ class ExportSummary(SyncCounts):
 
 #: What the task log's table shows of each member list.
 _LIST_COLUMNS = ("members", "added", "removed", "unchanged")
+
+
+@dataclass(frozen=True)
+class Statistics:
+    """Criteo's size and match rate of an audience after an export; None, with a note, when not given."""
+
+    audience_size: int | None = None
+    match_rate: float | None = None
+    statistics_note: str | None = None
+
+
+def _form_counts(members: Members, result: AudienceResult) -> dict[str, dict[str, FormCounts]]:
+    """Each list's counts, by type and form: its distinct members read, and what the sync did with it.
+
+    The lists read come first (an optional one only when it has members), then those only the sync
+    touched (a list with history and no members any more).
+    """
+    sizes = {
+        (form.name, form.hashing): len(group) for form, group in members if len(group) or not form.optional
+    }
+    by_type: dict[str, dict[str, FormCounts]] = {}
+    for name, hashing in [*sizes, *(key for key in result.by_form if key not in sizes)]:
+        done = result.by_form.get((name, hashing), SyncResult())
+        by_type.setdefault(name, {})[hashing] = FormCounts(
+            **asdict(done), members=sizes.get((name, hashing), 0)
+        )
+    return by_type

@@ -266,8 +266,8 @@ class AudienceSync:
         for key in others:
             try:
                 other = peek(self.store, key)
-            except CriteoStateError:
-                return None  # its state is damaged: nothing to compare with
+            except (CriteoStateError, FileNotFoundError):
+                return None  # damaged, or a file a run removed while it was read: nothing to compare with
             planned[key] = (other.snapshot, other.intents)
         low: int | None = 0
         high = 0

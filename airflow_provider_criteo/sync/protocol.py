@@ -35,6 +35,7 @@ import numpy as np
 
 from airflow_provider_criteo.exceptions import (
     AudienceLockedError,
+    CriteoConfigurationError,
     LeaseLostError,
     SnapshotConflictError,
     SnapshotCorruptError,
@@ -55,6 +56,9 @@ KEEP_VERSIONS = 2
 KEEP_FENCES = 4
 #: Commits that fold another run's intent before it is retired.
 FOLDS_TO_RETIRE = 2
+#: Retired intent names a commit carries forward from the one before (so that a run taken over between
+#: its commit and the deletion of its intent does not leave an "intent missing" behind).
+RETIRED_REMEMBERED = 256
 LEGACY_LOCK = "lock"
 
 
@@ -120,7 +124,8 @@ class History:
 
     ``damaged`` names the state files a run starting the list over could not read (they are retired);
     ``version`` is the newest version the list is known at, read or not (the next commit's base);
-    ``retired`` names the intents the newest commit retired (their files may be gone: that is no damage).
+    ``retired`` names the intents the newest commit and those before it retired (their files may be gone,
+    or not yet: either way they are accounted for in the snapshot, and not read again).
     """
 
     snapshot: Snapshot | None
@@ -148,6 +153,7 @@ class ListLease:
         self._writing = threading.Lock()
         self._beat = time.monotonic()
         self._failure: BaseException | None = None
+        self._retired_before: tuple[str, ...] = ()
         self._stop = threading.Event()
         self._heartbeat = threading.Thread(target=self._renew, name="criteo-lease-heartbeat", daemon=True)
         self._heartbeat.start()
@@ -221,10 +227,12 @@ class ListLease:
             )
 
     def _write_fence(self) -> None:
+        """Write this run's fence; and 0.1's lock, unless a newer fence took the list over meanwhile."""
         with self._writing:
             self.fence.heartbeat = time.time()
             self.store.write_atomic(self.key, fence_name(self.fence.token), self.fence.to_bytes())
-            self.store.write_atomic(self.key, LEGACY_LOCK, _legacy_lock(self.owner))
+            if fence_tokens(self.store.names(self.key))[-1:] == [self.fence.token]:
+                self.store.write_atomic(self.key, LEGACY_LOCK, _legacy_lock(self.owner))
             self._beat = time.monotonic()
 
     def _renew(self) -> None:
@@ -286,6 +294,7 @@ class ListLease:
         the list over; an intent on disk the fence does not name (a run died recording it) is folded in.
         """
         history = read_history(self.store, self.key, self.fence, starting_over=self.starting_over)
+        self._retired_before = history.retired
         with self._writing:
             for name in history.retired:
                 self.fence.intents.pop(name, None)
@@ -324,7 +333,8 @@ class ListLease:
         with self._writing:
             gone = [*retire, *([own_intent] if own_intent else [])]
             gone += [name for name in folded if self.fence.intents.get(name, -1) + 1 >= FOLDS_TO_RETIRE]
-        meta: dict[str, Any] = {"committed_at": time.time(), "retired": sorted(set(gone))}
+        remembered = [name for name in self._retired_before if name not in gone][-RETIRED_REMEMBERED:]
+        meta: dict[str, Any] = {"committed_at": time.time(), "retired": [*remembered, *sorted(set(gone))]}
         if encoding is not None:
             meta["encoding"] = encoding
         if refused is not None:
@@ -351,9 +361,11 @@ class ListLease:
         return version
 
     def forget(self, keys: np.ndarray, history: History) -> None:
-        """Remove erased people's keys from the list's snapshot and intents (after Criteo removed them).
+        """Remove erased people's keys from the list's snapshot, and from what intents may have removed.
 
-        ``history`` is this lease's :meth:`history`, read before the people were removed at Criteo.
+        Run after Criteo removed them; ``history`` is this lease's :meth:`history`, read before. The
+        intents' adds stay: a late request of their run may still add the people, and the next mirror
+        run then removes them again.
         """
         if history.snapshot is not None:
             kept = np.setdiff1d(history.snapshot.digests, keys, assume_unique=True)
@@ -363,11 +375,10 @@ class ListLease:
                 encoding=history.snapshot.encoding,
                 refused=history.snapshot.refused,
             )
-        for intent in history.intents:
+        for intent in history.intents:  # its adds stay: a late request of that run may still add them
             self.check()
-            adds = np.setdiff1d(intent.adds, keys, assume_unique=True)
             removes = np.setdiff1d(intent.removes, keys, assume_unique=True)
-            self.store.write_atomic(self.key, intent.name, encode({"adds": adds, "removes": removes}))
+            self.store.write_atomic(self.key, intent.name, encode({"adds": intent.adds, "removes": removes}))
 
 
 def read_history(
@@ -404,8 +415,8 @@ def read_history(
     retired = snapshot.retired if snapshot is not None else ()
     listed = fence.intents if fence is not None else {}
     for name in sorted({*listed, *store.intent_names(names)}):
-        if name not in names and name in retired:
-            continue  # a commit retired it after this fence was written
+        if name in retired:
+            continue  # a commit after this fence folded it in; its file may not be deleted yet
         if name not in names:
             damage(
                 name,
@@ -450,7 +461,12 @@ def lease_seconds() -> float:
     """How long a lease lasts without a heartbeat: ``[criteo] lease_seconds``, else 300 seconds."""
     from airflow.configuration import conf
 
-    return conf.getfloat("criteo", "lease_seconds", fallback=DEFAULT_LEASE_SECONDS)
+    seconds = conf.getfloat("criteo", "lease_seconds", fallback=DEFAULT_LEASE_SECONDS)
+    if not seconds > 0:  # NaN too
+        raise CriteoConfigurationError(
+            f"[criteo] lease_seconds must be a positive number of seconds, not {seconds}. Nothing was sent."
+        )
+    return seconds
 
 
 @contextlib.contextmanager

@@ -127,15 +127,25 @@ def encode(sections: dict[str, np.ndarray], **meta: Any) -> bytes:
     return b"".join([*parts, checksum.digest()])
 
 
-def decode(data: bytes, where: str) -> dict[str, np.ndarray]:
-    """Read the key arrays :func:`encode` wrote, refusing anything damaged."""
-    return decode_with_header(data, where)[0]
+def decode(data: bytes, where: str, *required: str) -> dict[str, np.ndarray]:
+    """Read the key arrays :func:`encode` wrote, refusing anything damaged or lacking a ``required`` one."""
+    return decode_with_header(data, where, *required)[0]
 
 
-def decode_with_header(data: bytes, where: str) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    """Read what :func:`encode` wrote, the key arrays and the header; any damage is a SnapshotCorruptError."""
+def decode_with_header(
+    data: bytes, where: str, *required: str
+) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Read what :func:`encode` wrote, the key arrays and the header; any damage is a SnapshotCorruptError.
+
+    So is a file whose checksum holds but that lacks a ``required`` section (another kind of state file
+    copied over it).
+    """
     try:
-        return _decode(data)
+        sections, header = _decode(data)
+        missing = [name for name in required if name not in sections]
+        if missing:
+            raise ValueError(f"no {', '.join(missing)} section")
+        return sections, header
     except (ValueError, KeyError, TypeError, AttributeError, OverflowError) as err:
         raise SnapshotCorruptError(f"State file {where} is damaged ({err}). {SAFE_REPAIR}") from None
 
@@ -180,7 +190,7 @@ def _parts(view: memoryview, start: int) -> tuple[dict[str, Any], memoryview]:
 
 def snapshot_from_file(data: bytes, where: str, version: int) -> Snapshot:
     """A committed snapshot, with what its header records."""
-    sections, header = decode_with_header(data, where)
+    sections, header = decode_with_header(data, where, "members")
     encoding, committed_at, refused, retired = (
         header.get("encoding"),
         header.get("committed_at"),
@@ -286,7 +296,7 @@ class SnapshotStore:
 
     def read_intent(self, key: SnapshotKey, name: str) -> Intent:
         """One intent file."""
-        sections = decode(self.read(key, name), f"{self.root.joinpath(*key.parts)}/{name}")
+        sections = decode(self.read(key, name), f"{self.root.joinpath(*key.parts)}/{name}", "adds", "removes")
         return Intent(name, sections["adds"], sections["removes"])
 
     def has_history(self, key: SnapshotKey) -> bool:

@@ -9,7 +9,12 @@ import hashlib
 import json
 from typing import TYPE_CHECKING, Any, cast
 
-from airflow_provider_criteo.exceptions import CriteoPermissionError, SnapshotCorruptError
+from airflow_provider_criteo.exceptions import (
+    AudienceLockedError,
+    CriteoPermissionError,
+    LeaseLostError,
+    SnapshotCorruptError,
+)
 from airflow_provider_criteo.hooks.criteo import CONTACT_LIST_READ_ONLY
 from airflow_provider_criteo.segments.reading import reasons_of
 from airflow_provider_criteo.segments.sorted_keys import union_sorted
@@ -78,6 +83,7 @@ class Erasure:
         owner = self.owner
         erased: list[AudienceSegment] = []
         damaged: list[str] = []
+        busy: list[str] = []
         read_only = [audience for audience in managed if audience.read_only]
         for audience in managed:
             if audience.read_only:
@@ -88,6 +94,9 @@ class Erasure:
                 if CONTACT_LIST_READ_ONLY not in err.codes:
                     raise
                 read_only.append(audience)
+                continue
+            except (AudienceLockedError, LeaseLostError) as err:  # an export holds it: erase the others
+                busy.append(f"audience {audience.name!r} (id {audience.id}): {type(err).__name__}")
                 continue
             if problem:
                 damaged.append(problem)
@@ -124,12 +133,19 @@ class Erasure:
             advertiser,
             self.audit_table,
         )
+        also = "".join(
+            f" Also, {report}" for report in (_busy_report(busy), _damage_report(damaged)) if report
+        )
         if read_only:
             raise read_only_error(
                 read_only,
                 "The people could not be removed from it. Every other managed audience was erased and "
-                "audited; ask Criteo, or the partner that maintains the list, to remove them."
-                + (f" Also, {_damage_report(damaged)}" if damaged else ""),
+                "audited; ask Criteo, or the partner that maintains the list, to remove them." + also,
+            )
+        if busy:
+            damage = f" Also, {_damage_report(damaged)}" if damaged else ""
+            raise AudienceLockedError(
+                f"The people were removed and audited, but {_busy_report(busy)}.{damage}"
             )
         if damaged:
             raise SnapshotCorruptError(f"The people were removed and audited, but {_damage_report(damaged)}")
@@ -217,8 +233,20 @@ def _audit_digests(kind: IdentifierForm, keys: np.ndarray) -> list[str]:
     return [hashlib.sha256(value.encode()).hexdigest() for value in kind.identifiers(keys)]
 
 
+def _busy_report(busy: Sequence[str]) -> str:
+    """The audiences another run held, which the erasure left for its next run ("" when none)."""
+    if not busy:
+        return ""
+    return (
+        "not from these audiences, which another run held: run the erasure again once it is done (erasing "
+        "twice is harmless): " + "; ".join(busy)
+    )
+
+
 def _damage_report(damaged: Sequence[str]) -> str:
-    """What the erasure could not update of audiences whose mirror state is damaged."""
+    """What the erasure could not update of audiences whose mirror state is damaged ("" when none)."""
+    if not damaged:
+        return ""
     return (
         "their erasure from the mirror state of these audiences waits for its repair (the people are "
         "gone at Criteo; an export of the audience refuses to run meanwhile): " + "; ".join(damaged)

@@ -7,12 +7,16 @@ from contextlib import closing
 
 import pytest
 
-from airflow_provider_criteo.exceptions import CriteoConfigurationError, SnapshotCorruptError
+from airflow_provider_criteo.exceptions import (
+    AudienceLockedError,
+    CriteoConfigurationError,
+    SnapshotCorruptError,
+)
 from airflow_provider_criteo.hooks.criteo import CriteoHook
 from airflow_provider_criteo.operators.erase import CriteoEraseOperator
 from airflow_provider_criteo.operators.segment_export import SegmentExportOperator
 from airflow_provider_criteo.sandbox import DEFAULT_ADVERTISER_ID
-from airflow_provider_criteo.sync.protocol import peek
+from airflow_provider_criteo.sync.protocol import hold, peek
 from airflow_provider_criteo.sync.snapshots import SnapshotKey, SnapshotStore
 
 
@@ -270,3 +274,25 @@ def test_damaged_state_does_not_keep_people_in_an_audience(sqlite_warehouse, cri
     with closing(sqlite_warehouse.connect()) as db:
         ((audiences, digests),) = db.execute("SELECT audiences, digests FROM erasure_audit")
     assert (audiences, json.loads(digests)) == (2, [sha(PEOPLE[0])])
+
+
+def test_an_audience_another_run_holds_does_not_stop_the_others_or_the_audit(
+    sqlite_warehouse, criteo_sandbox, exported
+):
+    store = SnapshotStore.from_config()
+    held = SnapshotKey(DEFAULT_ADVERTISER_ID, exported["churn"])
+    busy = rf"another run held: .*'churn' \(id {exported['churn']}\)"
+    with hold(store, [held], "criteo/manual__9/export/-1"), pytest.raises(AudienceLockedError, match=busy):
+        erase(sqlite_warehouse, PEOPLE[0])
+    assert sha(PEOPLE[0]) not in criteo_sandbox.members(exported["vip"])
+    assert sha(PEOPLE[0]) in criteo_sandbox.members(exported["churn"])  # for the erasure's next run
+    with closing(sqlite_warehouse.connect()) as db:
+        ((audience_ids,),) = db.execute("SELECT audience_ids FROM erasure_audit")
+    assert audience_ids == exported["vip"]
+    CriteoEraseOperator(
+        task_id="erase",
+        sql_conn_id=sqlite_warehouse.conn_id,
+        table="erasure_requests",
+        audit_table="erasure_audit",
+    ).execute(context={})
+    assert sha(PEOPLE[0]) not in criteo_sandbox.members(exported["churn"])

@@ -27,6 +27,7 @@ from airflow_provider_criteo.exceptions import (
     SnapshotCorruptError,
 )
 from airflow_provider_criteo.hooks.criteo import CriteoHook
+from airflow_provider_criteo.operators.erase import CriteoEraseOperator
 from airflow_provider_criteo.sandbox import DEFAULT_ADVERTISER_ID
 from airflow_provider_criteo.sync.protocol import peek
 from airflow_provider_criteo.sync.snapshots import SnapshotKey, SnapshotStore
@@ -34,6 +35,7 @@ from tests.helpers import segment_export, sha
 
 MEMBERS = [f"member{i}@example.com" for i in range(40)]
 TI = SimpleNamespace(dag_id="criteo", run_id="scheduled__1", task_id="export", map_index=0)
+OTHER_RUN = SimpleNamespace(dag_id="criteo", run_id="scheduled__2", task_id="export", map_index=0)
 
 
 @pytest.fixture
@@ -87,6 +89,21 @@ def start_first_try(warehouse) -> tuple[threading.Thread, dict[str, object]]:
     return thread, outcome
 
 
+def hold_back_first_try(monkeypatch) -> tuple[threading.Event, threading.Event]:
+    """Hold the first try's amendments after their lease check passed: set, then wait to ``land``."""
+    on_its_way, land = threading.Event(), threading.Event()
+    attempt = CriteoHook._attempt
+
+    def held_back(self, method, endpoint, params, payload, headers, budget):
+        if threading.current_thread().name == "first-try" and method == "PATCH":
+            on_its_way.set()
+            land.wait(30)
+        return attempt(self, method, endpoint, params, payload, headers, budget)
+
+    monkeypatch.setattr(CriteoHook, "_attempt", held_back)
+    return on_its_way, land
+
+
 # --- 1. overlapping tries ------------------------------------------------------------------------------
 
 
@@ -120,16 +137,7 @@ def test_a_request_of_a_fenced_out_try_that_lands_after_the_retry_committed_is_h
     export(segment).execute(context={"ti": TI})
     late = "late@example.com"
     set_members(segment, [*MEMBERS, late])
-    on_its_way, land = threading.Event(), threading.Event()
-    attempt = CriteoHook._attempt
-
-    def held_back(self, method, endpoint, params, payload, headers, budget):
-        if threading.current_thread().name == "first-try" and method == "PATCH":
-            on_its_way.set()
-            land.wait(30)
-        return attempt(self, method, endpoint, params, payload, headers, budget)
-
-    monkeypatch.setattr(CriteoHook, "_attempt", held_back)
+    on_its_way, land = hold_back_first_try(monkeypatch)
     thread, outcome = start_first_try(segment)
     assert on_its_way.wait(30)
     set_members(segment, MEMBERS)  # the late member left before the retry
@@ -140,6 +148,62 @@ def test_a_request_of_a_fenced_out_try_that_lands_after_the_retry_committed_is_h
     assert sha(late) in audience(criteo_sandbox)
     export(segment).execute(context={"ti": TI})  # the next ordinary run
     assert audience(criteo_sandbox) == {sha(a) for a in MEMBERS}
+
+
+def test_an_erasure_keeps_what_a_fenced_out_try_may_still_add(
+    segment, criteo_conn, criteo_sandbox, monkeypatch
+):
+    """A person who withdrew consent, erased while a fenced-out try's add of them is on its way."""
+    export(segment).execute(context={"ti": TI})
+    withdrew = "withdrew@example.com"
+    set_members(segment, [*MEMBERS, withdrew])
+    on_its_way, land = hold_back_first_try(monkeypatch)
+    thread, outcome = start_first_try(segment)
+    assert on_its_way.wait(30)
+    set_members(segment, MEMBERS)
+    export(segment).execute(context={"ti": TI})  # the retry: fences the try out, folds its intent once
+    segment.execute("CREATE TABLE erasure_requests (email TEXT)")
+    segment.execute(f"INSERT INTO erasure_requests VALUES ('{withdrew}')")
+    CriteoEraseOperator(
+        task_id="erase", sql_conn_id=segment.conn_id, table="erasure_requests", audit_table="erasure_audit"
+    ).execute(context={})
+    land.set()  # the try's add of the erased person reaches Criteo only now
+    thread.join()
+    assert isinstance(outcome["first"], LeaseLostError), outcome
+    assert sha(withdrew) in audience(criteo_sandbox)
+    export(segment).execute(context={"ti": OTHER_RUN})  # the next ordinary run
+    assert audience(criteo_sandbox) == {sha(a) for a in MEMBERS}
+
+
+def test_a_takeover_between_a_commit_and_its_intent_deletion_leaves_no_false_damage(
+    segment, criteo_conn, criteo_sandbox, monkeypatch
+):
+    """The try committed, then paused (a slow fsync, a GC pause) before it deleted its intent; its retry
+    took over meanwhile. Neither a false "intent missing" nor a lock file rewritten by the fenced-out
+    try may keep the next runs out."""
+    export(segment).execute(context={"ti": TI})
+    set_members(segment, MEMBERS[5:])
+    committed, go_on = threading.Event(), threading.Event()
+    create = SnapshotStore.create_exclusive
+
+    def paused_after_commit(self, key, name, data):
+        made = create(self, key, name, data)
+        if threading.current_thread().name == "first-try" and name.startswith("v") and made:
+            committed.set()
+            go_on.wait(30)
+        return made
+
+    monkeypatch.setattr(SnapshotStore, "create_exclusive", paused_after_commit)
+    thread, _ = start_first_try(segment)
+    assert committed.wait(30)
+    set_members(segment, MEMBERS[6:])
+    export(segment).execute(context={"ti": TI})  # the retry
+    go_on.set()
+    thread.join()
+    export(segment).execute(context={"ti": OTHER_RUN})  # not locked out by 0.1's lock file
+    set_members(segment, MEMBERS[7:])
+    export(segment).execute(context={"ti": TI})  # and no intent reported missing
+    assert audience(criteo_sandbox) == {sha(a) for a in MEMBERS[7:]}
 
 
 PAUSED_EXPORT = textwrap.dedent(

@@ -12,6 +12,7 @@ import pytest
 
 from airflow_provider_criteo.exceptions import (
     AudienceLockedError,
+    CriteoConfigurationError,
     LeaseLostError,
     SnapshotConflictError,
     SnapshotCorruptError,
@@ -150,19 +151,18 @@ def test_an_intent_a_run_died_writing_down_is_still_folded(store):
         assert [i.name for i in leases[KEY].history().intents] == ["intent-00000000000000000001-dead.snap"]
 
 
-def test_forget_removes_keys_from_the_snapshot_and_intents(store):
+def test_forget_removes_keys_from_the_snapshot_and_what_intents_may_have_removed(store):
     commit(store, digests(5))
     with hold(store, [KEY], RUN_1) as leases:
-        leases[KEY].record_intent(digests(3, offset=3), digests(2))
+        leases[KEY].record_intent(digests(3, offset=3), digests(2, offset=2))
     with hold(store, [KEY], "dag/run/erase/-1") as leases:
         leases[KEY].forget(digests(1, offset=3), leases[KEY].history())
     history = peek(store, KEY)
     assert history.snapshot.digests.tobytes() == np.setdiff1d(digests(5), digests(1, offset=3)).tobytes()
     (intent,) = history.intents
-    assert (intent.adds.tobytes(), intent.removes.tobytes()) == (
-        digests(2, offset=4).tobytes(),
-        digests(2).tobytes(),
-    )
+    # Its adds stay: a late request of that run may still add the person, whom the next run then removes.
+    assert intent.adds.tobytes() == digests(3, offset=3).tobytes()
+    assert intent.removes.tobytes() == digests(1, offset=2).tobytes()
 
 
 # --- leases --------------------------------------------------------------------------------------------
@@ -289,3 +289,42 @@ def test_two_runs_racing_for_one_lease_cannot_both_win(store):
         thread.join()
     assert sum(isinstance(o, str) for o in outcomes) == 1
     assert all(isinstance(o, str | AudienceLockedError) for o in outcomes), outcomes
+
+
+def test_a_state_file_of_another_kind_copied_over_a_snapshot_is_damage_not_a_crash(store):
+    commit(store, digests(3))
+    store.write_atomic(KEY, "v00000002.snap", encode({"adds": digests(1), "removes": digests(0)}))
+    with (
+        pytest.raises(SnapshotCorruptError, match=r"damaged \(no members section\)"),
+        hold(store, [KEY], RUN_2) as leases,
+    ):
+        leases[KEY].history()
+    with hold(store, [KEY], RUN_2, starting_over=True) as leases:
+        assert leases[KEY].history().damaged == ("v00000002.snap",)
+
+
+def test_an_intent_a_commit_retired_is_not_read_again_before_or_after_its_file_goes(store):
+    """A try committed, then paused before deleting its intent; the retry took over in between."""
+    with hold(store, [KEY], RUN_1) as first_try:
+        name = first_try[KEY].record_intent(digests(3), digests(0))
+        first_try[KEY].commit(digests(3), expected_version=None, own_intent=name)
+    store.write_atomic(KEY, name, encode({"adds": digests(3), "removes": digests(0)}))  # not deleted yet
+    with hold(store, [KEY], RUN_1) as retry:
+        history = retry[KEY].history()
+        assert history.intents == []  # retired by version 1, whose members account for it
+        retry[KEY].commit(digests(4), expected_version=history.version)
+    store.remove(KEY, name)  # the paused try resumes and deletes it
+    with hold(store, [KEY], RUN_2) as leases:
+        history = leases[KEY].history()  # version 2 carried version 1's retired names forward
+        assert (history.snapshot.version, history.intents) == (2, [])
+
+
+@pytest.mark.parametrize("seconds", ["0", "-5", "nan"])
+def test_a_lease_that_is_not_a_positive_duration_is_refused(store, monkeypatch, seconds):
+    monkeypatch.setenv("AIRFLOW__CRITEO__LEASE_SECONDS", seconds)
+    with (
+        pytest.raises(CriteoConfigurationError, match="lease_seconds must be a positive number"),
+        hold(store, [KEY], RUN_1),
+    ):
+        pass
+    assert store.names(KEY) == []

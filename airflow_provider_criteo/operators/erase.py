@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_criteo.defaults import DEFAULT_CONN_ID
 from airflow_provider_criteo.operators.base import CriteoSqlOperator
 from airflow_provider_criteo.segments.reading import identifier_columns as identifier_columns_of
 from airflow_provider_criteo.workflows.erasure import Erasure
@@ -54,36 +53,16 @@ class CriteoEraseOperator(CriteoSqlOperator):
     def __init__(
         self,
         *,
-        sql_conn_id: str,
         audit_table: str,
-        sql: str | None = None,
-        table: str | None = None,
-        parameters: Mapping[str, Any] | Sequence[Any] | None = None,
         identifier_column: str = "email",
         identifier_columns: Mapping[str, str] | None = None,
-        phone_region: str | None = None,
-        phone_country_code: str | None = None,
         audit_conn_id: str | None = None,
-        criteo_conn_id: str = DEFAULT_CONN_ID,
-        advertiser_id: str | None = None,
-        snapshot_location: str | None = None,
-        hook_params: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(
-            sql_conn_id=sql_conn_id,
             identifier_columns=identifier_columns_of(
                 identifier_column, identifier_columns, column_parameter="identifier_column"
             ),
-            sql=sql,
-            table=table,
-            parameters=parameters,
-            phone_region=phone_region,
-            phone_country_code=phone_country_code,
-            criteo_conn_id=criteo_conn_id,
-            advertiser_id=advertiser_id,
-            snapshot_location=snapshot_location,
-            hook_params=hook_params,
             **kwargs,
         )
         self.identifier_column = identifier_column

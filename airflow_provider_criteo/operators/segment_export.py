@@ -5,11 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_criteo.client.resources import MAX_IDENTIFIERS_PER_REQUEST
-from airflow_provider_criteo.defaults import DEFAULT_CONN_ID
 from airflow_provider_criteo.exceptions import CriteoConfigurationError
 from airflow_provider_criteo.operators.base import CriteoSqlOperator
 from airflow_provider_criteo.segments.reading import identifier_columns as identifier_columns_of
-from airflow_provider_criteo.segments.source import DEFAULT_CHUNK_SIZE
 from airflow_provider_criteo.sync.audience import (
     SyncPolicy,
 )
@@ -131,30 +129,19 @@ class SegmentExportOperator(CriteoSqlOperator):
         self,
         *,
         segment: str,
-        sql_conn_id: str,
-        sql: str | None = None,
-        table: str | None = None,
-        parameters: Mapping[str, Any] | Sequence[Any] | None = None,
         email_column: str = "email",
         identifier_columns: Mapping[str, str] | None = None,
-        phone_region: str | None = None,
-        phone_country_code: str | None = None,
-        criteo_conn_id: str = DEFAULT_CONN_ID,
-        advertiser_id: str | None = None,
         audience_name: str | None = None,
         audience_description: str | None = None,
         sync_mode: str = SyncMode.MIRROR.value,
         hash_emails: bool = True,
         max_profiles: int | None = DEFAULT_MAX_PROFILES,
         dry_run: bool = False,
-        chunk_size: int = DEFAULT_CHUNK_SIZE,
-        snapshot_location: str | None = None,
         on_missing_state: str = OnMissingState.REPLACE.value,
         on_drift: str = OnDrift.WARN.value,
         max_removal_fraction: float = DEFAULT_MAX_REMOVAL_FRACTION,
         allow_large_removal: bool = False,
         batch_size: int = MAX_IDENTIFIERS_PER_REQUEST,
-        hook_params: dict[str, Any] | None = None,
         adopt_existing_audience: bool = False,
         history_table: str | None = None,
         history_conn_id: str | None = None,
@@ -181,18 +168,7 @@ class SegmentExportOperator(CriteoSqlOperator):
                 "address would mean sending it in plain. Use sync_mode='replace' to send plain addresses."
             )
         super().__init__(
-            sql_conn_id=sql_conn_id,
             identifier_columns=columns,
-            sql=sql,
-            table=table,
-            parameters=parameters,
-            phone_region=phone_region,
-            phone_country_code=phone_country_code,
-            criteo_conn_id=criteo_conn_id,
-            advertiser_id=advertiser_id,
-            snapshot_location=snapshot_location,
-            hook_params=hook_params,
-            chunk_size=chunk_size,
             **kwargs,
         )
         self.segment = segment

@@ -23,9 +23,10 @@ from airflow_provider_criteo.sync.protocol import hold
 from airflow_provider_criteo.sync.snapshots import SnapshotKey
 from airflow_provider_criteo.workflows.history import AUDIT_COLUMNS, append_record, now
 from airflow_provider_criteo.workflows.ownership import is_managed, read_only_error
+from airflow_provider_criteo.workflows.workflow import Workflow
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping, Sequence
+    from collections.abc import Callable, Sequence
 
     import numpy as np
 
@@ -41,12 +42,10 @@ if TYPE_CHECKING:
     _People = tuple[IdentifierForm, KeyedMembers, np.ndarray]
 
 
-class Erasure:
+class Erasure(Workflow):
     """One erasure run: the people ``query`` names, removed from every managed audience of the advertiser.
 
     :param audit_table: the table receiving the run's audit row (in ``audit_conn_id``, else the query's).
-    :param run: the Airflow run it belongs to (``dag_id``, ``run_id``, ``task_id``, ...), for the audit row.
-    :param owner: the lease owner (the task instance).
     """
 
     def __init__(
@@ -58,19 +57,12 @@ class Erasure:
         audit_table: str,
         audit_conn_id: str | None = None,
         advertiser_id: str | None = None,
-        run: Mapping[str, str],
-        owner: str,
-        log: Any,
+        **run: Any,
     ) -> None:
-        self.hook = hook
-        self.query = query
-        self.store = store
+        super().__init__(hook, query, store, **run)
         self.audit_table = audit_table
         self.audit_conn_id = audit_conn_id
         self.advertiser_id = advertiser_id
-        self.run_identity = dict(run)
-        self.owner = owner
-        self.log = log
 
     def run(self) -> dict[str, Any]:
         """Forget the requested people; return what was done (counts and audience ids)."""

@@ -23,10 +23,9 @@ from airflow_provider_criteo.workflows.preflight import (
     warn_small_segment,
 )
 from airflow_provider_criteo.workflows.summary import ExportSummary, Statistics
+from airflow_provider_criteo.workflows.workflow import Workflow
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
-
     from airflow_provider_criteo.client.resources import AudienceSegment
     from airflow_provider_criteo.hooks.criteo import CriteoHook
     from airflow_provider_criteo.segments.query import SegmentQuery
@@ -57,32 +56,14 @@ class ExportOptions:
     history_conn_id: str | None = None
 
 
-class SegmentExport:
-    """One export of a segment to its Criteo audience.
-
-    :param run: the Airflow run it belongs to (``dag_id``, ``run_id``, ``task_id``, ...): the audience's
-        ownership tag and the history row name it.
-    :param owner: the lease owner (the task instance, so that its retry takes the audience back).
-    """
+class SegmentExport(Workflow):
+    """One export of a segment to its Criteo audience, with ``options`` saying what and how."""
 
     def __init__(
-        self,
-        hook: CriteoHook,
-        query: SegmentQuery,
-        options: ExportOptions,
-        store: SnapshotStore,
-        *,
-        run: Mapping[str, str],
-        owner: str,
-        log: Any,
+        self, hook: CriteoHook, query: SegmentQuery, options: ExportOptions, store: SnapshotStore, **run: Any
     ) -> None:
-        self.hook = hook
-        self.query = query
+        super().__init__(hook, query, store, **run)
         self.options = options
-        self.store = store
-        self.run_identity = dict(run)
-        self.owner = owner
-        self.log = log
 
     def run(self) -> dict[str, Any]:
         """Read, prepare and send the segment; return the summary (the task's XCom value)."""
@@ -154,10 +135,19 @@ class SegmentExport:
                     "this size is expected."
                 )
 
-    def _check_writable(self, audience: AudienceSegment) -> None:
-        """Refuse, before anything is sent, an audience whose contact list Criteo keeps read-only."""
+    def _claim(self, audience: AudienceSegment, tag: str, *, dry_run: bool = False) -> None:
+        """Refuse, before anything is sent, an audience that is read-only at Criteo or not ours to change."""
         if audience.read_only:
             raise read_only_error([audience], "Nothing was sent. Export to another audience_name.")
+        options = self.options
+        claim(
+            self.hook,
+            audience,
+            tag,
+            adopt=options.adopt_existing_audience,
+            mode=options.sync_mode,
+            dry_run=dry_run,
+        )
 
     def _statistics(self, audience_id: str) -> Statistics:
         """Criteo's size and match rate of the audience; None, with a note, while it has not computed them.
@@ -201,15 +191,7 @@ class SegmentExport:
         """What a real run would send, found without creating or changing anything at Criteo."""
         audience = self.hook.find_contact_list_segment(name, advertiser_id=advertiser)
         if audience is not None:
-            self._check_writable(audience)
-            claim(
-                self.hook,
-                audience,
-                tag,
-                adopt=self.options.adopt_existing_audience,
-                mode=self.options.sync_mode,
-                dry_run=True,
-            )
+            self._claim(audience, tag, dry_run=True)
         sync = self._sync(advertiser, audience.id if audience else "0", owner="dry-run")
         result = sync.preview(self.options.sync_mode, members, exists=audience is not None)
         self.log.info(
@@ -241,14 +223,7 @@ class SegmentExport:
                 name, advertiser_id=advertiser, description=tagged(description, tag)
             )
         if not created:
-            self._check_writable(audience)
-            claim(
-                self.hook,
-                audience,
-                tag,
-                adopt=self.options.adopt_existing_audience,
-                mode=self.options.sync_mode,
-            )
+            self._claim(audience, tag)
         self.log.info(
             "%s Criteo audience %r (id %s) of advertiser %s.",
             "Created" if created else "Found",

@@ -13,7 +13,6 @@ from airflow_provider_criteo.sandbox.auth import (
 )
 from airflow_provider_criteo.sandbox.calls import Outcome
 from airflow_provider_criteo.sandbox.models import utc_now
-from airflow_provider_criteo.sandbox.problems import advertiser_not_allowed
 from airflow_provider_criteo.sandbox.validation import (
     SAMPLE_INVALID_LIMIT,
     parse_amendment,
@@ -102,11 +101,7 @@ def search_segments(
     require_scope(app, AUDIENCE_READ_SCOPE)
     limit = query_int(call.query, "limit", 50, 0, 100)
     offset = query_int(call.query, "offset", 0, 0, 2**31 - 1)
-    filters = parse_search(call.json())
-    for advertiser_id in filters.advertiser_ids or ():
-        if not app.may_use(advertiser_id):
-            raise advertiser_not_allowed(advertiser_id)
-    found = state.audience_segments.find(app, filters)
+    found = state.audience_segments.find(app, parse_search(call.json()))
     body = _envelope(found[offset : offset + limit])
     body["meta"] = {"limit": limit, "offset": offset, "totalItems": len(found)}
     return body

@@ -147,7 +147,10 @@ class AudienceSegments:
     # -- what the API calls do -------------------------------------------------------------------
 
     def find(self, app: SandboxApp, filters: SearchFilters) -> list[dict[str, Any]]:
-        """The resources of the segments ``app`` may see that pass every filter, by id."""
+        """The segments ``app`` may see passing every filter, by id; 403 for a filter's foreign advertiser."""
+        for advertiser_id in filters.advertiser_ids or ():
+            if not app.may_use(advertiser_id):
+                raise advertiser_not_allowed(advertiser_id)
         with self._lock:
             return [
                 segment.resource()

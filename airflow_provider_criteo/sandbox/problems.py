@@ -71,14 +71,38 @@ def parameter_error(parameter: str, detail: str, code: str = "invalid") -> ApiPr
     return ApiProblem(400, "validation", code, "Invalid parameter", detail, source={"parameter": parameter})
 
 
-def segment_not_found(segment_id: int) -> ApiProblem:
-    """The 404 for an audience segment that does not exist."""
+def segment_not_found(segment_id: int, pointer: str | None = None) -> ApiProblem:
+    """The 404 for an audience segment that does not exist (``pointer``: the bulk item naming it)."""
     return ApiProblem(
         404,
         "validation",
         "segment-not-found",
         "Audience segment not found",
         f"Audience segment {segment_id} does not exist.",
+        source=_pointer(pointer),
+    )
+
+
+def name_taken(advertiser_id: str, name: str, pointer: str) -> ApiProblem:
+    """The per-item failure of a bulk create or update giving a segment a name the advertiser uses."""
+    return ApiProblem(
+        400,
+        "validation",
+        "name-must-be-unique",
+        "Segment name already used",
+        f"Advertiser {advertiser_id} already has a segment named {name!r}.",
+        source=_pointer(pointer),
+    )
+
+
+def contact_list_read_only(segment_id: int) -> ApiProblem:
+    """The 403 for amending or wiping a read-only contact list (emulator choice)."""
+    return ApiProblem(
+        403,
+        "authorization",
+        "contact-list-read-only",
+        "Contact list is read-only",
+        f"The contact list of audience segment {segment_id} is read-only: it cannot be amended or wiped.",
     )
 
 
@@ -120,3 +144,7 @@ def status_problem(status: int, detail: str) -> ApiProblem:
     )
     type_, code, title = STATUS_PROBLEMS.get(status, fallback)
     return ApiProblem(status, type_, code, title, detail)
+
+
+def _pointer(pointer: str | None) -> dict[str, str] | None:
+    return None if pointer is None else {"pointer": pointer}

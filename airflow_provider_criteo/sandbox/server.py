@@ -15,19 +15,19 @@ from typing import TYPE_CHECKING, Any
 import uvicorn
 
 from airflow_provider_criteo.sandbox.app import create_app
-from airflow_provider_criteo.sandbox.state import (
+from airflow_provider_criteo.sandbox.models import (
     DEFAULT_ADVERTISER_ID,
     DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET,
     SandboxState,
-    Settings,
 )
+from airflow_provider_criteo.sandbox.settings import Settings
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from types import FrameType, TracebackType
 
-    from airflow_provider_criteo.sandbox.state import RecordedRequest
+    from airflow_provider_criteo.sandbox.journal import RecordedRequest
 
 DEFAULT_API_VERSION = "2026-07"
 _START_TIMEOUT = 10.0

@@ -8,6 +8,8 @@ import pytest
 import requests
 
 from airflow_provider_criteo.sandbox import AUDIENCE_READ_SCOPE, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+from airflow_provider_criteo.sandbox.auth import bearer_token, presented_token
+from airflow_provider_criteo.sandbox.problems import ApiProblem
 
 SEGMENTS = "marketing-solutions/audience-segments"
 
@@ -230,36 +232,6 @@ def test_other_apps_segments_are_not_found_by_search(client, criteo_sandbox):
     assert response.json()["data"] == []
 
 
-@pytest.mark.parametrize("version", ["2026-01", "2026-07", "2027-01"])
-def test_supported_versions_are_served(client, version):
-    assert client.call("GET", "marketing-solutions/me", version=version).status_code == 200
-    assert client.call("GET", "advertisers/me", version=version).status_code == 200
-
-
-@pytest.mark.parametrize("version", ["2025-10", "2024-01", "2030-07"])
-def test_other_well_formed_versions_are_gone(client, version):
-    response = client.call("GET", "marketing-solutions/me", version=version)
-
-    assert response.status_code == 410
-    assert only_error(response)["type"] == "deprecation"
-
-
-@pytest.mark.parametrize("version", ["v1", "preview", "2026-13", "2026-7", "26-07"])
-def test_malformed_versions_are_not_found(client, version):
-    response = client.call("GET", "marketing-solutions/me", version=version)
-
-    assert response.status_code == 404
-    assert only_error(response)["code"] == "not-found"
-
-
-def test_unknown_endpoints_get_404_and_wrong_methods_405(client):
-    assert client.call("GET", "marketing-solutions/campaigns").status_code == 404
-    response = client.call("GET", f"{SEGMENTS}/create")
-    assert response.status_code == 405
-    assert response.headers["allow"] == "POST"
-    assert only_error(response)["code"] == "method-not-allowed"
-
-
 @pytest.mark.parametrize(
     "form",
     [
@@ -284,3 +256,22 @@ def test_the_token_endpoint_takes_post_only(criteo_sandbox):
 
     assert response.status_code == 405
     assert response.headers["allow"] == "POST"
+
+
+@pytest.mark.parametrize(
+    ("authorization", "token"),
+    [("Bearer abc", "abc"), ("bearer  abc ", "abc"), ("Basic abc", "abc"), (None, "")],
+)
+def test_the_presented_token_follows_the_scheme(authorization, token):
+    assert presented_token(authorization) == token
+
+
+def test_only_a_well_formed_bearer_header_yields_its_token():
+    assert bearer_token("Bearer abc") == "abc"
+    for authorization, code in [
+        (None, "authorization-token-missing"),
+        ("Basic abc", "authorization-token-invalid"),
+    ]:
+        with pytest.raises(ApiProblem) as refused:
+            bearer_token(authorization)
+        assert (refused.value.status, refused.value.code) == (401, code)

@@ -8,6 +8,7 @@ import json
 import pytest
 
 from tests.sandbox.conftest import sha256
+from tests.sandbox.test_minimal import create
 
 SEGMENTS = "marketing-solutions/audience-segments"
 
@@ -422,3 +423,28 @@ def test_path_ids_must_be_numeric(client, segment_id):
 
     assert response.status_code == 400
     assert response.json()["errors"][0]["source"] == {"parameter": "audience-segment-id"}
+
+
+def test_read_only_contact_lists_refuse_amendments_and_wipes(client, criteo_sandbox):
+    segment_id = create(client, "partner list").json()["data"][0]["id"]
+    client.amend(segment_id, [sha256("ann@example.com")])
+    criteo_sandbox.set_read_only(segment_id)
+    for response in (
+        client.amend(segment_id, [sha256("bob@example.com")]),
+        client.call("DELETE", f"{SEGMENTS}/{segment_id}/contact-list"),
+    ):
+        assert response.status_code == 403
+        assert response.json()["errors"][0]["code"] == "contact-list-read-only"
+    assert criteo_sandbox.members(segment_id) == {sha256("ann@example.com")}
+    (segment,) = criteo_sandbox.segments()
+    assert segment["attributes"]["contactList"] == {"isReadOnly": True}
+
+
+def test_pending_statistics_are_null_in_the_full_answers_too(client, criteo_sandbox):
+    segment_id = create(client, "vip").json()["data"][0]["id"]
+    criteo_sandbox.configure(pending_statistics=True)
+    assert client.statistics(segment_id) == {
+        "numberOfIdentifiers": None,
+        "numberOfMatches": None,
+        "matchRate": None,
+    }

@@ -7,6 +7,8 @@ import time
 import pytest
 import requests
 
+from airflow_provider_criteo.sandbox import DEFAULT_ADVERTISER_ID, Fault
+from airflow_provider_criteo.sandbox.faults import FaultQueue
 from tests.sandbox.conftest import sha256
 
 SEGMENTS = "marketing-solutions/audience-segments"
@@ -119,16 +121,6 @@ def test_a_lost_create_response_still_creates_the_segment(client, criteo_sandbox
     assert retry.json()["errors"][0]["code"] == "name-must-be-unique"
 
 
-def test_latency_slows_every_answer(client, criteo_sandbox):
-    client.call("GET", "marketing-solutions/me")  # fetches the token before the latency
-    criteo_sandbox.configure(latency=0.15)
-
-    started = time.monotonic()
-    assert client.call("GET", "marketing-solutions/me").status_code == 200
-
-    assert time.monotonic() - started >= 0.15
-
-
 def test_the_token_endpoint_can_fail_too(client, criteo_sandbox):
     criteo_sandbox.inject_fault(path="/oauth2/token", status=401)
     criteo_sandbox.inject_fault(path="/oauth2/token", status=503)
@@ -184,3 +176,27 @@ def test_a_raw_body_fault_answers_that_body(criteo_sandbox, client):
 def test_a_raw_body_needs_a_status(criteo_sandbox):
     with pytest.raises(ValueError, match="raw body needs a status"):
         criteo_sandbox.inject_fault(path="x", body="oops")
+
+
+def test_a_fault_of_headers_only_answers_for_real_with_them(client, criteo_sandbox):
+    reset = str(int(time.time() * 1000))
+    criteo_sandbox.inject_fault(
+        path="advertisers/me", headers={"x-ratelimit-reset": reset, "x-ratelimit-remaining": "0"}
+    )
+    response = client.call("GET", "advertisers/me")
+    assert response.status_code == 200
+    assert response.json()["data"][0]["id"] == DEFAULT_ADVERTISER_ID
+    assert (response.headers["x-ratelimit-reset"], response.headers["x-ratelimit-remaining"]) == (reset, "0")
+
+
+def test_the_queue_hands_out_the_first_matching_fault_until_it_is_used_up():
+    queue = FaultQueue()
+    twice = Fault(path="contact-list", method="PATCH", status=503, count=2)
+    any_call = Fault(status=500)
+    queue.add(twice)
+    queue.add(any_call)
+
+    taken = [queue.take("PATCH", "/2026-07/x/contact-list") for _ in range(3)]
+
+    assert taken == [twice, twice, any_call]
+    assert queue.take("PATCH", "/2026-07/x/contact-list") is None

@@ -7,10 +7,9 @@ Criteo's official SDK deserialises each of them.
 from __future__ import annotations
 
 import hashlib
-import time
+from typing import TYPE_CHECKING
 
 import pytest
-import requests
 from criteo_api_marketingsolutions_v2026_07.api.advertiser_api import AdvertiserApi
 from criteo_api_marketingsolutions_v2026_07.api.audience_api import AudienceApi
 from criteo_api_marketingsolutions_v2026_07.api.gateway_api import GatewayApi
@@ -18,6 +17,9 @@ from criteo_api_marketingsolutions_v2026_07.api.gateway_api import GatewayApi
 from airflow_provider_criteo.sandbox import DEFAULT_ADVERTISER_ID
 from tests.sandbox.conftest import sha256
 from tests.sandbox.test_official_sdk import amendment, create_input, search_input
+
+if TYPE_CHECKING:
+    import requests
 
 SEGMENTS = "marketing-solutions/audience-segments"
 
@@ -105,55 +107,6 @@ def test_errors_carry_trace_identifier(client, minimal):
 def test_advertisers_are_ids_and_the_application_is_null(client, minimal):
     assert client.call("GET", "advertisers/me").json() == {"data": [{"id": DEFAULT_ADVERTISER_ID}]}
     assert client.call("GET", "marketing-solutions/me").json() == {"data": None}
-
-
-def test_read_only_contact_lists_refuse_amendments_and_wipes(client, criteo_sandbox):
-    segment_id = create(client, "partner list").json()["data"][0]["id"]
-    client.amend(segment_id, [sha256("ann@example.com")])
-    criteo_sandbox.set_read_only(segment_id)
-    for response in (
-        client.amend(segment_id, [sha256("bob@example.com")]),
-        client.call("DELETE", f"{SEGMENTS}/{segment_id}/contact-list"),
-    ):
-        assert response.status_code == 403
-        assert response.json()["errors"][0]["code"] == "contact-list-read-only"
-    assert criteo_sandbox.members(segment_id) == {sha256("ann@example.com")}
-    (segment,) = criteo_sandbox.segments()
-    assert segment["attributes"]["contactList"] == {"isReadOnly": True}
-
-
-def test_read_only_is_a_control_route_too(client, criteo_sandbox):
-    segment_id = create(client, "partner list").json()["data"][0]["id"]
-    url = f"{criteo_sandbox.url}/_sandbox/segments/{segment_id}/read-only"
-    assert requests.put(url, json={"read_only": True}, timeout=5).status_code == 200
-    assert client.amend(segment_id, [sha256("a@example.com")]).status_code == 403
-    assert requests.put(url, json={"read_only": False}, timeout=5).status_code == 200
-    assert client.amend(segment_id, [sha256("a@example.com")]).status_code == 200
-    assert (
-        requests.put(f"{criteo_sandbox.url}/_sandbox/segments/9/read-only", json={}, timeout=5).status_code
-        == 404
-    )
-
-
-def test_pending_statistics_are_null_in_the_full_answers_too(client, criteo_sandbox):
-    segment_id = create(client, "vip").json()["data"][0]["id"]
-    criteo_sandbox.configure(pending_statistics=True)
-    assert client.statistics(segment_id) == {
-        "numberOfIdentifiers": None,
-        "numberOfMatches": None,
-        "matchRate": None,
-    }
-
-
-def test_a_fault_of_headers_only_answers_for_real_with_them(client, criteo_sandbox):
-    reset = str(int(time.time() * 1000))
-    criteo_sandbox.inject_fault(
-        path="advertisers/me", headers={"x-ratelimit-reset": reset, "x-ratelimit-remaining": "0"}
-    )
-    response = client.call("GET", "advertisers/me")
-    assert response.status_code == 200
-    assert response.json()["data"][0]["id"] == DEFAULT_ADVERTISER_ID
-    assert (response.headers["x-ratelimit-reset"], response.headers["x-ratelimit-remaining"]) == (reset, "0")
 
 
 def test_the_official_sdk_reads_every_minimal_answer(sdk_client, minimal):

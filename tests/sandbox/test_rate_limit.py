@@ -6,6 +6,8 @@ import time
 
 import requests
 
+from airflow_provider_criteo.sandbox.rate_limit import RateLimiter
+
 SEGMENTS = "marketing-solutions/audience-segments"
 
 
@@ -81,3 +83,14 @@ def test_control_routes_need_no_token_and_do_not_count(client, criteo_sandbox):
         assert requests.get(f"{criteo_sandbox.url}/_sandbox/segments", timeout=5).status_code == 200
 
     assert client.call("GET", "marketing-solutions/me").status_code == 200
+
+
+def test_the_limiter_counts_allowed_calls_only_and_per_app():
+    limiter = RateLimiter()
+
+    statuses = [limiter.consume("a", 2) for _ in range(3)]
+
+    assert [(status.allowed, status.remaining) for status in statuses] == [(True, 1), (True, 0), (False, 0)]
+    assert (limiter.peek("a", 2).remaining, limiter.peek("b", 2).remaining) == (0, 2)
+    limiter.clear()
+    assert limiter.peek("a", 2).remaining == 2

@@ -1,0 +1,308 @@
+"""``SandboxState``: everything the emulator knows, behind one re-entrant lock, and every change to it."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_criteo.sandbox.auth import ALL_SCOPES, bearer_token, unauthorized
+from airflow_provider_criteo.sandbox.faults import Fault, FaultQueue, checked_fault
+from airflow_provider_criteo.sandbox.journal import Journal
+from airflow_provider_criteo.sandbox.models.apps import (
+    DEFAULT_ADVERTISER_ID,
+    DEFAULT_CLIENT_ID,
+    DEFAULT_CLIENT_SECRET,
+    SandboxApp,
+    Token,
+)
+from airflow_provider_criteo.sandbox.models.persistence import (
+    STATE_FILE_FORMAT,
+    app_from_record,
+    app_record,
+    check_format,
+    read_json,
+    segment_from_record,
+    segment_record,
+    write_json,
+)
+from airflow_provider_criteo.sandbox.models.segments import AudienceSegments
+from airflow_provider_criteo.sandbox.rate_limit import RateLimiter
+from airflow_provider_criteo.sandbox.settings import Settings
+
+if TYPE_CHECKING:
+    import os
+    from collections.abc import Iterable, Mapping
+
+    from airflow_provider_criteo.sandbox.journal import RecordedRequest
+    from airflow_provider_criteo.sandbox.models.segments import Segment
+    from airflow_provider_criteo.sandbox.rate_limit import RateStatus
+
+
+class SandboxState:
+    """Everything the emulator knows, guarded by one re-entrant lock (``state.lock``).
+
+    Apps, advertisers and tokens live here; segments in :attr:`audience_segments`; the settings,
+    injected faults, journal and rate-limit windows in their own objects, all under the same lock.
+    """
+
+    def __init__(
+        self,
+        client_id: str = DEFAULT_CLIENT_ID,
+        client_secret: str = DEFAULT_CLIENT_SECRET,
+        advertiser_id: str = DEFAULT_ADVERTISER_ID,
+        settings: Settings | None = None,
+    ) -> None:
+        """A world holding one app (the given credentials and advertiser); ``reset()`` returns to it."""
+        self.lock = threading.RLock()
+        self._default_app = (client_id, client_secret, advertiser_id)
+        self._initial_settings = settings or Settings()
+        self._settings = self._initial_settings
+        self.apps: dict[str, SandboxApp] = {}
+        self.advertisers: dict[str, str] = {}
+        self.audience_segments = AudienceSegments(self.lock)
+        self._tokens: dict[str, Token] = {}
+        self._rates = RateLimiter(self.lock)
+        self._faults = FaultQueue(self.lock)
+        self._journal = Journal(self.lock)
+        self._next_application_id = 1
+        self.reset()
+
+    @property
+    def segment_store(self) -> dict[int, Segment]:
+        """Every audience segment by id."""
+        return self.audience_segments.by_id
+
+    # -- control surface -------------------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Forget everything: only the default app remains, with the initial settings."""
+        with self.lock:
+            self.apps.clear()
+            self.advertisers.clear()
+            self.audience_segments.clear()
+            self._tokens.clear()
+            self._rates.clear()
+            self._faults.clear()
+            self._journal.clear()
+            self._settings = self._initial_settings
+            self._next_application_id = 1
+            client_id, client_secret, advertiser_id = self._default_app
+            self.add_app(client_id, client_secret, advertiser_ids=(advertiser_id,))
+
+    def add_app(
+        self,
+        client_id: str,
+        client_secret: str,
+        advertiser_ids: Iterable[str] = (DEFAULT_ADVERTISER_ID,),
+        consent: bool = True,
+        scopes: Iterable[str] = ALL_SCOPES,
+    ) -> SandboxApp:
+        """Register (or replace) an application allowed to act for ``advertiser_ids``."""
+        if isinstance(advertiser_ids, str) or isinstance(scopes, str):
+            raise TypeError("advertiser_ids and scopes must be lists of strings, not a string")
+        ids = tuple(str(advertiser_id) for advertiser_id in advertiser_ids)
+        if not client_id or not client_secret:
+            raise ValueError("client_id and client_secret must not be empty")
+        with self.lock:
+            existing = self.apps.get(client_id)
+            if existing is None:
+                application_id = self._next_application_id
+                self._next_application_id += 1
+            else:
+                application_id = existing.application_id
+            app = SandboxApp(client_id, client_secret, ids, bool(consent), frozenset(scopes), application_id)
+            self.apps[client_id] = app
+            for advertiser_id in ids:
+                self.advertisers.setdefault(advertiser_id, f"Sandbox advertiser {advertiser_id}")
+            return app
+
+    @property
+    def settings(self) -> Settings:
+        """The current settings."""
+        return self._settings
+
+    def configure(
+        self,
+        *,
+        token_lifetime: float | None = None,
+        latency: float | None = None,
+        rate_limit_per_minute: int | None = None,
+        record_bodies: bool | None = None,
+        schema_minimal: bool | None = None,
+        pending_statistics: bool | None = None,
+    ) -> Settings:
+        """Change the given settings (``None`` keeps a setting) and return the result."""
+        changes = {
+            "token_lifetime": token_lifetime,
+            "latency": latency,
+            "rate_limit_per_minute": rate_limit_per_minute,
+            "record_bodies": record_bodies,
+            "schema_minimal": schema_minimal,
+            "pending_statistics": pending_statistics,
+        }
+        with self.lock:
+            self._settings = self._settings.updated(changes)
+            return self._settings
+
+    def inject_fault(
+        self,
+        path: str = "",
+        method: str | None = None,
+        status: int | None = None,
+        count: int = 1,
+        headers: Mapping[str, str] | None = None,
+        retry_after: int | None = None,
+        delay: float = 0.0,
+        drop_connection: bool = False,
+        apply: bool = False,
+        body: str | None = None,
+        content_type: str = "application/json",
+    ) -> Fault:
+        """Make the next ``count`` matching requests fail (status, delay, dropped connection, raw body).
+
+        With ``body``, the answer is that raw text with ``status`` (any 2xx-5xx: a hostile 200 too).
+        With ``headers`` alone, the request runs and its answer carries them (odd rate-limit headers).
+        """
+        fault = checked_fault(
+            Fault(
+                path=path,
+                method=method,
+                status=status,
+                count=count,
+                headers={str(name): str(value) for name, value in (headers or {}).items()},
+                retry_after=retry_after,
+                delay=delay,
+                drop_connection=drop_connection,
+                apply=apply,
+                body=body,
+                content_type=content_type,
+            )
+        )
+        self._faults.add(fault)
+        return fault
+
+    def set_read_only(self, segment_id: int | str, read_only: bool = True) -> None:
+        """Make a segment's contact list read-only (as one Criteo or a partner maintains), or writable."""
+        self.audience_segments.set_read_only(segment_id, read_only)
+
+    def expire_tokens(self) -> None:
+        """Make every issued token expired."""
+        with self.lock:
+            for token in self._tokens.values():
+                token.expires_at = 0.0
+
+    def segments(self, advertiser_id: str | None = None) -> list[dict[str, Any]]:
+        """Segment resources as the API shows them, by id, optionally for one advertiser."""
+        return self.audience_segments.resources(advertiser_id)
+
+    def members(self, segment_id: int | str, identifier_type: str | None = None) -> set[str]:
+        """The identifiers a segment holds (all types, or one); ``KeyError`` if it does not exist."""
+        return self.audience_segments.members(segment_id, identifier_type)
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """The journal of API calls, oldest first (the last 10,000)."""
+        return self._journal.entries()
+
+    def clear_requests(self) -> None:
+        """Empty the journal."""
+        self._journal.clear()
+
+    # -- persistence -----------------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        """Apps, advertisers and segments with their members, JSON-ready (tokens are not kept)."""
+        with self.lock:
+            return {
+                "format": STATE_FILE_FORMAT,
+                "next_segment_id": self.audience_segments.next_id,
+                "next_application_id": self._next_application_id,
+                "advertisers": dict(self.advertisers),
+                "apps": [app_record(app) for app in self.apps.values()],
+                "segments": [segment_record(segment) for segment in self.segment_store.values()],
+            }
+
+    def load_dict(self, data: Mapping[str, Any]) -> None:
+        """Replace apps, advertisers and segments with a :meth:`to_dict` snapshot."""
+        check_format(data)
+        with self.lock:
+            self.apps = {app["client_id"]: app_from_record(app) for app in data["apps"]}
+            self.advertisers = dict(data["advertisers"])
+            segments = {segment["id"]: segment_from_record(segment) for segment in data["segments"]}
+            self.audience_segments.load(segments, data["next_segment_id"])
+            self._next_application_id = data["next_application_id"]
+            self._tokens.clear()
+            self._rates.clear()
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write :meth:`to_dict` to ``path`` as JSON, atomically."""
+        write_json(path, self.to_dict())
+
+    def load(self, path: str | os.PathLike[str]) -> None:
+        """Load a state file written by :meth:`save`."""
+        self.load_dict(read_json(path))
+
+    # -- used by the API handlers ----------------------------------------------------------------
+
+    def issue_token(self, client_id: str, client_secret: str) -> tuple[str, float] | None:
+        """A new access token and its lifetime for valid credentials, else ``None``."""
+        with self.lock:
+            app = self.apps.get(client_id)
+            if app is None or not secrets.compare_digest(app.client_secret, client_secret):
+                return None
+            token = secrets.token_urlsafe(32)
+            lifetime = self._settings.token_lifetime
+            self._tokens[token] = Token(client_id, time.time() + lifetime)
+            return token, lifetime
+
+    def client_of(self, token: str) -> str | None:
+        """The client id a token was issued to, expired or not."""
+        with self.lock:
+            entry = self._tokens.get(token)
+            return entry.client_id if entry else None
+
+    def authenticate(self, authorization: str | None) -> SandboxApp:
+        """The app behind an ``Authorization`` header, or the 401 Criteo answers."""
+        token = bearer_token(authorization)
+        with self.lock:
+            entry = self._tokens.get(token)
+            app = self.apps.get(entry.client_id) if entry else None
+            if entry is None or app is None:
+                raise unauthorized("authorization-token-invalid", "The bearer token is not valid.")
+            if entry.expires_at <= time.time():
+                raise unauthorized("authorization-token-expired", "The bearer token has expired.")
+            return app
+
+    def advertiser_names(self, app: SandboxApp) -> list[tuple[str, str]]:
+        """The (id, name) of each advertiser that granted ``app`` consent."""
+        with self.lock:
+            advertiser_ids = app.advertiser_ids if app.consent else ()
+            return [(advertiser_id, self.advertisers[advertiser_id]) for advertiser_id in advertiser_ids]
+
+    def consume_rate(self, client_id: str) -> RateStatus:
+        """Count one call for an app against its rolling one-minute window (a refused call is not counted)."""
+        with self.lock:
+            return self._rates.consume(client_id, self._settings.rate_limit_per_minute)
+
+    def peek_rate(self, client_id: str | None) -> RateStatus:
+        """The rate-limit status of an app (or of an unknown caller) without counting a call."""
+        with self.lock:
+            return self._rates.peek(client_id, self._settings.rate_limit_per_minute)
+
+    def take_fault(self, method: str, path: str) -> Fault | None:
+        """The first queued fault matching a request, consuming one of its uses."""
+        return self._faults.take(method, path)
+
+    def record(self, entry: RecordedRequest) -> None:
+        """Append a call to the journal."""
+        self._journal.record(entry)
+
+    def new_segment(self, advertiser_id: str, name: str, description: str | None) -> Segment:
+        """Create a contact-list segment (the caller checked the name)."""
+        return self.audience_segments.new(advertiser_id, name, description)
+
+    def segment_named(self, advertiser_id: str, name: str) -> Segment | None:
+        """The advertiser's segment called ``name``, if any."""
+        return self.audience_segments.named(advertiser_id, name)

@@ -103,3 +103,20 @@ def demo_audiences(warehouse: str | Path) -> dict[str, set[str]]:
         if (madid := prepare_madid(ad_id)[0]) is not None:
             members.add(madid)
     return audiences
+
+
+def fail_amendments_after(patch: Any, count: int, error: Exception) -> None:
+    """Make every contact-list amendment request after the first ``count`` raise ``error`` (a crash)."""
+    from airflow_provider_criteo.hooks.criteo import CriteoHook
+
+    call = CriteoHook._call
+    sent = {"n": 0}
+
+    def failing(self: Any, method: str, path: str, **kwargs: Any) -> Any:
+        if method == "PATCH":
+            sent["n"] += 1
+            if sent["n"] > count:
+                raise error
+        return call(self, method, path, **kwargs)
+
+    patch.setattr(CriteoHook, "_call", failing)

@@ -138,6 +138,17 @@ class AmendmentResult:
     invalid: int | None = None
     sample_invalid: tuple[str, ...] = field(default=())
 
+    def plus(self, other: AmendmentResult) -> AmendmentResult:
+        """The counts of these amendments and ``other``'s, of the same operation."""
+        first = self.requests == 0
+        return AmendmentResult(
+            operation=self.operation,
+            requests=self.requests + other.requests,
+            valid=other.valid if first else plus_count(self.valid, other.valid, first=False),
+            invalid=other.invalid if first else plus_count(self.invalid, other.invalid, first=False),
+            sample_invalid=self.sample_invalid + other.sample_invalid,
+        )
+
     def plus_response(self, body: dict[str, Any]) -> AmendmentResult:
         """Add the counts of one ``ModifyAudienceResponse`` body.
 

@@ -806,6 +806,7 @@ class CriteoHook(BaseHook):
         gum_caller_id: int | None = None,
         batch_size: int = MAX_IDENTIFIERS_PER_REQUEST,
         precondition: Callable[[], object] | None = None,
+        on_request: Callable[[AmendmentResult, int], object] | None = None,
     ) -> AmendmentResult:
         """Add or remove identifiers in requests of at most ``batch_size``; return the summed counts.
 
@@ -816,6 +817,8 @@ class CriteoHook(BaseHook):
 
         :param precondition: called before every attempt, retries included; what it raises stops the
             amendment before that request (a sync checks that it still holds its lease).
+        :param on_request: called after each request with Criteo's counts of it and how many
+            identifiers it carried (a sync logs its progress and what Criteo refused).
         """
         if operation not in ("add", "remove"):
             raise ValueError(f"operation must be 'add' or 'remove', not {operation!r}")
@@ -832,9 +835,12 @@ class CriteoHook(BaseHook):
         if gum_caller_id is not None:
             attributes["gumCallerId"] = gum_caller_id
         result = AmendmentResult(operation=operation)
-        for body in _amendment_bodies(attributes, identifiers, batch_size):
+        for body, count in _amendment_bodies(attributes, identifiers, batch_size):
             response = self._call("PATCH", path, body=body, precondition=precondition)
-            result = self._parse("PATCH", path, response, result.plus_response)
+            this = self._parse("PATCH", path, response, AmendmentResult(operation=operation).plus_response)
+            result = result.plus(this)
+            if on_request is not None:
+                on_request(this, count)
         return result
 
     def add_identifiers(self, segment_id: str, identifiers: Iterable[str], **kwargs: Any) -> AmendmentResult:
@@ -904,21 +910,22 @@ class CriteoHook(BaseHook):
 
 def _amendment_bodies(
     attributes: dict[str, Any], identifiers: Iterable[str] | np.ndarray, batch_size: int
-) -> Iterator[dict[str, Any] | bytes]:
-    """The bodies of an amendment's requests: dicts to encode, or JSON bytes for an array of digests."""
+) -> Iterator[tuple[dict[str, Any] | bytes, int]]:
+    """The bodies of an amendment's requests (dicts to encode, or JSON bytes for an array of digests),
+    each with how many identifiers it carries."""
     if not isinstance(identifiers, np.ndarray) or identifiers.dtype != np.dtype(DIGEST_DTYPE):
         for batch in chunked(identifiers, batch_size):
-            yield {
+            body = {
                 "data": {"type": "ContactlistAmendment", "attributes": {**attributes, "identifiers": batch}}
             }
+            yield body, len(batch)
         return
     # The envelope as json.dumps writes it, split where the identifier array goes (its last value).
     envelope = {"data": {"type": "ContactlistAmendment", "attributes": {**attributes, "identifiers": []}}}
     head, _, tail = json.dumps(envelope, separators=(",", ":")).rpartition("[]")
     for start in range(0, len(identifiers), batch_size):
-        yield b"".join(
-            (head.encode(), hex_json_array(identifiers[start : start + batch_size]), tail.encode())
-        )
+        digests = identifiers[start : start + batch_size]
+        yield b"".join((head.encode(), hex_json_array(digests), tail.encode())), len(digests)
 
 
 def _has_id(resource: Any) -> bool:

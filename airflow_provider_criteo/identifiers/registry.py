@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import itertools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -37,7 +38,7 @@ from airflow_provider_criteo.identifiers.values import (
 from airflow_provider_criteo.segments.member_sets import HashedMembers, KeyCodec, PlainMembers, ValueMembers
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Iterator, Sequence
 
     import numpy as np
 
@@ -102,6 +103,14 @@ class IdentifierForm:
     def wire(self, keys: np.ndarray) -> np.ndarray | list[str]:
         """Keys as the hook sends them: SHA-256 digests as they are (it writes them as hex), else strings."""
         return keys if self.codec is None else self.codec.values(keys)
+
+    def wire_lazily(self, keys: np.ndarray, chunk: int) -> np.ndarray | Iterator[str]:
+        """Keys as the hook sends them, strings made ``chunk`` at a time as it sends (flat memory)."""
+        if self.codec is None:
+            return keys
+        return itertools.chain.from_iterable(
+            self.wire(keys[start : start + chunk]) for start in range(0, len(keys), chunk)
+        )
 
     def identifiers(self, keys: np.ndarray) -> list[str]:
         """The identifiers of keys as Criteo receives them (digests in hex)."""

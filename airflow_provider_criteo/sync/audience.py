@@ -24,7 +24,6 @@ import numpy as np
 
 from airflow_provider_criteo.client.resources import MAX_IDENTIFIERS_PER_REQUEST, plus_count
 from airflow_provider_criteo.exceptions import CriteoApiError, CriteoStateError
-from airflow_provider_criteo.hooks.criteo import chunked
 from airflow_provider_criteo.identifiers.values import given_hashing
 from airflow_provider_criteo.progress import Progress
 from airflow_provider_criteo.segments.sorted_keys import union_sorted
@@ -515,21 +514,25 @@ class AudienceSync:
         """
         label = f"{operation} {kind.label} to audience {self.audience_id}"
         progress = Progress(self.log, label, "identifiers")
-        sent = 0
-        size = self.policy.batch_size
-        batches: Iterable[Sequence[str] | np.ndarray] = (
-            (kind.wire(identifiers[start : start + size]) for start in range(0, len(identifiers), size))
-            if isinstance(identifiers, np.ndarray)
-            else chunked(identifiers, size)
-        )
-        for number, batch in enumerate(batches, start=1):
-            amendment = self.hook.amend_contact_list(
-                self.audience_id, operation, batch, identifier_type=kind.name, precondition=leases.check
-            )
+        sent = batches = 0
+
+        def sent_one(amendment: AmendmentResult, count: int) -> None:
+            nonlocal sent, batches
             result.count(amendment)
             self._note_refused(kind, operation, amendment)
-            sent += len(batch)
-            progress.update(sent, f"batch {number}")
+            sent, batches = sent + count, batches + 1
+            progress.update(sent, f"batch {batches}")
+
+        size = self.policy.batch_size
+        self.hook.amend_contact_list(
+            self.audience_id,
+            operation,
+            kind.wire_lazily(identifiers, size) if isinstance(identifiers, np.ndarray) else identifiers,
+            identifier_type=kind.name,
+            batch_size=size,
+            precondition=leases.check,
+            on_request=sent_one,
+        )
         return sent
 
     def _note_refused(self, kind: IdentifierForm, operation: str, amendment: AmendmentResult) -> None:

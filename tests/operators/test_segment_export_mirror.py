@@ -16,7 +16,7 @@ from airflow_provider_criteo.hooks.criteo import CriteoHook
 from airflow_provider_criteo.sandbox import DEFAULT_ADVERTISER_ID
 from airflow_provider_criteo.sync.protocol import ListLease, peek
 from airflow_provider_criteo.sync.snapshots import SnapshotKey, SnapshotStore, encode
-from tests.helpers import segment_export, sha
+from tests.helpers import fail_amendments_after, segment_export, sha
 
 if TYPE_CHECKING:
     from airflow_provider_criteo.operators.segment_export import SegmentExportOperator
@@ -79,19 +79,12 @@ def test_a_crash_mid_upload_then_a_retry_converges(
     mirror(sqlite_warehouse).execute(context={})
     set_segment(sqlite_warehouse, people(*range(10, 40)))  # 10 leave, 20 join
 
-    calls = {"n": 0}
-    amend = CriteoHook.amend_contact_list
-
-    def crash_after_two_batches(self, *args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] > 2:
-            raise CriteoServerError(method="PATCH", endpoint="contact-list", status=503)
-        return amend(self, *args, **kwargs)
-
-    monkeypatch.setattr(CriteoHook, "amend_contact_list", crash_after_two_batches)
-    with pytest.raises(CriteoServerError):
-        mirror(sqlite_warehouse, batch_size=5).execute(context={})
-    monkeypatch.setattr(CriteoHook, "amend_contact_list", amend)
+    with monkeypatch.context() as patch:
+        fail_amendments_after(
+            patch, 2, CriteoServerError(method="PATCH", endpoint="contact-list", status=503)
+        )
+        with pytest.raises(CriteoServerError):
+            mirror(sqlite_warehouse, batch_size=5).execute(context={})
     assert audience(criteo_sandbox) != {sha(a) for a in people(*range(10, 40))}  # half-synced
 
     # Between the crash and the retry the profiles were refreshed again: people 35..39 left.

@@ -31,7 +31,7 @@ from airflow_provider_criteo.operators.erase import CriteoEraseOperator
 from airflow_provider_criteo.sandbox import DEFAULT_ADVERTISER_ID
 from airflow_provider_criteo.sync.protocol import peek
 from airflow_provider_criteo.sync.snapshots import SnapshotKey, SnapshotStore
-from tests.helpers import segment_export, sha
+from tests.helpers import fail_amendments_after, segment_export, sha
 
 MEMBERS = [f"member{i}@example.com" for i in range(40)]
 TI = SimpleNamespace(dag_id="criteo", run_id="scheduled__1", task_id="export", map_index=0)
@@ -305,17 +305,8 @@ def test_a_deleted_intent_after_a_crash_is_refused_and_one_replace_heals(
 ):
     first = export(segment).execute(context={})
     set_members(segment, MEMBERS[12:] + [f"new{i}@example.com" for i in range(12)])
-    amend = CriteoHook.amend_contact_list
-    calls = {"n": 0}
-
-    def crash_after_two(self, *args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] > 2:
-            raise RuntimeError("worker killed")
-        return amend(self, *args, **kwargs)
-
     with monkeypatch.context() as patch:
-        patch.setattr(CriteoHook, "amend_contact_list", crash_after_two)
+        fail_amendments_after(patch, 2, RuntimeError("worker killed"))
         with pytest.raises(RuntimeError):
             export(segment).execute(context={})
     store = SnapshotStore.from_config()

@@ -144,8 +144,8 @@ class AmendmentResult:
         return AmendmentResult(
             operation=self.operation,
             requests=self.requests + other.requests,
-            valid=other.valid if first else plus_count(self.valid, other.valid, first=False),
-            invalid=other.invalid if first else plus_count(self.invalid, other.invalid, first=False),
+            valid=plus_count(self.valid, other.valid, first=first),
+            invalid=plus_count(self.invalid, other.invalid, first=first),
             sample_invalid=self.sample_invalid + other.sample_invalid,
         )
 
@@ -159,17 +159,14 @@ class AmendmentResult:
         if not isinstance(attributes, dict) or attributes.get("operation") is None:
             raise KeyError("data.attributes.operation")
         samples = attributes.get("sampleInvalidIdentifiers")
-        first = self.requests == 0
-        return AmendmentResult(
+        answer = AmendmentResult(
             operation=self.operation,
-            requests=self.requests + 1,
-            valid=plus_count(self.valid, optional_int(attributes.get("nbValidIdentifiers")), first=first),
-            invalid=plus_count(
-                self.invalid, optional_int(attributes.get("nbInvalidIdentifiers")), first=first
-            ),
-            sample_invalid=self.sample_invalid
-            + tuple(str(s) for s in (samples if isinstance(samples, list) else ())),
+            requests=1,
+            valid=optional_int(attributes.get("nbValidIdentifiers")),
+            invalid=optional_int(attributes.get("nbInvalidIdentifiers")),
+            sample_invalid=tuple(str(s) for s in (samples if isinstance(samples, list) else ())),
         )
+        return self.plus(answer)
 
 
 def plus_count(total: int | None, count: int | None, *, first: bool) -> int | None:

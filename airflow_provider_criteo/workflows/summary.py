@@ -7,9 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_criteo.client.resources import plus_count
 from airflow_provider_criteo.segments.reading import ReadCounts, reasons_of
-from airflow_provider_criteo.sync.audience import (
-    SyncResult,
-)
+from airflow_provider_criteo.sync.audience import SyncResult
 
 if TYPE_CHECKING:
     from collections.abc import Iterable

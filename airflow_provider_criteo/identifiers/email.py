@@ -18,6 +18,7 @@ import unicodedata
 from itertools import compress, repeat
 from typing import TYPE_CHECKING, cast
 
+from airflow_provider_criteo.client.wire import hex_identifiers
 from airflow_provider_criteo.identifiers.values import (
     CONTROL_CHARACTERS,
     PreparedChunk,
@@ -25,10 +26,15 @@ from airflow_provider_criteo.identifiers.values import (
     as_text,
     given_hashing,
     hex_digest_algorithm,
+    prepare_each,
 )
+from airflow_provider_criteo.segments.member_sets import KeyCodec
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
+
+#: E-mails given as MD5 digests, kept as their 16 bytes and sent as lower-case hex.
+MD5_CODEC = KeyCodec(16, bytes.fromhex, lambda keys: list(hex_identifiers(keys)))
 
 #: RFC 5321 limits: 64 characters of local part, 254 of address.
 MAX_EMAIL_LENGTH = 254
@@ -163,3 +169,8 @@ def prepare_plain_email(value: object) -> tuple[str | None, Rejection | None]:
     if normalized is not None and given_hashing(normalized):
         return None, Rejection.UNSUPPORTED_HASH
     return normalized, rejection
+
+
+def prepare_plain_emails(values: Sequence[object]) -> PreparedChunk:
+    """Prepare a chunk of addresses to send as they are (``hash_emails=False``)."""
+    return prepare_each(prepare_plain_email, values)

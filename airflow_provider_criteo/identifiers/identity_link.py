@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from airflow_provider_criteo.identifiers.values import (
     CONTROL_CHARACTERS,
+    PreparedChunk,
     Rejection,
     hex_digest_algorithm,
+    prepare_each,
     trimmed,
 )
 from airflow_provider_criteo.segments.member_sets import (
     KeyCodec,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 #: RampIDs are 70 characters; longer values are refused rather than kept in wider snapshots.
 MAX_IDENTITY_LINK_LENGTH = 128
@@ -38,3 +44,8 @@ def prepare_identity_link(value: object) -> tuple[str | None, Rejection | None]:
 
 
 IDENTITY_LINK_CODEC = KeyCodec.text(MAX_IDENTITY_LINK_LENGTH)
+
+
+def prepare_identity_links(values: Sequence[object]) -> PreparedChunk:
+    """Prepare a chunk of IdentityLink ids."""
+    return prepare_each(prepare_identity_link, values)

@@ -11,8 +11,10 @@ import uuid
 from typing import TYPE_CHECKING
 
 from airflow_provider_criteo.identifiers.values import (
+    PreparedChunk,
     Rejection,
     hex_digest_algorithm,
+    prepare_each,
     trimmed,
 )
 from airflow_provider_criteo.segments.member_sets import (
@@ -20,6 +22,8 @@ from airflow_provider_criteo.segments.member_sets import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     import numpy as np
 
 
@@ -50,3 +54,8 @@ def _uuid_values(keys: np.ndarray) -> list[str]:
 
 #: Mobile ad ids kept as their 16 UUID bytes.
 MADID_CODEC = KeyCodec(16, lambda value: uuid.UUID(value).bytes, _uuid_values)
+
+
+def prepare_madids(values: Sequence[object]) -> PreparedChunk:
+    """Prepare a chunk of mobile ad ids."""
+    return prepare_each(prepare_madid, values)

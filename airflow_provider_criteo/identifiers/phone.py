@@ -6,17 +6,25 @@ digits, without the leading +).
 
 from __future__ import annotations
 
+import functools
 import re
+from typing import TYPE_CHECKING
 
 import phonenumbers
 
+from airflow_provider_criteo.identifiers.legacy_phone import as_sent_before
 from airflow_provider_criteo.identifiers.values import (
     CONTROL_CHARACTERS,
+    PreparedChunk,
     Rejection,
     given_hashing,
     hex_digest_algorithm,
+    prepare_each,
     trimmed,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 _COUNTRY_CODE = re.compile(r"[1-9][0-9]{0,2}")
 
@@ -104,6 +112,16 @@ def prepare_phone(value: object, region: str | None = None) -> tuple[str | None,
     if reason != phonenumbers.ValidationResult.IS_POSSIBLE:
         return None, _IMPOSSIBLE.get(reason, Rejection.INVALID_FORMAT)
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)[1:], None
+
+
+def prepare_phones(values: Sequence[object], region: str | None = None) -> PreparedChunk:
+    """Prepare a chunk of phone numbers, each also in the form versions 0.1 and earlier sent it."""
+    code = None if region is None else str(phonenumbers.country_code_for_region(region))
+    return prepare_each(
+        functools.partial(prepare_phone, region=region),
+        values,
+        legacy=functools.partial(as_sent_before, country_code=code),
+    )
 
 
 def _parse_phone(

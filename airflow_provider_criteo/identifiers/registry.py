@@ -19,117 +19,16 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import itertools
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
-import phonenumbers
 
 from airflow_provider_criteo.client.resources import API_IDENTIFIER_TYPES
-from airflow_provider_criteo.client.wire import hex_identifiers
-from airflow_provider_criteo.identifiers.email import prepare_emails, prepare_plain_email
-from airflow_provider_criteo.identifiers.identity_link import IDENTITY_LINK_CODEC, prepare_identity_link
-from airflow_provider_criteo.identifiers.legacy_phone import as_sent_before
-from airflow_provider_criteo.identifiers.madid import MADID_CODEC, prepare_madid
-from airflow_provider_criteo.identifiers.phone import prepare_phone
-from airflow_provider_criteo.identifiers.values import (
-    prepare_each,
-)
-from airflow_provider_criteo.segments.member_sets import HashedMembers, KeyCodec, PlainMembers, ValueMembers
-
-if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Sequence
-
-    import numpy as np
-
-    from airflow_provider_criteo.identifiers.values import PreparedChunk
-    from airflow_provider_criteo.segments.member_sets import MemberSet
+from airflow_provider_criteo.identifiers.email import MD5_CODEC, prepare_emails, prepare_plain_emails
+from airflow_provider_criteo.identifiers.forms import IdentifierForm, IdentifierType
+from airflow_provider_criteo.identifiers.identity_link import IDENTITY_LINK_CODEC, prepare_identity_links
+from airflow_provider_criteo.identifiers.madid import MADID_CODEC, prepare_madids
+from airflow_provider_criteo.identifiers.phone import prepare_phones
 
 #: The identifier types an export can send (Criteo's ``gum`` needs a caller id and is not offered).
 IDENTIFIER_TYPES = tuple(name for name in API_IDENTIFIER_TYPES if name != "gum")
-
-
-#: E-mails given as MD5 digests, kept as their 16 bytes and sent as lower-case hex.
-MD5_CODEC = KeyCodec(16, bytes.fromhex, lambda keys: list(hex_identifiers(keys)))
-
-
-@dataclass(frozen=True)
-class IdentifierForm:
-    """One member list of an audience: a Criteo ``identifierType`` in one form, with its own snapshot.
-
-    :param name: Criteo's ``identifierType``.
-    :param hashing: how members are sent: ``"sha256"`` or ``"md5"`` (hex digests), ``"none"`` (as
-        they are); with ``name``, the folder of its snapshots (``email-sha256``, ``email-md5``).
-    :param codec: how members are kept as keys; None for SHA-256 digests (32 bytes, sent as hex)
-        and for plain e-mails, of which no keys are kept.
-    :param encoding: what the keys are, as snapshots record it: a snapshot of another encoding is
-        never diffed as if it held the same identifiers.
-    :param legacy_encoding: the encoding of snapshots that record none (written by versions before
-        encodings were recorded), when it is not ``encoding``: the members then also keep their keys in
-        that form (the type's ``prepare`` gives it), so that a mirror run can migrate such a snapshot.
-    :param optional: the list takes part in a run only when it has members or a history (e-mails
-        given as MD5 digests): an export without any changes nothing of it.
-    :param key_of_plain: this list's key of a normalised identifier of the type, where it can be computed
-        (the MD5 of an address): erasing an address then erases its MD5 form too. Exports never use it.
-    :param unknown_to_older_versions: versions that recorded no snapshot encoding (0.1 and earlier) did
-        not know this list: when one of them committed another list of the audience after this one's
-        snapshot, it may have wiped the audience without this list's snapshot saying so.
-    """
-
-    name: str
-    hashing: str
-    codec: KeyCodec | None = None
-    encoding: str = ""
-    legacy_encoding: str | None = None
-    optional: bool = False
-    key_of_plain: Callable[[str], bytes] | None = None
-    unknown_to_older_versions: bool = False
-
-    @property
-    def label(self) -> str:
-        """The list's name in logs and summaries: ``email``, or ``email (md5)`` for another form."""
-        return self.name if self.hashing in ("sha256", "none") else f"{self.name} ({self.hashing})"
-
-    def new_members(self) -> MemberSet:
-        """An empty member set of this list."""
-        if self.hashing == "sha256":
-            return HashedMembers(keeps_legacy=self.legacy_encoding is not None)
-        return PlainMembers() if self.codec is None else ValueMembers(self.codec)
-
-    def encoding_of(self, recorded: str | None) -> str:
-        """The encoding of a snapshot that recorded ``recorded`` (None: written before encodings were)."""
-        return recorded or self.legacy_encoding or self.encoding
-
-    def wire(self, keys: np.ndarray) -> np.ndarray | list[str]:
-        """Keys as the hook sends them: SHA-256 digests as they are (it writes them as hex), else strings."""
-        return keys if self.codec is None else self.codec.values(keys)
-
-    def wire_lazily(self, keys: np.ndarray, chunk: int) -> np.ndarray | Iterator[str]:
-        """Keys as the hook sends them, strings made ``chunk`` at a time as it sends (flat memory)."""
-        if self.codec is None:
-            return keys
-        return itertools.chain.from_iterable(
-            self.wire(keys[start : start + chunk]) for start in range(0, len(keys), chunk)
-        )
-
-    def identifiers(self, keys: np.ndarray) -> list[str]:
-        """The identifiers of keys as Criteo receives them (digests in hex)."""
-        return list(hex_identifiers(keys)) if self.codec is None else self.codec.values(keys)
-
-
-@dataclass(frozen=True)
-class IdentifierType:
-    """What an export needs of one identifier column.
-
-    :param name: Criteo's ``identifierType``.
-    :param prepare: turns a chunk of raw column values into valid, pre-hashed and rejected values.
-    :param forms: the member lists the column feeds: the first takes the valid values, each takes
-        the values given as digests of its hashing.
-    """
-
-    name: str
-    prepare: Callable[[Sequence[object]], PreparedChunk]
-    forms: tuple[IdentifierForm, ...]
 
 
 _EMAIL_SHA256 = IdentifierForm("email", "sha256", encoding="sha256(normalised address)")
@@ -158,16 +57,13 @@ def identifier_type(
         if hash_emails:
             return IdentifierType(name, prepare_emails, (_EMAIL_SHA256, _EMAIL_MD5))
         plain = IdentifierForm(name, "none", encoding="normalised address")
-        return IdentifierType(name, functools.partial(prepare_each, prepare_plain_email), (plain,))
+        return IdentifierType(name, prepare_plain_emails, (plain,))
     if name == "phoneNumber":
-        phone = functools.partial(prepare_phone, region=phone_region)
-        code = None if phone_region is None else str(phonenumbers.country_code_for_region(phone_region))
-        before = functools.partial(as_sent_before, country_code=code)
-        return IdentifierType(name, functools.partial(prepare_each, phone, legacy=before), (_PHONE,))
+        return IdentifierType(name, functools.partial(prepare_phones, region=phone_region), (_PHONE,))
     if name == "madid":
         form = IdentifierForm(name, "none", MADID_CODEC, encoding="uuid")
-        return IdentifierType(name, functools.partial(prepare_each, prepare_madid), (form,))
+        return IdentifierType(name, prepare_madids, (form,))
     if name == "identityLink":
         form = IdentifierForm(name, "none", IDENTITY_LINK_CODEC, encoding="utf-8")
-        return IdentifierType(name, functools.partial(prepare_each, prepare_identity_link), (form,))
+        return IdentifierType(name, prepare_identity_links, (form,))
     raise ValueError(f"identifier type must be one of {', '.join(IDENTIFIER_TYPES)}; not {name!r}.")

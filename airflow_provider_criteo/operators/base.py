@@ -7,15 +7,18 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperator
 
-from airflow_provider_criteo.defaults import DEFAULT_CONN_ID
+from airflow_provider_criteo.defaults import DEFAULT_CHUNK_SIZE, DEFAULT_CONN_ID
 from airflow_provider_criteo.hooks.criteo import CriteoHook
 from airflow_provider_criteo.identifiers.phone import phone_region as phone_region_of
 from airflow_provider_criteo.segments.query import SegmentQuery
-from airflow_provider_criteo.segments.source import DEFAULT_CHUNK_SIZE
+from airflow_provider_criteo.segments.query import identifier_columns as identifier_columns_of
 from airflow_provider_criteo.sync.snapshots import SnapshotStore
+from airflow_provider_criteo.workflows.run_identity import lease_owner, run_identity
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
+
+    from airflow.sdk import Context
 
 
 class CriteoSqlOperator(BaseOperator):
@@ -25,7 +28,10 @@ class CriteoSqlOperator(BaseOperator):
     :param sql: query returning the rows, or a path to a ``.sql`` file; exclusive with ``table``. (templated)
     :param table: table or view holding the rows; validated and quoted. (templated)
     :param parameters: parameters bound to ``sql``, in the driver's paramstyle. (templated)
-    :param identifier_columns: the column of each identifier type (``{"email": "email"}``).
+    :param identifier_columns: the column of each identifier type (``{"email": "email"}``); without it,
+        e-mails only, in ``column``.
+    :param column: the e-mail column when ``identifier_columns`` is not given.
+    :param column_parameter: the subclass's name for ``column``, for the error of passing both.
     :param phone_region: ISO 3166 region (``"FR"``) of phone numbers written without a country code.
     :param phone_country_code: the older way to say it, a calling code (``"33"``).
     :param criteo_conn_id: the Criteo connection. (templated)
@@ -55,7 +61,9 @@ class CriteoSqlOperator(BaseOperator):
         self,
         *,
         sql_conn_id: str,
-        identifier_columns: Mapping[str, str],
+        identifier_columns: Mapping[str, str] | None = None,
+        column: str = "email",
+        column_parameter: str = "email_column",
         sql: str | None = None,
         table: str | None = None,
         parameters: Mapping[str, Any] | Sequence[Any] | None = None,
@@ -75,7 +83,9 @@ class CriteoSqlOperator(BaseOperator):
         self.sql = sql
         self.table = table
         self.parameters = parameters
-        self.identifier_columns = dict(identifier_columns)
+        self.identifier_columns = identifier_columns_of(
+            column, identifier_columns, column_parameter=column_parameter
+        )
         self.phone_region = phone_region_of(phone_region, phone_country_code)
         self.criteo_conn_id = criteo_conn_id
         self.advertiser_id = advertiser_id
@@ -104,3 +114,7 @@ class CriteoSqlOperator(BaseOperator):
     def snapshot_store(self) -> SnapshotStore:
         """The mirror state's store at ``snapshot_location``."""
         return SnapshotStore.from_config(self.snapshot_location)
+
+    def run_of(self, context: Context) -> dict[str, Any]:
+        """What a workflow is told of its run: DAG, run and task, the lease owner (this try), the log."""
+        return {"run": run_identity(context, self.task_id), "owner": lease_owner(context), "log": self.log}

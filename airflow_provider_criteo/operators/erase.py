@@ -5,9 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_criteo.operators.base import CriteoSqlOperator
-from airflow_provider_criteo.segments.reading import identifier_columns as identifier_columns_of
-from airflow_provider_criteo.workflows.erasure import Erasure
-from airflow_provider_criteo.workflows.run_identity import lease_owner, run_identity
+from airflow_provider_criteo.workflows.erasure import Erasure, ErasureOptions
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -60,9 +58,9 @@ class CriteoEraseOperator(CriteoSqlOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(
-            identifier_columns=identifier_columns_of(
-                identifier_column, identifier_columns, column_parameter="identifier_column"
-            ),
+            identifier_columns=identifier_columns,
+            column=identifier_column,
+            column_parameter="identifier_column",
             **kwargs,
         )
         self.identifier_column = identifier_column
@@ -71,15 +69,5 @@ class CriteoEraseOperator(CriteoSqlOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Forget the requested people; return what was done (counts and audience ids)."""
-        erasure = Erasure(
-            self.hook,
-            self.query(),
-            self.snapshot_store(),
-            audit_table=self.audit_table,
-            audit_conn_id=self.audit_conn_id,
-            advertiser_id=self.advertiser_id,
-            run=run_identity(context, self.task_id),
-            owner=lease_owner(context),
-            log=self.log,
-        )
-        return erasure.run()
+        options = ErasureOptions(self.audit_table, self.audit_conn_id, self.advertiser_id)
+        return Erasure(self.hook, self.query(), options, self.snapshot_store(), **self.run_of(context)).run()

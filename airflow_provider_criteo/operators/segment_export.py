@@ -5,9 +5,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_criteo.client.resources import MAX_IDENTIFIERS_PER_REQUEST
+from airflow_provider_criteo.defaults import (
+    DEFAULT_MAX_AUDIENCES,
+    DEFAULT_MAX_PROFILES,
+    DEFAULT_MIN_AUDIENCE_SIZE,
+)
 from airflow_provider_criteo.exceptions import CriteoConfigurationError
 from airflow_provider_criteo.operators.base import CriteoSqlOperator
-from airflow_provider_criteo.segments.reading import identifier_columns as identifier_columns_of
 from airflow_provider_criteo.sync.audience import (
     SyncPolicy,
 )
@@ -20,12 +24,8 @@ from airflow_provider_criteo.sync.modes import (
     OnMissingState,
     SyncMode,
 )
-from airflow_provider_criteo.workflows.export import DEFAULT_MAX_PROFILES, ExportOptions, SegmentExport
-from airflow_provider_criteo.workflows.preflight import (
-    DEFAULT_MAX_AUDIENCES,
-    DEFAULT_MIN_AUDIENCE_SIZE,
-)
-from airflow_provider_criteo.workflows.run_identity import lease_owner, run_identity
+from airflow_provider_criteo.workflows.export import SegmentExport
+from airflow_provider_criteo.workflows.export_options import ExportOptions
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -161,16 +161,12 @@ class SegmentExportOperator(CriteoSqlOperator):
             raise ValueError(f"batch_size must be between 1 and {MAX_IDENTIFIERS_PER_REQUEST:,}.")
         if not 0 <= max_removal_fraction <= 1:
             raise ValueError("max_removal_fraction must be between 0 and 1.")
-        columns = identifier_columns_of(email_column, identifier_columns)
-        if sync_mode == SyncMode.MIRROR and not hash_emails and "email" in columns:
+        super().__init__(identifier_columns=identifier_columns, column=email_column, **kwargs)
+        if sync_mode == SyncMode.MIRROR and not hash_emails and "email" in self.identifier_columns:
             raise ValueError(
                 "sync_mode='mirror' needs hash_emails=True: its snapshot keeps digests only, and removing an "
                 "address would mean sending it in plain. Use sync_mode='replace' to send plain addresses."
             )
-        super().__init__(
-            identifier_columns=columns,
-            **kwargs,
-        )
         self.segment = segment
         self.email_column = email_column
         self.audience_name = audience_name
@@ -216,16 +212,8 @@ class SegmentExportOperator(CriteoSqlOperator):
             history_table=self.history_table,
             history_conn_id=self.history_conn_id,
         )
-        export = SegmentExport(
-            self.hook,
-            self.query(hash_emails=self.hash_emails),
-            options,
-            self.snapshot_store(),
-            run=run_identity(context, self.task_id),
-            owner=lease_owner(context),
-            log=self.log,
-        )
-        return export.run()
+        query = self.query(hash_emails=self.hash_emails)
+        return SegmentExport(self.hook, query, options, self.snapshot_store(), **self.run_of(context)).run()
 
 
 def _is_template(value: object) -> bool:

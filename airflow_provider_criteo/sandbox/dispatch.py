@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_criteo.sandbox.auth import presented_token
 from airflow_provider_criteo.sandbox.calls import Outcome, problem_outcome
 from airflow_provider_criteo.sandbox.minimal import minimal_answer
 from airflow_provider_criteo.sandbox.problems import ApiProblem
@@ -39,8 +38,7 @@ def handle_api(state: SandboxState, call: Call) -> Outcome:
         return Outcome(200, body, rate_headers, app.client_id)
     except ApiProblem as failure:
         outcome = problem_outcome(failure, call, rate_headers, minimal=minimal)
-        token = presented_token(call.headers.get("authorization"))
-        outcome.client_id = state.client_of(token) if token else None
+        outcome.client_id = state.client_of(call.headers.get("authorization"))
         return outcome
 
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_criteo.defaults import DEFAULT_CHUNK_SIZE
+from airflow_provider_criteo.identifiers.registry import IDENTIFIER_TYPES
 from airflow_provider_criteo.segments.reading import read_identifiers
-from airflow_provider_criteo.segments.source import DEFAULT_CHUNK_SIZE, get_sql_hook, source_query
+from airflow_provider_criteo.segments.source import get_sql_hook, source_query
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Callable, Mapping, Sequence
 
     from airflow_provider_criteo.segments.reading import Read
 
@@ -31,8 +33,13 @@ class SegmentQuery:
     hash_emails: bool = True
     chunk_size: int = DEFAULT_CHUNK_SIZE
 
-    def read(self, *, log: Any, what: str, derive: bool = False) -> Read:
-        """Stream the rows and keep each type's distinct valid members (see :func:`read_identifiers`)."""
+    def read(
+        self, *, log: Any, what: str, derive: bool = False, opened: Callable[[], object] | None = None
+    ) -> Read:
+        """Stream the rows and keep each type's distinct valid members (see :func:`read_identifiers`).
+
+        ``opened`` runs once the query ran and has its columns, before the rows are read.
+        """
         hook = get_sql_hook(self.conn_id)
         return read_identifiers(
             hook,
@@ -45,4 +52,27 @@ class SegmentQuery:
             phone_region=self.phone_region,
             chunk_size=self.chunk_size,
             derive=derive,
+            opened=opened,
         )
+
+
+def identifier_columns(
+    column: str, columns: Mapping[str, str] | None, *, column_parameter: str = "email_column"
+) -> dict[str, str]:
+    """The column of each identifier type: ``columns`` if given, else ``column`` for e-mails.
+
+    :param column_parameter: the operator's name for ``column``, for the error of passing both.
+    """
+    if columns is None:
+        return {"email": column}
+    if column != "email":
+        raise ValueError(
+            f"Pass {column_parameter} or identifier_columns, not both: name the e-mail column in the latter."
+        )
+    unknown = sorted(set(columns) - set(IDENTIFIER_TYPES))
+    if unknown or not columns:
+        raise ValueError(
+            f"identifier_columns maps identifier types ({', '.join(IDENTIFIER_TYPES)}) to columns; "
+            f"{f'unknown: {unknown}' if unknown else 'it names none'}."
+        )
+    return dict(columns)

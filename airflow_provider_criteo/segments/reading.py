@@ -9,25 +9,23 @@ from __future__ import annotations
 
 import functools
 from collections import Counter
+from contextlib import closing
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from airflow_provider_criteo.exceptions import UndecodableTextError
-from airflow_provider_criteo.identifiers.registry import IDENTIFIER_TYPES, identifier_type
+from airflow_provider_criteo.identifiers.registry import identifier_type
 from airflow_provider_criteo.progress import Progress
-from airflow_provider_criteo.segments.source import DEFAULT_CHUNK_SIZE, stream_columns
+from airflow_provider_criteo.segments.source import stream_columns
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping, Sequence
+    from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
     from airflow.providers.common.sql.hooks.sql import DbApiHook
 
-    from airflow_provider_criteo.identifiers.registry import IdentifierForm, IdentifierType
+    from airflow_provider_criteo.identifiers.forms import IdentifierType, Members
     from airflow_provider_criteo.identifiers.values import PreparedChunk, Rejection
-    from airflow_provider_criteo.segments.member_sets import HashedMembers, KeyedMembers, MemberSet
-
-    #: The member set of each member list read (an identifier type in one form), in column order.
-    Members = list[tuple[IdentifierForm, MemberSet]]
+    from airflow_provider_criteo.segments.source import Chunks
 
 # How many rejected values the task log lists by row position (never by value).
 REJECTED_ROWS_LOGGED = 10
@@ -80,27 +78,9 @@ class Read:
     #: What was read of each identifier type, in the order of the columns.
     counts: dict[str, ReadCounts] = field(default_factory=dict)
 
-
-def identifier_columns(
-    column: str, columns: Mapping[str, str] | None, *, column_parameter: str = "email_column"
-) -> dict[str, str]:
-    """The column of each identifier type: ``columns`` if given, else ``column`` for e-mails.
-
-    :param column_parameter: the operator's name for ``column``, for the error of passing both.
-    """
-    if columns is None:
-        return {"email": column}
-    if column != "email":
-        raise ValueError(
-            f"Pass {column_parameter} or identifier_columns, not both: name the e-mail column in the latter."
-        )
-    unknown = sorted(set(columns) - set(IDENTIFIER_TYPES))
-    if unknown or not columns:
-        raise ValueError(
-            f"identifier_columns maps identifier types ({', '.join(IDENTIFIER_TYPES)}) to columns; "
-            f"{f'unknown: {unknown}' if unknown else 'it names none'}."
-        )
-    return dict(columns)
+    def rejected_by_reason(self) -> dict[str, int]:
+        """The rejected values by reason, over every identifier type read."""
+        return reasons_of(self.counts.values())
 
 
 def read_identifiers(
@@ -111,27 +91,31 @@ def read_identifiers(
     *,
     log: Any,
     what: str,
+    chunk_size: int,
     hash_emails: bool = True,
     phone_region: str | None = None,
-    chunk_size: int = DEFAULT_CHUNK_SIZE,
     derive: bool = False,
+    opened: Callable[[], object] | None = None,
 ) -> Read:
     """Stream the identifier ``columns`` (type -> column) and keep each type's distinct valid values.
 
-    ``what`` names the rows in the task log; ``Read.counts`` says what was read of each type. A column
-    feeds one member set per form of its type (e-mails given as MD5 digests are kept apart). With
-    ``derive`` (erasure), the keys other forms have of the valid values are kept in ``Read.derived``.
-    A SQLite table holding TEXT that is not UTF-8 is read again, such values counted as ``not_text``.
+    ``what`` names the rows in the task log; they are fetched ``chunk_size`` at a time. ``Read.counts``
+    says what was read of each type. A column feeds one member set per form of its type (e-mails given
+    as MD5 digests are kept apart). With ``derive`` (erasure), the keys other forms have of the valid
+    values are kept in ``Read.derived``. A SQLite table holding TEXT that is not UTF-8 is read again,
+    such values counted as ``not_text``. ``opened`` runs once the query ran and has the columns, before
+    any row is taken: cheap checks fail there without the whole source being read.
     """
     kinds = [identifier_type(name, hash_emails=hash_emails, phone_region=phone_region) for name in columns]
     source = functools.partial(stream_columns, hook, query, parameters, list(columns.values()), chunk_size)
+    once = functools.cache(opened) if opened is not None else None  # the re-read does not check again
     try:
-        read = _read(kinds, source(), log, derive)
+        read = _read(kinds, _opening(source(), once), log, derive)
     except UndecodableTextError:
         log.warning(
             "The source holds text that is not UTF-8: reading it again, counting such values as not_text."
         )
-        read = _read(kinds, source(tolerant=True), log, derive)
+        read = _read(kinds, _opening(source(tolerant=True), once), log, derive)
     counted = read.counts
     for kind in kinds:
         distinct = sum(len(members) for form, members in read.members if form.name == kind.name)
@@ -148,6 +132,17 @@ def read_identifiers(
     return read
 
 
+def _opening(chunks: Chunks, opened: Callable[[], object] | None) -> Iterator[list[Sequence[Any]]]:
+    """The chunks, with ``opened`` run once the query ran and found its columns (at the first chunk)."""
+    with closing(chunks):
+        first = next(chunks, None)
+        if opened is not None:
+            opened()
+        if first is not None:
+            yield first
+            yield from chunks
+
+
 def _read(kinds: list[IdentifierType], chunks: Iterable[list[Sequence[Any]]], log: Any, derive: bool) -> Read:
     """Read every chunk into fresh member sets and counts (frozen at the end)."""
     counts = {kind.name: ReadCounts() for kind in kinds}
@@ -161,7 +156,9 @@ def _read(kinds: list[IdentifierType], chunks: Iterable[list[Sequence[Any]]], lo
     for chunk in chunks:
         rejections: Counter[int] = Counter()  # per row of the chunk, how many of its values were rejected
         for kind, forms, others, values in zip(kinds, lists, derived, chunk, strict=True):
-            for position, rejection in _take(kind, forms, others, values, counts[kind.name]):
+            prepared = kind.collect(values, forms, others)
+            counts[kind.name].take(prepared)
+            for position, rejection in prepared.rejected:
                 rejections[position] += 1
                 if len(rejected_rows) < REJECTED_ROWS_LOGGED:
                     label = "" if len(kinds) == 1 else f" {kind.name}"
@@ -186,29 +183,3 @@ def _read(kinds: list[IdentifierType], chunks: Iterable[list[Sequence[Any]]], lo
         counts,
     )
     return read
-
-
-def _take(
-    kind: IdentifierType,
-    forms: list[tuple[IdentifierForm, MemberSet]],
-    derived: list[tuple[IdentifierForm, MemberSet]],
-    values: Sequence[object],
-    counts: ReadCounts,
-) -> list[tuple[int, Rejection]]:
-    """Prepare a chunk of one column into the member sets of its forms, counting; return the rejected rows.
-
-    The first form takes the valid values; each form takes the values given as digests of its hashing;
-    ``derived`` sets take their forms' keys of the valid values.
-    """
-    prepared = kind.prepare(values)
-    forms[0][1].add_many(prepared.valid)
-    for form, members in derived:
-        if form.key_of_plain is not None:
-            cast("KeyedMembers", members).add_digests(map(form.key_of_plain, prepared.valid))
-    if prepared.legacy:
-        cast("HashedMembers", forms[0][1]).add_legacy(prepared.legacy)
-    for form, members in forms:
-        if digests := prepared.given.get(form.hashing):
-            cast("KeyedMembers", members).add_digests(digests)
-    counts.take(prepared)
-    return prepared.rejected

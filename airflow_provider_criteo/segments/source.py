@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.exceptions import AirflowNotFoundException
 from airflow.sdk import BaseHook
 
+from airflow_provider_criteo.defaults import DEFAULT_CHUNK_SIZE
 from airflow_provider_criteo.exceptions import CriteoConfigurationError, UndecodableTextError
 
 if TYPE_CHECKING:
@@ -31,7 +32,6 @@ if TYPE_CHECKING:
     #: Chunks of rows, each as one sequence of values per column; closing it closes the connection.
     Chunks = Generator[list[Sequence[Any]], None, None]
 
-DEFAULT_CHUNK_SIZE = 10_000
 #: Chunks the reader thread may fetch ahead of the caller (bounded: memory stays flat).
 PREFETCH_CHUNKS = 2
 #: Connection types whose driver runs the database in the worker's own process: read without a thread.

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_criteo.segments.source import quote_name
+from airflow_provider_criteo.segments.source import get_sql_hook, quote_name
 
 if TYPE_CHECKING:
     from airflow.providers.common.sql.hooks.sql import DbApiHook
@@ -81,7 +81,12 @@ def now() -> str:
     return datetime.datetime.now(datetime.UTC).isoformat()
 
 
-def append_history(hook: DbApiHook, table: str, summary: dict[str, Any], run: dict[str, str]) -> None:
-    """Append one export summary (counts only, no personal data)."""
+def append_history(conn_id: str, table: str, summary: dict[str, Any], run: dict[str, str]) -> None:
+    """Append one export summary (counts only, no personal data) to ``table`` of connection ``conn_id``."""
     values = {**summary, **run, "exported_at": now(), "dry_run": int(bool(summary.get("dry_run")))}
-    append_record(hook, table, HISTORY_COLUMNS, values)
+    append_record(get_sql_hook(conn_id), table, HISTORY_COLUMNS, values)
+
+
+def append_audit(conn_id: str, table: str, record: dict[str, Any]) -> None:
+    """Append one erasure's audit record (digests, never an identifier in plain), stamped ``erased_at``."""
+    append_record(get_sql_hook(conn_id), table, AUDIT_COLUMNS, {**record, "erased_at": now()})

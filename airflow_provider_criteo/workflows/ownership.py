@@ -8,16 +8,18 @@ operation touches a contact list Criteo keeps read-only.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from airflow_provider_criteo.exceptions import CriteoConfigurationError
 from airflow_provider_criteo.sync.modes import SyncMode
+from airflow_provider_criteo.workflows.preflight import warn_audience_cap
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from airflow_provider_criteo.client.resources import AudienceSegment
     from airflow_provider_criteo.hooks.criteo import CriteoHook
+    from airflow_provider_criteo.sync.snapshots import SnapshotStore
 
 _TAG = re.compile(r"\[managed by airflow-provider-criteo: ([^\]]*)\]")
 
@@ -79,3 +81,60 @@ def read_only_error(audiences: Sequence[AudienceSegment], outcome: str) -> Crite
         f"Audience {names}: Criteo keeps the contact list read-only (contactList.isReadOnly: Criteo or a "
         f"partner maintains it), so it takes no amendment and no wipe. {outcome}"
     )
+
+
+def take(
+    hook: CriteoHook, audience: AudienceSegment, tag: str, *, adopt: bool, mode: str, dry_run: bool = False
+) -> None:
+    """Refuse, before anything is sent, an audience that is read-only at Criteo or not ours to change."""
+    if audience.read_only:
+        raise read_only_error([audience], "Nothing was sent. Export to another audience_name.")
+    claim(hook, audience, tag, adopt=adopt, mode=mode, dry_run=dry_run)
+
+
+def find_or_create(
+    hook: CriteoHook,
+    name: str,
+    advertiser: str,
+    tag: str,
+    *,
+    description: str,
+    adopt: bool,
+    mode: str,
+    max_audiences: int,
+    log: Any,
+) -> tuple[AudienceSegment, bool]:
+    """The audience ``name`` (checked to be ours to change) or, when missing, a new one tagged as ours.
+
+    :return: the audience, and whether it was created.
+    """
+    audience = hook.find_contact_list_segment(name, advertiser_id=advertiser)
+    created = False
+    if audience is None:
+        warn_audience_cap(hook, advertiser, max_audiences, log)
+        audience, created = hook.get_or_create_contact_list_segment(
+            name, advertiser_id=advertiser, description=tagged(description, tag)
+        )
+    if not created:
+        take(hook, audience, tag, adopt=adopt, mode=mode)
+    log.info(
+        "%s Criteo audience %r (id %s) of advertiser %s.",
+        "Created" if created else "Found",
+        audience.name,
+        audience.id,
+        audience.advertiser_id,
+    )
+    return audience, created
+
+
+def managed_audiences(hook: CriteoHook, store: SnapshotStore, advertiser: str) -> list[AudienceSegment]:
+    """The advertiser's audiences this provider manages: tagged, or with snapshots in the store.
+
+    The snapshots make up for a description Criteo leaves out (it is optional in its schema).
+    """
+    with_snapshots = set(store.audiences(advertiser))
+    return [
+        segment
+        for segment in hook.search_audience_segments(advertiser_ids=[advertiser])
+        if is_managed(segment.description) or segment.id in with_snapshots
+    ]

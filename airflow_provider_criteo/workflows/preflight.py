@@ -8,11 +8,40 @@ from airflow_provider_criteo.exceptions import CriteoConfigurationError
 
 if TYPE_CHECKING:
     from airflow_provider_criteo.hooks.criteo import CriteoHook
+    from airflow_provider_criteo.identifiers.forms import Members
 
-#: Criteo allows about 1,000 audience segments per advertiser.
-DEFAULT_MAX_AUDIENCES = 1_000
-#: Criteo recommends at least 500 matched members; smaller audiences are not usable for delivery.
-DEFAULT_MIN_AUDIENCE_SIZE = 500
+
+def check_consent(hook: CriteoHook, *, dry_run: bool, log: Any) -> None:
+    """No member data leaves for Criteo before someone agreed to it on the connection."""
+    if hook.config.data_transfer_consent:
+        return
+    if dry_run:
+        log.warning(
+            "Connection %r has no data transfer consent; a dry run sends nothing.", hook.criteo_conn_id
+        )
+        return
+    raise CriteoConfigurationError(
+        f"Connection {hook.criteo_conn_id!r} has not agreed to send customer data to Criteo: tick "
+        "'I agree to send customer data to Criteo' on the connection (extra data_transfer_consent=true) "
+        "once your data protection review allows it. Nothing was read or sent."
+    )
+
+
+def check_size(segment: str, members: Members, max_profiles: int | None) -> None:
+    """Fail when an identifier type of the segment has more distinct members than ``max_profiles``."""
+    if max_profiles is None:
+        return
+    by_type: dict[str, int] = {}
+    for form, group in members:
+        by_type[form.name] = by_type.get(form.name, 0) + len(group)
+    for name, size in by_type.items():
+        if size > max_profiles:
+            what = "members" if len(by_type) == 1 else f"{name} members"
+            raise CriteoConfigurationError(
+                f"Segment {segment!r} has {size:,} distinct valid {what}, over "
+                f"max_profiles={max_profiles:,}. Nothing was sent. Raise max_profiles (or set it to None) if "
+                "this size is expected."
+            )
 
 
 def check_advertiser(hook: CriteoHook, advertiser_id: str) -> None:

@@ -6,13 +6,16 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_criteo.client.resources import plus_count
+from airflow_provider_criteo.exceptions import CriteoApiError
 from airflow_provider_criteo.segments.reading import ReadCounts, reasons_of
 from airflow_provider_criteo.sync.audience import SyncResult
+from airflow_provider_criteo.workflows.history import append_history
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from airflow_provider_criteo.segments.reading import Members, Read
+    from airflow_provider_criteo.hooks.criteo import CriteoHook
+    from airflow_provider_criteo.segments.reading import Read
     from airflow_provider_criteo.sync.audience import AudienceResult
 
 
@@ -111,7 +114,7 @@ class ExportSummary(SyncCounts):
         ``export`` names the export (``segment``, ``audience_name``, ``advertiser_id``, ``sync_mode``,
         ``dry_run``, ``audience_id``, ``audience_created``).
         """
-        forms = _form_counts(read.members, result)
+        forms = _form_counts(read, result)
         by_type = {name: TypeCounts.of(counted, forms.get(name, {})) for name, counted in read.counts.items()}
         types = by_type.values()
         lists = [form for counts in types for form in counts.forms.values()]
@@ -133,6 +136,10 @@ class ExportSummary(SyncCounts):
             identifier_types=by_type,
             **asdict(statistics or Statistics()),
         )
+
+    def append_to(self, table: str, conn_id: str, run: dict[str, str]) -> None:
+        """Append the summary (counts only, no personal data) to the history ``table`` of ``conn_id``."""
+        append_history(conn_id, table, asdict(self), run)
 
     def as_table(self) -> str:
         """The summary as an aligned two-column table, for the task log: the export, then its counts."""
@@ -171,15 +178,40 @@ class Statistics:
     match_rate: float | None = None
     statistics_note: str | None = None
 
+    @classmethod
+    def of(cls, hook: CriteoHook, audience_id: str, log: Any) -> Statistics:
+        """Criteo's size and match rate of the audience; None, with a note, while it has not computed them.
 
-def _form_counts(members: Members, result: AudienceResult) -> dict[str, dict[str, FormCounts]]:
+        The sync is done by then: statistics Criteo fails to give are noted, they do not fail the task.
+        """
+        try:
+            statistics = hook.get_contact_list_statistics(audience_id)
+        except CriteoApiError as err:
+            note = f"Criteo's statistics could not be read after the export: {err}"
+            log.warning("%s", note)
+            return cls(statistics_note=note)
+        size, rate = statistics.number_of_identifiers, statistics.match_rate
+        if size is not None and rate is not None:
+            return cls(size, rate)
+        log.info("Criteo has not computed the statistics of audience %s yet.", audience_id)
+        return cls(
+            size,
+            rate,
+            "Criteo has not computed this audience's statistics yet (matching is asynchronous); the next "
+            "run reports them.",
+        )
+
+
+def _form_counts(read: Read, result: AudienceResult) -> dict[str, dict[str, FormCounts]]:
     """Each list's counts, by type and form: its distinct members read, and what the sync did with it.
 
     The lists read come first (an optional one only when it has members), then those only the sync
     touched (a list with history and no members any more).
     """
     sizes = {
-        (form.name, form.hashing): len(group) for form, group in members if len(group) or not form.optional
+        (form.name, form.hashing): len(group)
+        for form, group in read.members
+        if len(group) or not form.optional
     }
     by_type: dict[str, dict[str, FormCounts]] = {}
     for name, hashing in [*sizes, *(key for key in result.by_form if key not in sizes)]:

@@ -7,9 +7,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_criteo.sandbox.auth import ALL_SCOPES, bearer_token, unauthorized
-from airflow_provider_criteo.sandbox.faults import Fault, FaultQueue, checked_fault
-from airflow_provider_criteo.sandbox.journal import Journal
+from airflow_provider_criteo.sandbox.auth import ALL_SCOPES, bearer_token, presented_token, unauthorized
 from airflow_provider_criteo.sandbox.models.apps import (
     DEFAULT_ADVERTISER_ID,
     DEFAULT_CLIENT_ID,
@@ -28,19 +26,17 @@ from airflow_provider_criteo.sandbox.models.persistence import (
     write_json,
 )
 from airflow_provider_criteo.sandbox.models.segments import AudienceSegments
-from airflow_provider_criteo.sandbox.rate_limit import RateLimiter
-from airflow_provider_criteo.sandbox.settings import Settings
+from airflow_provider_criteo.sandbox.models.traffic import Traffic
 
 if TYPE_CHECKING:
     import os
     from collections.abc import Iterable, Mapping
 
-    from airflow_provider_criteo.sandbox.journal import RecordedRequest
     from airflow_provider_criteo.sandbox.models.segments import Segment
-    from airflow_provider_criteo.sandbox.rate_limit import RateStatus
+    from airflow_provider_criteo.sandbox.settings import Settings
 
 
-class SandboxState:
+class SandboxState(Traffic):
     """Everything the emulator knows, guarded by one re-entrant lock (``state.lock``).
 
     Apps, advertisers and tokens live here; segments in :attr:`audience_segments`; the settings,
@@ -55,17 +51,12 @@ class SandboxState:
         settings: Settings | None = None,
     ) -> None:
         """A world holding one app (the given credentials and advertiser); ``reset()`` returns to it."""
-        self.lock = threading.RLock()
+        super().__init__(threading.RLock(), settings)
         self._default_app = (client_id, client_secret, advertiser_id)
-        self._initial_settings = settings or Settings()
-        self._settings = self._initial_settings
         self.apps: dict[str, SandboxApp] = {}
         self.advertisers: dict[str, str] = {}
         self.audience_segments = AudienceSegments(self.lock)
         self._tokens: dict[str, Token] = {}
-        self._rates = RateLimiter(self.lock)
-        self._faults = FaultQueue(self.lock)
-        self._journal = Journal(self.lock)
         self._next_application_id = 1
         self.reset()
 
@@ -83,10 +74,7 @@ class SandboxState:
             self.advertisers.clear()
             self.audience_segments.clear()
             self._tokens.clear()
-            self._rates.clear()
-            self._faults.clear()
-            self._journal.clear()
-            self._settings = self._initial_settings
+            self.reset_traffic()
             self._next_application_id = 1
             client_id, client_secret, advertiser_id = self._default_app
             self.add_app(client_id, client_secret, advertiser_ids=(advertiser_id,))
@@ -118,71 +106,6 @@ class SandboxState:
                 self.advertisers.setdefault(advertiser_id, f"Sandbox advertiser {advertiser_id}")
             return app
 
-    @property
-    def settings(self) -> Settings:
-        """The current settings."""
-        return self._settings
-
-    def configure(
-        self,
-        *,
-        token_lifetime: float | None = None,
-        latency: float | None = None,
-        rate_limit_per_minute: int | None = None,
-        record_bodies: bool | None = None,
-        schema_minimal: bool | None = None,
-        pending_statistics: bool | None = None,
-    ) -> Settings:
-        """Change the given settings (``None`` keeps a setting) and return the result."""
-        changes = {
-            "token_lifetime": token_lifetime,
-            "latency": latency,
-            "rate_limit_per_minute": rate_limit_per_minute,
-            "record_bodies": record_bodies,
-            "schema_minimal": schema_minimal,
-            "pending_statistics": pending_statistics,
-        }
-        with self.lock:
-            self._settings = self._settings.updated(changes)
-            return self._settings
-
-    def inject_fault(
-        self,
-        path: str = "",
-        method: str | None = None,
-        status: int | None = None,
-        count: int = 1,
-        headers: Mapping[str, str] | None = None,
-        retry_after: int | None = None,
-        delay: float = 0.0,
-        drop_connection: bool = False,
-        apply: bool = False,
-        body: str | None = None,
-        content_type: str = "application/json",
-    ) -> Fault:
-        """Make the next ``count`` matching requests fail (status, delay, dropped connection, raw body).
-
-        With ``body``, the answer is that raw text with ``status`` (any 2xx-5xx: a hostile 200 too).
-        With ``headers`` alone, the request runs and its answer carries them (odd rate-limit headers).
-        """
-        fault = checked_fault(
-            Fault(
-                path=path,
-                method=method,
-                status=status,
-                count=count,
-                headers={str(name): str(value) for name, value in (headers or {}).items()},
-                retry_after=retry_after,
-                delay=delay,
-                drop_connection=drop_connection,
-                apply=apply,
-                body=body,
-                content_type=content_type,
-            )
-        )
-        self._faults.add(fault)
-        return fault
-
     def set_read_only(self, segment_id: int | str, read_only: bool = True) -> None:
         """Make a segment's contact list read-only (as one Criteo or a partner maintains), or writable."""
         self.audience_segments.set_read_only(segment_id, read_only)
@@ -200,15 +123,6 @@ class SandboxState:
     def members(self, segment_id: int | str, identifier_type: str | None = None) -> set[str]:
         """The identifiers a segment holds (all types, or one); ``KeyError`` if it does not exist."""
         return self.audience_segments.members(segment_id, identifier_type)
-
-    @property
-    def requests(self) -> list[RecordedRequest]:
-        """The journal of API calls, oldest first (the last 10,000)."""
-        return self._journal.entries()
-
-    def clear_requests(self) -> None:
-        """Empty the journal."""
-        self._journal.clear()
 
     # -- persistence -----------------------------------------------------------------------------
 
@@ -234,7 +148,7 @@ class SandboxState:
             self.audience_segments.load(segments, data["next_segment_id"])
             self._next_application_id = data["next_application_id"]
             self._tokens.clear()
-            self._rates.clear()
+            self.clear_rates()
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write :meth:`to_dict` to ``path`` as JSON, atomically."""
@@ -253,14 +167,15 @@ class SandboxState:
             if app is None or not secrets.compare_digest(app.client_secret, client_secret):
                 return None
             token = secrets.token_urlsafe(32)
-            lifetime = self._settings.token_lifetime
+            lifetime = self.settings.token_lifetime
             self._tokens[token] = Token(client_id, time.time() + lifetime)
             return token, lifetime
 
-    def client_of(self, token: str) -> str | None:
-        """The client id a token was issued to, expired or not."""
+    def client_of(self, authorization: str | None) -> str | None:
+        """The client id of the token an ``Authorization`` header presents, expired or not."""
+        token = presented_token(authorization)
         with self.lock:
-            entry = self._tokens.get(token)
+            entry = self._tokens.get(token) if token else None
             return entry.client_id if entry else None
 
     def authenticate(self, authorization: str | None) -> SandboxApp:
@@ -280,24 +195,6 @@ class SandboxState:
         with self.lock:
             advertiser_ids = app.advertiser_ids if app.consent else ()
             return [(advertiser_id, self.advertisers[advertiser_id]) for advertiser_id in advertiser_ids]
-
-    def consume_rate(self, client_id: str) -> RateStatus:
-        """Count one call for an app against its rolling one-minute window (a refused call is not counted)."""
-        with self.lock:
-            return self._rates.consume(client_id, self._settings.rate_limit_per_minute)
-
-    def peek_rate(self, client_id: str | None) -> RateStatus:
-        """The rate-limit status of an app (or of an unknown caller) without counting a call."""
-        with self.lock:
-            return self._rates.peek(client_id, self._settings.rate_limit_per_minute)
-
-    def take_fault(self, method: str, path: str) -> Fault | None:
-        """The first queued fault matching a request, consuming one of its uses."""
-        return self._faults.take(method, path)
-
-    def record(self, entry: RecordedRequest) -> None:
-        """Append a call to the journal."""
-        self._journal.record(entry)
 
     def new_segment(self, advertiser_id: str, name: str, description: str | None) -> Segment:
         """Create a contact-list segment (the caller checked the name)."""

@@ -1,0 +1,32 @@
+"""What an export is told to do: which segment goes to which audience, and its safety settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from airflow_provider_criteo.defaults import (
+    DEFAULT_MAX_AUDIENCES,
+    DEFAULT_MAX_PROFILES,
+    DEFAULT_MIN_AUDIENCE_SIZE,
+)
+from airflow_provider_criteo.sync.audience import SyncPolicy
+from airflow_provider_criteo.sync.modes import SyncMode
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    """What to export where, and the safety settings (see the operator's parameters)."""
+
+    segment: str
+    sync_mode: str = SyncMode.MIRROR.value
+    dry_run: bool = False
+    audience_name: str | None = None
+    audience_description: str | None = None
+    advertiser_id: str | None = None
+    adopt_existing_audience: bool = False
+    max_profiles: int | None = DEFAULT_MAX_PROFILES
+    min_audience_size: int = DEFAULT_MIN_AUDIENCE_SIZE
+    max_audiences: int = DEFAULT_MAX_AUDIENCES
+    policy: SyncPolicy = field(default_factory=SyncPolicy)
+    history_table: str | None = None
+    history_conn_id: str | None = None

@@ -19,6 +19,26 @@ def test_an_advertiser_the_app_may_not_use_fails_before_any_member_data(
     assert [r.path for r in criteo_sandbox.requests] == ["/oauth2/token", "/2026-07/advertisers/me"]
 
 
+def test_a_wrong_advertiser_fails_before_the_rows_are_read(
+    sqlite_warehouse, criteo_sandbox, monkeypatch, capfd
+):
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_CRITEO_DEFAULT", criteo_connection_json(criteo_sandbox.url, advertiser_id="999")
+    )
+    sqlite_warehouse.load([("vip", f"p{i}@example.com") for i in range(50)])
+    with pytest.raises(CriteoConfigurationError, match="Advertiser 999"):
+        segment_export(sqlite_warehouse, chunk_size=10).execute(context={})
+    assert "Read 50 rows" not in capfd.readouterr().out  # the check ran once the query had its columns
+
+
+def test_an_empty_segment_still_checks_the_advertiser(sqlite_warehouse, criteo_sandbox, monkeypatch):
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_CRITEO_DEFAULT", criteo_connection_json(criteo_sandbox.url, advertiser_id="999")
+    )
+    with pytest.raises(CriteoConfigurationError, match="Advertiser 999"):
+        segment_export(sqlite_warehouse, allow_large_removal=True).execute(context={})
+
+
 def test_small_segments_are_warned_about(sqlite_warehouse, criteo_conn, capfd):
     sqlite_warehouse.load([("vip", f"p{i}@example.com") for i in range(3)])
     segment_export(sqlite_warehouse, min_audience_size=4).execute(context={})

@@ -9,13 +9,13 @@ import hashlib
 import json
 from typing import TYPE_CHECKING, Any, cast
 
+from airflow_provider_criteo.client.resources import CONTACT_LIST_READ_ONLY
 from airflow_provider_criteo.exceptions import (
     AudienceLockedError,
     CriteoPermissionError,
     LeaseLostError,
     SnapshotCorruptError,
 )
-from airflow_provider_criteo.hooks.criteo import CONTACT_LIST_READ_ONLY
 from airflow_provider_criteo.segments.reading import reasons_of
 from airflow_provider_criteo.segments.sorted_keys import union_sorted
 from airflow_provider_criteo.segments.source import get_sql_hook

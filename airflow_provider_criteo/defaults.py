@@ -6,6 +6,8 @@ CONN_TYPE = "criteo"
 DEFAULT_CONN_ID = "criteo_default"
 DEFAULT_HOST = "https://api.criteo.com"
 DEFAULT_API_VERSION = "2026-07"
+#: Criteo's rate limit of one app: calls per rolling minute.
+DEFAULT_CALLS_PER_MINUTE = 250
 
 #: Rows fetched from the database at a time.
 DEFAULT_CHUNK_SIZE = 10_000

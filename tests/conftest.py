@@ -48,7 +48,7 @@ def criteo_conn(criteo_sandbox: CriteoSandbox, monkeypatch: pytest.MonkeyPatch) 
 def hook(criteo_conn: str) -> CriteoHook:
     """A hook with quick retries and its own limiter, so tests neither wait nor share state."""
     hook = CriteoHook(criteo_conn, timeout=5, retry_backoff=0.01)
-    hook.rate_limiter = RateLimiter(1000)
+    hook.transport.rate_limiter = RateLimiter(1000)
     return hook
 
 

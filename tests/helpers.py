@@ -107,9 +107,9 @@ def demo_audiences(warehouse: str | Path) -> dict[str, set[str]]:
 
 def fail_amendments_after(patch: Any, count: int, error: Exception) -> None:
     """Make every contact-list amendment request after the first ``count`` raise ``error`` (a crash)."""
-    from airflow_provider_criteo.hooks.criteo import CriteoHook
+    from airflow_provider_criteo.client.transport import CriteoTransport
 
-    call = CriteoHook._call
+    call = CriteoTransport.call
     sent = {"n": 0}
 
     def failing(self: Any, method: str, path: str, **kwargs: Any) -> Any:
@@ -119,4 +119,4 @@ def fail_amendments_after(patch: Any, count: int, error: Exception) -> None:
                 raise error
         return call(self, method, path, **kwargs)
 
-    patch.setattr(CriteoHook, "_call", failing)
+    patch.setattr(CriteoTransport, "call", failing)

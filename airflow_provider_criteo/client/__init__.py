@@ -1,1 +1,1 @@
-"""HTTP plumbing for Criteo's API, no Airflow: retry and rate-limit rules, resources, wire encoding."""
+"""HTTP plumbing for Criteo's API, no Airflow: transport, errors, retry, rate limit, resources, wire."""

@@ -1,22 +1,43 @@
-"""Typed values for the Criteo resources the provider reads, parsed from JSON:API bodies.
+"""Criteo's resources as the provider reads and sends them, in JSON:API bodies.
 
-Criteo's OpenAPI marks almost every response field optional, and many nullable: the parsers read only
-what the provider needs and take an absent or ``null`` field for "not said". They raise ``KeyError``,
-``TypeError`` or ``ValueError`` only when a body lacks what no answer can do without (a resource's
-id); the hook turns those into a ``CriteoResponseError`` that names the endpoint.
+Typed values parsed from answers, the problems answers carry and their codes, and the bodies of
+contact-list amendments. Criteo's OpenAPI marks almost every response field optional, and many
+nullable: the parsers read only what the provider needs and take an absent or ``null`` field for "not
+said". They raise ``KeyError``, ``TypeError`` or ``ValueError`` only when a body lacks what no answer
+can do without (a resource's id); the transport turns those into a ``CriteoResponseError`` that names
+the endpoint.
 """
 
 from __future__ import annotations
 
+import itertools
+import json
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import numpy as np
+
+from airflow_provider_criteo.client.wire import hex_json_array
+from airflow_provider_criteo.identifiers.values import DIGEST_DTYPE
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+
+T = TypeVar("T")
 
 #: Criteo's documented cap of identifiers in one contact-list amendment.
 MAX_IDENTIFIERS_PER_REQUEST = 50_000
 
 #: The identifier types a contact-list amendment accepts.
 API_IDENTIFIER_TYPES = ("email", "phoneNumber", "madid", "identityLink", "gum")
+
+#: Criteo's problem codes the provider acts on (an error's ``codes`` holds them).
+NAME_MUST_BE_UNIQUE = "name-must-be-unique"
+SEGMENT_NOT_FOUND = "segment-not-found"
+CONTACT_LIST_READ_ONLY = "contact-list-read-only"
+# Codes of warnings about the API itself, not about one item of a bulk call.
+_DEPRECATION_CODES = frozenset({"deprecated-field", "endpoint-deprecated"})
 
 
 def _required_str(mapping: dict[str, Any], key: str) -> str:
@@ -42,6 +63,31 @@ def data_list(body: dict[str, Any]) -> list[Any]:
     if not isinstance(data, list):
         raise TypeError(f"data is a JSON array, not {type(data).__name__}")
     return data
+
+
+def problems_of(envelope: dict[str, Any], *keys: str) -> list[dict[str, Any]]:
+    """The problem objects under ``keys`` (``errors``, ``warnings``) of an envelope, null lists as empty."""
+    found: list[dict[str, Any]] = []
+    for key in keys:
+        problems = envelope.get(key)
+        if isinstance(problems, list):
+            found.extend(p for p in problems if isinstance(p, dict))
+    return found
+
+
+def item_problems(envelope: dict[str, Any]) -> list[dict[str, Any]]:
+    """The failures of items of a bulk call, in ``errors`` or ``warnings`` (Criteo documents both)."""
+    return [
+        problem
+        for problem in problems_of(envelope, "errors", "warnings")
+        if problem.get("type") != "deprecation" and problem.get("code") not in _DEPRECATION_CODES
+    ]
+
+
+def trace_id_of(problem: dict[str, Any]) -> str | None:
+    """A problem's trace id: ``traceId``, or the deprecated ``traceIdentifier`` some answers carry."""
+    trace = problem.get("traceId") or problem.get("traceIdentifier")
+    return None if trace is None else str(trace)
 
 
 def optional_int(value: Any) -> int | None:
@@ -200,3 +246,30 @@ class ContactListStatistics:
             number_of_matches=optional_int(attributes.get("numberOfMatches")),
             match_rate=optional_float(attributes.get("matchRate")),
         )
+
+
+def chunked(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """Split any iterable into lists of at most ``size`` items, without materialising it."""
+    iterator = iter(items)
+    while chunk := list(itertools.islice(iterator, size)):
+        yield chunk
+
+
+def amendment_bodies(
+    attributes: dict[str, Any], identifiers: Iterable[str] | np.ndarray, batch_size: int
+) -> Iterator[tuple[dict[str, Any] | bytes, int]]:
+    """The bodies of an amendment's requests (dicts to encode, or JSON bytes for an array of digests),
+    each with how many identifiers it carries."""
+    if not isinstance(identifiers, np.ndarray) or identifiers.dtype != np.dtype(DIGEST_DTYPE):
+        for batch in chunked(identifiers, batch_size):
+            body = {
+                "data": {"type": "ContactlistAmendment", "attributes": {**attributes, "identifiers": batch}}
+            }
+            yield body, len(batch)
+        return
+    # The envelope as json.dumps writes it, split where the identifier array goes (its last value).
+    envelope = {"data": {"type": "ContactlistAmendment", "attributes": {**attributes, "identifiers": []}}}
+    head, _, tail = json.dumps(envelope, separators=(",", ":")).rpartition("[]")
+    for start in range(0, len(identifiers), batch_size):
+        digests = identifiers[start : start + batch_size]
+        yield b"".join((head.encode(), hex_json_array(digests), tail.encode())), len(digests)

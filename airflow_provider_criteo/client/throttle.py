@@ -13,10 +13,11 @@ import time
 from collections import deque
 from typing import TYPE_CHECKING
 
+from airflow_provider_criteo.defaults import DEFAULT_CALLS_PER_MINUTE
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-DEFAULT_CALLS_PER_MINUTE = 250
 # Criteo's window is 60 s, counted when calls arrive; ours is counted when calls leave, so it is a
 # little longer, lest a call sent exactly 60 s after another reach Criteo inside the same window.
 WINDOW_SECONDS = 61.0

@@ -9,13 +9,13 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from airflow_provider_criteo.client.resources import CONTACT_LIST_READ_ONLY
 from airflow_provider_criteo.exceptions import (
     AudienceLockedError,
     CriteoPermissionError,
     LeaseLostError,
     SnapshotCorruptError,
 )
-from airflow_provider_criteo.hooks.criteo import CONTACT_LIST_READ_ONLY
 from airflow_provider_criteo.sync.protocol import hold
 from airflow_provider_criteo.sync.snapshots import SnapshotKey
 

@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 from airflow.sdk._shared.secrets_masker import redact
 
+from airflow_provider_criteo.client.resources import chunked
 from airflow_provider_criteo.client.throttle import RateLimiter
+from airflow_provider_criteo.client.transport import CriteoTransport
 from airflow_provider_criteo.exceptions import (
     CriteoAuthenticationError,
     CriteoConfigurationError,
@@ -17,7 +19,7 @@ from airflow_provider_criteo.exceptions import (
     CriteoValidationError,
     CriteoVersionGoneError,
 )
-from airflow_provider_criteo.hooks.criteo import CriteoHook, chunked
+from airflow_provider_criteo.hooks.criteo import CriteoHook
 from airflow_provider_criteo.sandbox import DEFAULT_ADVERTISER_ID, DEFAULT_CLIENT_SECRET
 from tests.helpers import FakeClock, criteo_connection_json
 
@@ -107,7 +109,7 @@ def test_429_storm_is_ridden_out(criteo_conn, criteo_sandbox):
     # 429s are Criteo pacing the app, not failures: more of them than max_retries are ridden out, backing
     # off exponentially when the reset gives no wait (retrying at once would only meet another 429).
     hook = CriteoHook(criteo_conn, timeout=5, retry_backoff=0.001)
-    hook.rate_limiter = RateLimiter(1000)
+    hook.transport.rate_limiter = RateLimiter(1000)
     criteo_sandbox.inject_fault(path="advertisers/me", status=429, count=1)
     reset_now = {"x-ratelimit-reset": str(int(time.time()))}
     criteo_sandbox.inject_fault(path="advertisers/me", status=429, count=11, headers=reset_now)
@@ -273,7 +275,7 @@ def test_digest_arrays_are_sent_exactly_as_their_hex_strings(
     digests = np.frombuffer(b"".join(hashlib.sha256(str(i).encode()).digest() for i in range(count)), "S32")
     hexes = [hashlib.sha256(str(i).encode()).hexdigest() for i in range(count)]
     payloads: list[bytes] = []
-    attempt = CriteoHook._attempt
+    attempt = CriteoTransport._attempt
 
     def recording(self, method, endpoint, params, payload, headers, budget):
         if method == "PATCH":
@@ -281,7 +283,7 @@ def test_digest_arrays_are_sent_exactly_as_their_hex_strings(
             assert headers["Content-Type"] == "application/json"
         return attempt(self, method, endpoint, params, payload, headers, budget)
 
-    monkeypatch.setattr(CriteoHook, "_attempt", recording)
+    monkeypatch.setattr(CriteoTransport, "_attempt", recording)
     from_strings = hook.create_contact_list_segment("strings")
     from_digests = hook.create_contact_list_segment("digests")
     sent_strings = hook.amend_contact_list(from_strings.id, "add", hexes, batch_size=batch_size)
@@ -362,7 +364,7 @@ def test_missing_advertiser_says_where_to_set_it(criteo_sandbox, monkeypatch):
 
 
 def test_client_side_limiter_spaces_calls(hook, criteo_sandbox):
-    hook.rate_limiter = RateLimiter(2, window=0.5)
+    hook.transport.rate_limiter = RateLimiter(2, window=0.5)
     started = time.monotonic()
     for _ in range(3):
         hook.list_advertisers()
@@ -372,20 +374,21 @@ def test_client_side_limiter_spaces_calls(hook, criteo_sandbox):
 
 def test_when_criteo_says_no_call_remains_the_hook_holds_until_reset(hook, criteo_sandbox):
     clock = FakeClock()
-    hook.rate_limiter = RateLimiter(1000, clock=clock, sleep=clock.sleep)
+    hook.transport.rate_limiter = RateLimiter(1000, clock=clock, sleep=clock.sleep)
     hook.list_advertisers()
-    assert hook.rate_limiter.acquire() == 0
+    assert hook.transport.rate_limiter.acquire() == 0
     reset = {"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(int(time.time()) + 5)}
     criteo_sandbox.inject_fault(path="advertisers/me", headers=reset)  # a 200 with these headers
     hook.list_advertisers()
     assert [r.status for r in calls_to(criteo_sandbox, "advertisers/me")] == [200, 200]
-    assert 3 < hook.rate_limiter.acquire() <= 5
+    assert 3 < hook.transport.rate_limiter.acquire() <= 5
 
 
 def test_the_hook_paces_to_a_lower_limit_criteo_announces(hook, criteo_sandbox):
     criteo_sandbox.configure(rate_limit_per_minute=40)
     hook.list_advertisers()
-    assert hook.rate_limiter.calls == 40  # paced to Criteo's x-ratelimit-limit, not the configured 1000
+    # Paced to Criteo's x-ratelimit-limit, not the configured 1000.
+    assert hook.transport.rate_limiter.calls == 40
 
 
 @pytest.mark.parametrize(
@@ -401,20 +404,20 @@ def test_the_hook_paces_to_a_lower_limit_criteo_announces(hook, criteo_sandbox):
 )
 def test_no_reset_header_makes_the_hook_crash_or_sleep_long(hook, criteo_sandbox, reset):
     clock = FakeClock()
-    hook.rate_limiter = RateLimiter(1000, clock=clock, sleep=clock.sleep)
+    hook.transport.rate_limiter = RateLimiter(1000, clock=clock, sleep=clock.sleep)
     headers = {"x-ratelimit-remaining": "0"} | ({} if reset is None else {"x-ratelimit-reset": reset})
     criteo_sandbox.inject_fault(path="advertisers/me", headers=headers)
     hook.list_advertisers()
-    assert 0 <= hook.rate_limiter.acquire() <= 61
+    assert 0 <= hook.transport.rate_limiter.acquire() <= 61
 
 
 def test_a_reset_in_milliseconds_is_read_as_such_not_capped(hook, criteo_sandbox):
     clock = FakeClock()
-    hook.rate_limiter = RateLimiter(1000, clock=clock, sleep=clock.sleep)
+    hook.transport.rate_limiter = RateLimiter(1000, clock=clock, sleep=clock.sleep)
     in_ms = {"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(int(time.time() * 1000) + 3000)}
     criteo_sandbox.inject_fault(path="advertisers/me", headers=in_ms)
     hook.list_advertisers()
-    assert 1.5 < hook.rate_limiter.acquire() <= 3
+    assert 1.5 < hook.transport.rate_limiter.acquire() <= 3
 
 
 @pytest.mark.parametrize(
@@ -429,7 +432,7 @@ def test_a_reset_in_milliseconds_is_read_as_such_not_capped(hook, criteo_sandbox
 )
 def test_a_429_with_odd_headers_is_retried_within_the_deadline(criteo_conn, criteo_sandbox, headers):
     hook = CriteoHook(criteo_conn, retry_backoff=0.01, retry_deadline=5)
-    hook.rate_limiter = RateLimiter(1000)
+    hook.transport.rate_limiter = RateLimiter(1000)
     criteo_sandbox.inject_fault(path="advertisers/me", status=429, headers=headers)
     started = time.monotonic()
     assert hook.list_advertisers()
@@ -439,7 +442,7 @@ def test_a_429_with_odd_headers_is_retried_within_the_deadline(criteo_conn, crit
 
 def test_a_wait_past_the_deadline_fails_instead_of_sleeping(criteo_conn, criteo_sandbox):
     hook = CriteoHook(criteo_conn, retry_backoff=0.01, retry_deadline=2)
-    hook.rate_limiter = RateLimiter(1000)
+    hook.transport.rate_limiter = RateLimiter(1000)
     ahead = {"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(int(time.time()) + 3600)}
     criteo_sandbox.inject_fault(path="advertisers/me", headers=ahead)
     hook.list_advertisers()

@@ -15,12 +15,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from airflow_provider_criteo.client.transport import MAX_RESPONSE_BYTES
 from airflow_provider_criteo.exceptions import (
     CriteoConfigurationError,
     CriteoResponseError,
     CriteoServerError,
 )
-from airflow_provider_criteo.hooks.criteo import MAX_RESPONSE_BYTES, CriteoHook
+from airflow_provider_criteo.hooks.criteo import CriteoHook
 from airflow_provider_criteo.sandbox import CriteoSandbox
 from tests.helpers import criteo_connection_json
 

@@ -21,6 +21,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from airflow_provider_criteo.client.transport import CriteoTransport
 from airflow_provider_criteo.exceptions import (
     CriteoConfigurationError,
     LeaseLostError,
@@ -92,7 +93,7 @@ def start_first_try(warehouse) -> tuple[threading.Thread, dict[str, object]]:
 def hold_back_first_try(monkeypatch) -> tuple[threading.Event, threading.Event]:
     """Hold the first try's amendments after their lease check passed: set, then wait to ``land``."""
     on_its_way, land = threading.Event(), threading.Event()
-    attempt = CriteoHook._attempt
+    attempt = CriteoTransport._attempt
 
     def held_back(self, method, endpoint, params, payload, headers, budget):
         if threading.current_thread().name == "first-try" and method == "PATCH":
@@ -100,7 +101,7 @@ def hold_back_first_try(monkeypatch) -> tuple[threading.Event, threading.Event]:
             land.wait(30)
         return attempt(self, method, endpoint, params, payload, headers, budget)
 
-    monkeypatch.setattr(CriteoHook, "_attempt", held_back)
+    monkeypatch.setattr(CriteoTransport, "_attempt", held_back)
     return on_its_way, land
 
 

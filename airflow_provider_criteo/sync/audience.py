@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
     from airflow_provider_criteo.client.resources import AmendmentResult
     from airflow_provider_criteo.hooks.criteo import CriteoHook
-    from airflow_provider_criteo.identifiers.registry import IdentifierForm
+    from airflow_provider_criteo.identifiers.forms import IdentifierForm
     from airflow_provider_criteo.segments.member_sets import MemberSet
     from airflow_provider_criteo.sync.protocol import History, Leases
     from airflow_provider_criteo.sync.snapshots import Intent, Snapshot, SnapshotStore

@@ -47,13 +47,12 @@ class Erasure(Workflow[ErasureOptions]):
         left: dict[Left, list[str]] = {reason: [] for reason in Left}
         read_only = []
         for audience in managed_audiences(self.hook, self.store, advertiser):
-            outcome = (
-                (Left.READ_ONLY, "")
-                if audience.read_only
-                else forget(self.hook, self.store, advertiser, audience.id, forgotten, self.owner)
-            )
+            if audience.read_only:  # Criteo says so: nothing is tried
+                read_only.append(audience)
+                continue
+            outcome = forget(self.hook, self.store, advertiser, audience.id, forgotten, self.owner)
             reason = outcome[0] if outcome else None
-            if reason is Left.READ_ONLY:
+            if reason is Left.READ_ONLY:  # Criteo did not say so, and refused the amendment
                 read_only.append(audience)
                 continue
             if outcome:

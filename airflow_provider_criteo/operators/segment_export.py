@@ -10,19 +10,15 @@ from airflow_provider_criteo.defaults import (
     DEFAULT_MAX_PROFILES,
     DEFAULT_MIN_AUDIENCE_SIZE,
 )
-from airflow_provider_criteo.exceptions import CriteoConfigurationError
 from airflow_provider_criteo.operators.base import CriteoSqlOperator
-from airflow_provider_criteo.sync.audience import (
-    SyncPolicy,
-)
 from airflow_provider_criteo.sync.modes import (
     DEFAULT_MAX_REMOVAL_FRACTION,
-    ON_DRIFT,
-    ON_MISSING_STATE,
     SYNC_MODES,
     OnDrift,
     OnMissingState,
     SyncMode,
+    SyncPolicy,
+    check_sync_mode,
 )
 from airflow_provider_criteo.workflows.export import SegmentExport
 from airflow_provider_criteo.workflows.export_options import ExportOptions
@@ -31,6 +27,9 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
     from airflow.sdk import Context
+
+#: SYNC_MODES is public here: DAGs offer it as the choices of a trigger form's sync_mode.
+__all__ = ["SYNC_MODES", "SegmentExportOperator"]
 
 
 class SegmentExportOperator(CriteoSqlOperator):
@@ -78,6 +77,7 @@ class SegmentExportOperator(CriteoSqlOperator):
     :param max_profiles: fail, sending nothing, when the segment has more distinct valid members;
         ``None`` lifts the cap.
     :param dry_run: read, validate and report, sending no member data and changing nothing at Criteo.
+        (templated)
     :param chunk_size: rows fetched from the database at a time.
     :param snapshot_location: where mirror snapshots live: a folder or an ``ObjectStoragePath`` URL
         (``s3://...``) that every worker reaches; default ``[criteo] snapshot_location``, else
@@ -150,17 +150,16 @@ class SegmentExportOperator(CriteoSqlOperator):
         **kwargs: Any,
     ) -> None:
         if not _is_template(sync_mode):
-            _check_sync_mode(sync_mode)
+            check_sync_mode(sync_mode)
         if max_profiles is not None and max_profiles < 1:
             raise ValueError("max_profiles must be a positive number, or None for no cap.")
-        if on_missing_state not in ON_MISSING_STATE:
-            raise ValueError(f"on_missing_state must be one of {ON_MISSING_STATE}, not {on_missing_state!r}.")
-        if on_drift not in ON_DRIFT:
-            raise ValueError(f"on_drift must be one of {ON_DRIFT}, not {on_drift!r}.")
-        if not 1 <= batch_size <= MAX_IDENTIFIERS_PER_REQUEST:
-            raise ValueError(f"batch_size must be between 1 and {MAX_IDENTIFIERS_PER_REQUEST:,}.")
-        if not 0 <= max_removal_fraction <= 1:
-            raise ValueError("max_removal_fraction must be between 0 and 1.")
+        sync_policy = SyncPolicy(
+            on_missing_state=on_missing_state,
+            on_drift=on_drift,
+            max_removal_fraction=max_removal_fraction,
+            allow_large_removal=allow_large_removal,
+            batch_size=batch_size,
+        )
         super().__init__(identifier_columns=identifier_columns, column=email_column, **kwargs)
         if sync_mode == SyncMode.MIRROR and not hash_emails and "email" in self.identifier_columns:
             raise ValueError(
@@ -181,22 +180,10 @@ class SegmentExportOperator(CriteoSqlOperator):
         self.history_conn_id = history_conn_id
         self.max_audiences = max_audiences
         self.min_audience_size = min_audience_size
-        self.sync_policy = SyncPolicy(
-            on_missing_state=on_missing_state,
-            on_drift=on_drift,
-            max_removal_fraction=max_removal_fraction,
-            allow_large_removal=allow_large_removal,
-            batch_size=batch_size,
-        )
+        self.sync_policy = sync_policy
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Read, prepare and send the segment; return the summary."""
-        _check_sync_mode(self.sync_mode)
-        if not isinstance(self.dry_run, bool):
-            raise CriteoConfigurationError(
-                f"dry_run must be true or false, not {self.dry_run!r}; when it comes from a template, set "
-                "render_template_as_native_obj=True on the DAG."
-            )
         options = ExportOptions(
             segment=self.segment,
             sync_mode=self.sync_mode,
@@ -218,8 +205,3 @@ class SegmentExportOperator(CriteoSqlOperator):
 
 def _is_template(value: object) -> bool:
     return isinstance(value, str) and "{{" in value
-
-
-def _check_sync_mode(value: object) -> None:
-    if value not in SYNC_MODES:
-        raise CriteoConfigurationError(f"sync_mode must be one of {', '.join(SYNC_MODES)}; not {value!r}.")

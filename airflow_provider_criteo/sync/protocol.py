@@ -43,9 +43,12 @@ from airflow_provider_criteo.exceptions import (
 from airflow_provider_criteo.sync.snapshots import SAFE_REPAIR, Intent, Snapshot, encode, snapshot_from_file
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator, Sequence
+    from collections.abc import Callable, Iterable, Iterator, Sequence
 
     from airflow_provider_criteo.sync.snapshots import SnapshotKey, SnapshotStore
+
+    #: Where a run reads a list's history: under its lease, or a peek (a dry run).
+    HistoryOf = Callable[[SnapshotKey], "History"]
 
 #: A lease whose heartbeat is older than this is abandoned (its worker died) and may be taken over;
 #: ``[criteo] lease_seconds`` changes it.

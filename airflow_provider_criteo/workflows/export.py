@@ -7,16 +7,13 @@ may run it), only a hook, a query, the options and a state store.
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from airflow_provider_criteo.sync.audience import AudienceSync
 from airflow_provider_criteo.workflows import ownership, preflight
 from airflow_provider_criteo.workflows.export_options import ExportOptions
 from airflow_provider_criteo.workflows.summary import ExportSummary, Statistics
 from airflow_provider_criteo.workflows.workflow import Workflow
-
-if TYPE_CHECKING:
-    from airflow_provider_criteo.sync.audience import AudienceResult
 
 
 class SegmentExport(Workflow[ExportOptions]):
@@ -42,7 +39,12 @@ class SegmentExport(Workflow[ExportOptions]):
             audience_id, sync = self._dry_run_sync(name, advertiser, tag)
             created = False
             result = sync.preview(options.sync_mode, read.members, exists=audience_id is not None)
-            self._log_dry_run(name, result)
+            self.log.info(
+                "Dry run: would add %d and remove %d members of audience %r; nothing sent.",
+                result.added,
+                result.removed,
+                name,
+            )
         else:
             audience_id, created = self._audience(name, advertiser, tag)
             sync = self._sync(advertiser, audience_id, self.owner)
@@ -92,14 +94,6 @@ class SegmentExport(Workflow[ExportOptions]):
             )
         audience_id = audience.id if audience else None
         return audience_id, self._sync(advertiser, audience_id or "0", owner="dry-run")
-
-    def _log_dry_run(self, name: str, result: AudienceResult) -> None:
-        self.log.info(
-            "Dry run: would add %d and remove %d members of audience %r; nothing sent.",
-            sum(done.added for done in result.by_form.values()),
-            sum(done.removed for done in result.by_form.values()),
-            name,
-        )
 
     def _audience(self, name: str, advertiser: str, tag: str) -> tuple[str, bool]:
         """The audience's id (checked to be ours to change, or created tagged as ours), and if created."""

@@ -9,13 +9,17 @@ from airflow_provider_criteo.defaults import (
     DEFAULT_MAX_PROFILES,
     DEFAULT_MIN_AUDIENCE_SIZE,
 )
-from airflow_provider_criteo.sync.audience import SyncPolicy
-from airflow_provider_criteo.sync.modes import SyncMode
+from airflow_provider_criteo.exceptions import CriteoConfigurationError
+from airflow_provider_criteo.sync.modes import SyncMode, SyncPolicy, check_sync_mode
 
 
 @dataclass(frozen=True)
 class ExportOptions:
-    """What to export where, and the safety settings (see the operator's parameters)."""
+    """What to export where, and the safety settings (see the operator's parameters).
+
+    :raises CriteoConfigurationError: for a sync mode or ``dry_run`` that is not one (they may come
+        from rendered templates).
+    """
 
     segment: str
     sync_mode: str = SyncMode.MIRROR.value
@@ -30,3 +34,11 @@ class ExportOptions:
     policy: SyncPolicy = field(default_factory=SyncPolicy)
     history_table: str | None = None
     history_conn_id: str | None = None
+
+    def __post_init__(self) -> None:
+        check_sync_mode(self.sync_mode)
+        if not isinstance(self.dry_run, bool):
+            raise CriteoConfigurationError(
+                f"dry_run must be true or false, not {self.dry_run!r}; when it comes from a template, set "
+                "render_template_as_native_obj=True on the DAG."
+            )

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_criteo.client.resources import plus_count
 from airflow_provider_criteo.exceptions import CriteoApiError
 from airflow_provider_criteo.segments.reading import ReadCounts, reasons_of
-from airflow_provider_criteo.sync.audience import SyncResult
+from airflow_provider_criteo.sync.results import SyncResult
 from airflow_provider_criteo.workflows.history import append_history
 
 if TYPE_CHECKING:
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
     from airflow_provider_criteo.hooks.criteo import CriteoHook
     from airflow_provider_criteo.segments.reading import Read
-    from airflow_provider_criteo.sync.audience import AudienceResult
+    from airflow_provider_criteo.sync.results import AudienceResult
 
 
 @dataclass
@@ -100,7 +100,7 @@ class ExportSummary(SyncCounts):
     match_rate: float | None = None
     statistics_note: str | None = None
     #: Criteo's count of the audience before a mirror run, and how far it was outside what the state
-    #: allows (0: in range; None: not compared); see :class:`~airflow_provider_criteo.sync.audience.Drift`.
+    #: allows (0: in range; None: not compared); see :class:`~airflow_provider_criteo.sync.drift.Drift`.
     criteo_count_before: int | None = None
     drift: int | None = None
     identifier_types: dict[str, TypeCounts] = field(default_factory=dict)

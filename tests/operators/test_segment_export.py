@@ -248,7 +248,16 @@ def test_audience_name_and_advertiser_override(sqlite_warehouse, criteo_sandbox,
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "message"), [({"sync_mode": "merge"}, "sync_mode"), ({"table": "t"}, "exactly one")]
+    ("kwargs", "message"),
+    [
+        ({"sync_mode": "merge"}, "sync_mode"),
+        ({"table": "t"}, "exactly one"),
+        ({"max_profiles": 0}, "max_profiles"),
+        ({"on_missing_state": "ignore"}, "on_missing_state must be one of"),
+        ({"on_drift": "wipe"}, "on_drift must be one of"),
+        ({"batch_size": 50_001}, "batch_size must be between 1 and 50,000"),
+        ({"max_removal_fraction": 1.5}, "max_removal_fraction must be between 0 and 1"),
+    ],
 )
 def test_bad_arguments_fail_when_the_dag_is_parsed(sqlite_warehouse, kwargs, message):
     with pytest.raises((ValueError, CriteoConfigurationError), match=message):
@@ -260,6 +269,17 @@ def test_templated_sync_mode_is_checked_at_run_time(sqlite_warehouse, criteo_con
     op.sync_mode = "merge"  # as rendered
     with pytest.raises(CriteoConfigurationError, match="sync_mode must be one of"):
         op.execute(context={})
+
+
+def test_a_dry_run_rendered_as_a_string_is_refused_having_sent_nothing(
+    sqlite_warehouse, criteo_conn, criteo_sandbox
+):
+    sqlite_warehouse.load(ROWS)
+    op = export(sqlite_warehouse, dry_run="{{ params.dry_run }}")
+    op.dry_run = "False"  # as rendered without render_template_as_native_obj: a truthy string
+    with pytest.raises(CriteoConfigurationError, match="render_template_as_native_obj=True"):
+        op.execute(context={})
+    assert criteo_sandbox.segments() == []
 
 
 def test_a_failed_upload_names_the_call_but_no_address(sqlite_warehouse, criteo_conn, criteo_sandbox):

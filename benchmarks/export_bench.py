@@ -19,6 +19,8 @@ Scenarios, per source and size:
 - ``churn``: mirror rerun after 1% of the profiles changed address (alternating the table and its
   churned variant, so every rerun removes and adds about 1%).
 - ``dry``: dry run of such a rerun (reads, hashes, diffs against the snapshot; sends nothing).
+- ``limited``: the first export again, with the emulator and the client at Criteo's real rate limit
+  (250 calls a minute): next to the *API floor*, its amendments / 250 per minute.
 
 Nothing is asserted: the figures are printed, as a Markdown table at the end.
 """
@@ -55,7 +57,9 @@ POSTGRES_CONN = {
     "schema": "test",
 }
 CLIENT_ID, CLIENT_SECRET, ADVERTISER = "sandbox-client-id", "sandbox-client-secret", "12345"
-SCENARIOS = ("floor", "read-floor", "full", "churn", "dry")
+SCENARIOS = ("floor", "read-floor", "full", "churn", "dry", "limited")
+#: Criteo's rate limit of one app, calls per minute: the ``limited`` scenario's.
+CRITEO_RATE_LIMIT = 250
 # Far above what one export sends: runs follow each other within a minute, and must not be throttled.
 BENCH_RATE_LIMIT = 1_000_000
 
@@ -95,6 +99,7 @@ def worker(spec: dict[str, Any]) -> None:
         dry_run=spec["dry_run"],
         max_profiles=None,
         snapshot_location=spec["snapshots"],
+        hook_params={"calls_per_minute": spec.get("calls_per_minute", BENCH_RATE_LIMIT)},
     )
     rss_before = _status_kib("VmRSS")
     started, cpu = time.perf_counter(), time.process_time()
@@ -155,6 +160,12 @@ class Sandbox:
         """Forget every segment (so that memory does not pile up from run to run)."""
         self.http.post(f"{self.url}/_sandbox/reset").raise_for_status()
 
+    def limit(self, calls_per_minute: int) -> None:
+        """Refuse calls past ``calls_per_minute`` in any minute, as Criteo does (HTTP 429)."""
+        self.http.put(
+            f"{self.url}/_sandbox/settings", json={"rate_limit_per_minute": calls_per_minute}
+        ).raise_for_status()
+
     def clear_journal(self) -> None:
         self.http.delete(f"{self.url}/_sandbox/requests").raise_for_status()
 
@@ -208,6 +219,7 @@ def run_export(sandbox: Sandbox, spec: dict[str, Any], log: Path) -> Run:
             "valid": summary["valid"],
             "distinct": summary["valid"] - summary["duplicates"],
             "invalid": summary["invalid"],
+            "amendments": summary["requests"] - (1 if summary["audience_wiped"] else 0),
         },
     )
 
@@ -250,7 +262,7 @@ def measure(
     audience = f"bench-{source}-{size}"
     snapshots = work / f"snapshots-{source}-{size}"
 
-    def spec(table: str, dry_run: bool = False) -> dict[str, Any]:
+    def spec(table: str, dry_run: bool = False, calls_per_minute: int = BENCH_RATE_LIMIT) -> dict[str, Any]:
         return {
             "url": sandbox.url,
             "warehouse": warehouse,
@@ -259,6 +271,7 @@ def measure(
             "snapshots": str(snapshots),
             "dry_run": dry_run,
             "package_path": package_path,
+            "calls_per_minute": calls_per_minute,
         }
 
     def report(scenario: str, run: Run) -> None:
@@ -297,6 +310,17 @@ def measure(
     if "dry" in scenarios:
         for _ in range(repeat):
             report("dry", run_export(sandbox, spec(tables[1 - current], dry_run=True), log))
+    if "limited" in scenarios:
+        for _ in range(repeat):
+            sandbox.reset()
+            shutil.rmtree(snapshots, ignore_errors=True)
+            sandbox.limit(CRITEO_RATE_LIMIT)
+            try:
+                run = run_export(sandbox, spec(tables[0], calls_per_minute=CRITEO_RATE_LIMIT), log)
+            finally:
+                sandbox.limit(BENCH_RATE_LIMIT)
+            run.extra["api_floor_s"] = run.extra["amendments"] * 60 / CRITEO_RATE_LIMIT
+            report("limited", run)
     sandbox.reset()
     shutil.rmtree(snapshots, ignore_errors=True)
     return results
@@ -319,7 +343,8 @@ def table_rows(all_results: dict[tuple[str, int], dict[str, list[Run]]]) -> list
             rows = runs[0].rows
             rss = max(r.peak_rss_mib or 0 for r in runs)
             cpu = statistics.median(r.sandbox_cpu for r in runs)
-            ratio = f"{seconds / floor:.2f}x" if floor and scenario != "floor" else ""
+            against = runs[0].extra["api_floor_s"] if scenario == "limited" else floor
+            ratio = f"{seconds / against:.2f}x" if against and scenario != "floor" else ""
             own = statistics.median(r.cpu for r in runs)
             lines.append(
                 f"| {source} | {size:,} | {scenario} | {seconds:.2f} | {rows / seconds:,.0f} | {ratio} "

@@ -14,7 +14,7 @@ import itertools
 import json
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 import numpy as np
 
@@ -23,6 +23,9 @@ from airflow_provider_criteo.identifiers.values import DIGEST_DTYPE
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
+
+    #: What an amendment sends: strings as they are, or raw SHA-256 digests (an array, or a stream).
+    Identifiers: TypeAlias = "Iterable[str] | np.ndarray | DigestStream"
 
 T = TypeVar("T")
 
@@ -255,12 +258,21 @@ def chunked(items: Iterable[T], size: int) -> Iterator[list[T]]:
         yield chunk
 
 
+@dataclass(frozen=True)
+class DigestStream:
+    """Raw SHA-256 digests that arrive as arrays (read from disk in chunks): sent as hex, like an array."""
+
+    arrays: Iterable[np.ndarray]
+
+
 def amendment_bodies(
-    attributes: dict[str, Any], identifiers: Iterable[str] | np.ndarray, batch_size: int
+    attributes: dict[str, Any], identifiers: Identifiers, batch_size: int
 ) -> Iterator[tuple[dict[str, Any] | bytes, int]]:
-    """The bodies of an amendment's requests (dicts to encode, or JSON bytes for an array of digests),
-    each with how many identifiers it carries."""
-    if not isinstance(identifiers, np.ndarray) or identifiers.dtype != np.dtype(DIGEST_DTYPE):
+    """The bodies of an amendment's requests (dicts to encode, or JSON bytes for digests), each with how
+    many identifiers it carries."""
+    if isinstance(identifiers, np.ndarray) and identifiers.dtype == np.dtype(DIGEST_DTYPE):
+        identifiers = DigestStream([identifiers])
+    if not isinstance(identifiers, DigestStream):
         for batch in chunked(identifiers, batch_size):
             body = {
                 "data": {"type": "ContactlistAmendment", "attributes": {**attributes, "identifiers": batch}}
@@ -270,6 +282,7 @@ def amendment_bodies(
     # The envelope as json.dumps writes it, split where the identifier array goes (its last value).
     envelope = {"data": {"type": "ContactlistAmendment", "attributes": {**attributes, "identifiers": []}}}
     head, _, tail = json.dumps(envelope, separators=(",", ":")).rpartition("[]")
-    for start in range(0, len(identifiers), batch_size):
-        digests = identifiers[start : start + batch_size]
-        yield b"".join((head.encode(), hex_json_array(digests), tail.encode())), len(digests)
+    for array in identifiers.arrays:
+        for start in range(0, len(array), batch_size):
+            digests = array[start : start + batch_size]
+            yield b"".join((head.encode(), hex_json_array(digests), tail.encode())), len(digests)

@@ -34,7 +34,7 @@ from airflow_provider_criteo.hooks.connection import CriteoConnectionConfig
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
 
-    import numpy as np
+    from airflow_provider_criteo.client.resources import Identifiers
 
 SEARCH_PAGE_SIZE = 100
 # Seconds the connection test (a person waiting on the UI's Test button) may take per attempt.
@@ -364,7 +364,7 @@ class CriteoHook(BaseHook):
         self,
         segment_id: str,
         operation: str,
-        identifiers: Iterable[str] | np.ndarray,
+        identifiers: Identifiers,
         *,
         identifier_type: str = "email",
         gum_caller_id: int | None = None,
@@ -413,9 +413,7 @@ class CriteoHook(BaseHook):
         """Add identifiers to a contact-list segment (see :meth:`amend_contact_list`)."""
         return self.amend_contact_list(segment_id, "add", identifiers, **kwargs)
 
-    def remove_identifiers(
-        self, segment_id: str, identifiers: Iterable[str], **kwargs: Any
-    ) -> AmendmentResult:
+    def remove_identifiers(self, segment_id: str, identifiers: Identifiers, **kwargs: Any) -> AmendmentResult:
         """Remove identifiers from a contact-list segment (see :meth:`amend_contact_list`)."""
         return self.amend_contact_list(segment_id, "remove", identifiers, **kwargs)
 

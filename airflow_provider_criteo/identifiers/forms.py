@@ -10,16 +10,21 @@ import itertools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
 
+from airflow_provider_criteo.client.resources import DigestStream
 from airflow_provider_criteo.client.wire import hex_identifiers
+from airflow_provider_criteo.segments.key_files import KeyFile, chunks
 from airflow_provider_criteo.segments.member_sets import HashedMembers, KeyCodec, PlainMembers, ValueMembers
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Sequence
+    from collections.abc import Callable, Sequence
 
     import numpy as np
 
+    from airflow_provider_criteo.client.resources import Identifiers
     from airflow_provider_criteo.identifiers.values import PreparedChunk
+    from airflow_provider_criteo.segments.key_files import Keys
     from airflow_provider_criteo.segments.member_sets import KeyedMembers, MemberSet
+    from airflow_provider_criteo.segments.spill import Spilling
 
     #: The member set of each member list (an identifier type in one form), in column order.
     Members = list[tuple["IdentifierForm", MemberSet]]
@@ -62,11 +67,11 @@ class IdentifierForm:
         """The list's name in logs and summaries: ``email``, or ``email (md5)`` for another form."""
         return self.name if self.hashing in ("sha256", "none") else f"{self.name} ({self.hashing})"
 
-    def new_members(self) -> MemberSet:
-        """An empty member set of this list."""
+    def new_members(self, spilling: Spilling | None = None) -> MemberSet:
+        """An empty member set of this list; with ``spilling``, one that spills sorted runs to disk."""
         if self.hashing == "sha256":
-            return HashedMembers(keeps_legacy=self.legacy_encoding is not None)
-        return PlainMembers() if self.codec is None else ValueMembers(self.codec)
+            return HashedMembers(keeps_legacy=self.legacy_encoding is not None, spilling=spilling)
+        return PlainMembers() if self.codec is None else ValueMembers(self.codec, spilling)
 
     def encoding_of(self, recorded: str | None) -> str:
         """The encoding of a snapshot that recorded ``recorded`` (None: written before encodings were)."""
@@ -76,17 +81,18 @@ class IdentifierForm:
         """Keys as the hook sends them: SHA-256 digests as they are (it writes them as hex), else strings."""
         return keys if self.codec is None else self.codec.values(keys)
 
-    def wire_lazily(self, keys: np.ndarray, chunk: int) -> np.ndarray | Iterator[str]:
-        """Keys as the hook sends them, strings made ``chunk`` at a time as it sends (flat memory)."""
+    def wire_lazily(self, keys: Keys, chunk: int) -> Identifiers:
+        """Keys as the hook sends them, made ``chunk`` at a time as it sends (flat memory): digests as
+        an array (or, from disk, a stream of arrays of ``chunk``), other keys as strings."""
         if self.codec is None:
-            return keys
-        return itertools.chain.from_iterable(
-            self.wire(keys[start : start + chunk]) for start in range(0, len(keys), chunk)
-        )
+            return DigestStream(chunks(keys, chunk)) if isinstance(keys, KeyFile) else keys
+        return itertools.chain.from_iterable(map(self.wire, chunks(keys, chunk)))
 
-    def identifiers(self, keys: np.ndarray) -> list[str]:
+    def identifiers(self, keys: Keys) -> list[str]:
         """The identifiers of keys as Criteo receives them (digests in hex)."""
-        return list(hex_identifiers(keys)) if self.codec is None else self.codec.values(keys)
+        if self.codec is None:
+            return [value for part in chunks(keys) for value in hex_identifiers(part)]
+        return [value for part in chunks(keys) for value in self.codec.values(part)]
 
 
 @dataclass(frozen=True)

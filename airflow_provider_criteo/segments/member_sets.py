@@ -5,11 +5,17 @@ de-duplicated in place by numpy: raw 32-byte SHA-256 digests for hashed types (3
 members), sent as lower-case hex encoded straight from the bytes (:func:`hex_json_array`); or the
 values themselves for types sent as they are (mobile ad ids as 16 UUID bytes, MD5 digests as their
 16 bytes). Plain e-mails, an opt-in that keeps no snapshot, are a set of strings.
+
+With :class:`Spilling`, a set that outgrows its share of the memory budget sorts what it holds into a
+run on disk and starts again; freezing merges the runs into one file of sorted keys
+(:class:`~airflow_provider_criteo.segments.key_files.KeyFile`), read back in chunks.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
+import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -17,10 +23,18 @@ import numpy as np
 
 from airflow_provider_criteo.client.wire import hex_identifiers
 from airflow_provider_criteo.identifiers.values import DIGEST_DTYPE
-from airflow_provider_criteo.segments.sorted_keys import distinct_sorted
+from airflow_provider_criteo.segments.key_files import KeyFile, KeyWriter, chunks
+from airflow_provider_criteo.segments.key_streams import merge_chunk, merge_runs
+from airflow_provider_criteo.segments.sorted_keys import distinct_sorted, first_of_each
+from airflow_provider_criteo.segments.spill import Spilling
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
+
+    from airflow_provider_criteo.segments.key_files import Keys
+
+#: Keys written at a time when a sorted run goes to disk (2 MiB of digests).
+_WRITE_CHUNK = 65_536
 
 
 # The digest method of hashlib's SHA-256 objects, to call through map() without a lambda.
@@ -36,7 +50,7 @@ class MemberSet(Protocol):
     """Collects normalised identifiers and yields each distinct one once, as it is sent to Criteo."""
 
     @property
-    def keys(self) -> np.ndarray | None:
+    def keys(self) -> Keys | None:
         """The sorted, distinct member keys once frozen (what snapshots keep); None when none are kept."""
 
     def add_many(self, normalized: Iterable[str]) -> None:
@@ -52,37 +66,81 @@ class MemberSet(Protocol):
         """Yield each distinct identifier in the form sent to Criteo."""
 
     @property
-    def legacy_keys(self) -> np.ndarray | None:
+    def legacy_keys(self) -> Keys | None:
         """The members' keys in the form an earlier version kept them, when it differs; else None."""
+
+    @property
+    def spilled_runs(self) -> int:
+        """How many sorted runs went to disk before :meth:`freeze` merged them (0: held in memory)."""
 
 
 class KeyedMembers:
-    """Distinct fixed-width member keys, collected in one buffer, sorted and de-duplicated once."""
+    """Distinct fixed-width member keys, collected in one buffer, sorted and de-duplicated once.
 
-    def __init__(self, dtype: str) -> None:
+    :param spilling: where runs go once the buffer passes its budget; None holds everything in memory.
+    """
+
+    def __init__(self, dtype: str, spilling: Spilling | None = None) -> None:
         self._dtype = dtype
+        self._spilling = spilling
         self._buffer = bytearray()
-        self.keys: np.ndarray = np.empty(0, dtype=dtype)
+        self._runs: list[KeyFile] = []
+        self.keys: Keys = np.empty(0, dtype=dtype)
+        self.spilled_runs = 0
 
     def add_digests(self, digests: Iterable[bytes]) -> None:
         """Keep identifiers given already hashed, as their raw digests (of this set's width): never hashed."""
-        self._buffer += b"".join(digests)
+        self._take(b"".join(digests))
+
+    def _take(self, keys: bytes) -> None:
+        self._buffer += keys
+        if self._spilling is not None and len(self._buffer) >= self._spilling.budget:
+            self._runs.append(self._spill_run(self._spilling))
+
+    def _spill_run(self, spilling: Spilling) -> KeyFile:
+        """Sort the buffer in place and write its distinct keys to a run file; empty the buffer."""
+        keys = np.frombuffer(self._buffer, dtype=self._dtype)
+        keys.sort()
+        first = first_of_each(keys)
+        writer = KeyWriter(self._dtype, Spilling(spilling.folder, 0), "run")
+        for start in range(0, len(keys), _WRITE_CHUNK):
+            end = start + _WRITE_CHUNK
+            writer.write(keys[start:end][first[start:end]])
+        del keys
+        self._buffer = bytearray()
+        run = writer.done()
+        assert isinstance(run, KeyFile)
+        return run
 
     def freeze(self) -> None:
         """Sort and de-duplicate the keys, releasing the collection buffer.
 
-        The sort runs in place, in the buffer: there is never a second copy of the members.
+        The sort runs in place, in the buffer: there is never a second copy of the members. Spilled runs
+        are merged into one key file (an array, when the distinct keys fit the budget after all).
         """
-        keys = np.frombuffer(self._buffer, dtype=self._dtype)
-        keys.sort()
-        self.keys = distinct_sorted(keys)
-        self._buffer = bytearray()
+        if self._spilling is None or not self._runs:
+            keys = np.frombuffer(self._buffer, dtype=self._dtype)
+            keys.sort()
+            self.keys = distinct_sorted(keys)
+            self._buffer = bytearray()
+            return
+        spilling = self._spilling
+        if self._buffer:
+            self._runs.append(self._spill_run(spilling))
+        self.spilled_runs = len(self._runs)
+        chunk = merge_chunk(len(self._runs), np.dtype(self._dtype).itemsize, spilling.budget)
+        at_most = sum(len(run) for run in self._runs)
+        writer = KeyWriter(self._dtype, spilling, "members", at_most=at_most)
+        self.keys = merge_runs(self._runs, writer, chunk)
+        for run in self._runs:
+            os.unlink(run.path)
+        self._runs = []
 
     def __len__(self) -> int:
         return len(self.keys)
 
     @property
-    def legacy_keys(self) -> np.ndarray | None:
+    def legacy_keys(self) -> Keys | None:
         """No earlier form of these keys is kept."""
         return None
 
@@ -95,18 +153,20 @@ class HashedMembers(KeyedMembers):
         is still a member.
     """
 
-    def __init__(self, *, keeps_legacy: bool = False) -> None:
-        super().__init__(DIGEST_DTYPE)
-        self._legacy = HashedMembers() if keeps_legacy else None
+    def __init__(self, *, keeps_legacy: bool = False, spilling: Spilling | None = None) -> None:
+        if keeps_legacy and spilling is not None:
+            spilling = spilling.share(2)
+        super().__init__(DIGEST_DTYPE, spilling)
+        self._legacy = HashedMembers(spilling=spilling) if keeps_legacy else None
 
     @property
-    def legacy_keys(self) -> np.ndarray | None:
+    def legacy_keys(self) -> Keys | None:
         """The sorted, distinct legacy-form digests once frozen; None when no legacy form is kept."""
         return None if self._legacy is None else self._legacy.keys
 
     def add_many(self, normalized: Iterable[str]) -> None:
         """Hash and keep normalised identifiers (the loop runs in C)."""
-        self._buffer += _digests(normalized)
+        self._take(_digests(normalized))
 
     def add_legacy(self, earlier: Iterable[str]) -> None:
         """Hash and keep the form earlier versions sent of members (ignored when none is kept)."""
@@ -121,7 +181,7 @@ class HashedMembers(KeyedMembers):
 
     def identifiers(self) -> Iterator[str]:
         """Yield each digest as 64 lower-case hex characters, in sorted order."""
-        return hex_identifiers(self.keys)
+        return itertools.chain.from_iterable(map(hex_identifiers, chunks(self.keys)))
 
 
 @dataclass(frozen=True)
@@ -155,17 +215,18 @@ def _text_values(keys: np.ndarray) -> list[str]:
 class ValueMembers(KeyedMembers):
     """Distinct identifiers sent as they are, kept as fixed-width keys from which they are read back."""
 
-    def __init__(self, codec: KeyCodec) -> None:
-        super().__init__(codec.dtype)
+    def __init__(self, codec: KeyCodec, spilling: Spilling | None = None) -> None:
+        super().__init__(codec.dtype, spilling)
         self.codec = codec
 
     def add_many(self, normalized: Iterable[str]) -> None:
         """Keep normalised identifiers."""
-        self._buffer += b"".join(map(self.codec.key, normalized))
+        self._take(b"".join(map(self.codec.key, normalized)))
 
     def identifiers(self) -> Iterator[str]:
         """Yield each identifier, in key order."""
-        yield from self.codec.values(self.keys)
+        for part in chunks(self.keys):
+            yield from self.codec.values(part)
 
 
 class PlainMembers:
@@ -174,8 +235,9 @@ class PlainMembers:
     def __init__(self) -> None:
         self._members: set[str] = set()
         self._sorted: list[str] = []
-        self.keys: np.ndarray | None = None
-        self.legacy_keys: np.ndarray | None = None
+        self.keys: Keys | None = None
+        self.legacy_keys: Keys | None = None
+        self.spilled_runs = 0
 
     def add_many(self, normalized: Iterable[str]) -> None:
         """Keep normalised identifiers."""

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_criteo.defaults import DEFAULT_CHUNK_SIZE
-from airflow_provider_criteo.identifiers.registry import IDENTIFIER_TYPES
+from airflow_provider_criteo.identifiers.registry import IDENTIFIER_TYPES, identifier_type
 from airflow_provider_criteo.segments.reading import read_identifiers
 from airflow_provider_criteo.segments.source import get_sql_hook, source_query
 
@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
 
     from airflow_provider_criteo.segments.reading import Read
+    from airflow_provider_criteo.segments.spill import Spilling
 
 
 @dataclass(frozen=True)
@@ -34,25 +35,35 @@ class SegmentQuery:
     chunk_size: int = DEFAULT_CHUNK_SIZE
 
     def read(
-        self, *, log: Any, what: str, derive: bool = False, opened: Callable[[], object] | None = None
+        self,
+        *,
+        log: Any,
+        what: str,
+        derive: bool = False,
+        opened: Callable[[], object] | None = None,
+        spilling: Spilling | None = None,
     ) -> Read:
         """Stream the rows and keep each type's distinct valid members (see :func:`read_identifiers`).
 
-        ``opened`` runs once the query ran and has its columns, before the rows are read.
+        ``opened`` runs once the query ran and has its columns, before the rows are read; with
+        ``spilling``, members past its memory budget are kept on disk.
         """
         hook = get_sql_hook(self.conn_id)
+        kinds = [
+            (identifier_type(name, hash_emails=self.hash_emails, phone_region=self.phone_region), column)
+            for name, column in self.columns.items()
+        ]
         return read_identifiers(
             hook,
             source_query(hook, self.sql, self.table, self.columns.values()),
             self.parameters,
-            self.columns,
+            kinds,
             log=log,
             what=what,
-            hash_emails=self.hash_emails,
-            phone_region=self.phone_region,
             chunk_size=self.chunk_size,
             derive=derive,
             opened=opened,
+            spilling=spilling,
         )
 
 

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_criteo.exceptions import UndecodableTextError
-from airflow_provider_criteo.identifiers.registry import identifier_type
 from airflow_provider_criteo.progress import Progress
 from airflow_provider_criteo.segments.source import stream_columns
 
@@ -26,6 +25,7 @@ if TYPE_CHECKING:
     from airflow_provider_criteo.identifiers.forms import IdentifierType, Members
     from airflow_provider_criteo.identifiers.values import PreparedChunk, Rejection
     from airflow_provider_criteo.segments.source import Chunks
+    from airflow_provider_criteo.segments.spill import Spilling
 
 # How many rejected values the task log lists by row position (never by value).
 REJECTED_ROWS_LOGGED = 10
@@ -87,35 +87,36 @@ def read_identifiers(
     hook: DbApiHook,
     query: str,
     parameters: Mapping[str, Any] | Sequence[Any] | None,
-    columns: Mapping[str, str],
+    columns: Sequence[tuple[IdentifierType, str]],
     *,
     log: Any,
     what: str,
     chunk_size: int,
-    hash_emails: bool = True,
-    phone_region: str | None = None,
     derive: bool = False,
     opened: Callable[[], object] | None = None,
+    spilling: Spilling | None = None,
 ) -> Read:
-    """Stream the identifier ``columns`` (type -> column) and keep each type's distinct valid values.
+    """Stream the identifier ``columns`` (each identifier type with its column) and keep each type's
+    distinct valid values.
 
     ``what`` names the rows in the task log; they are fetched ``chunk_size`` at a time. ``Read.counts``
     says what was read of each type. A column feeds one member set per form of its type (e-mails given
     as MD5 digests are kept apart). With ``derive`` (erasure), the keys other forms have of the valid
     values are kept in ``Read.derived``. A SQLite table holding TEXT that is not UTF-8 is read again,
     such values counted as ``not_text``. ``opened`` runs once the query ran and has the columns, before
-    any row is taken: cheap checks fail there without the whole source being read.
+    any row is taken: cheap checks fail there without the whole source being read. With ``spilling``,
+    the member sets share its memory budget and spill sorted runs to disk past it.
     """
-    kinds = [identifier_type(name, hash_emails=hash_emails, phone_region=phone_region) for name in columns]
-    source = functools.partial(stream_columns, hook, query, parameters, list(columns.values()), chunk_size)
+    kinds = [kind for kind, _ in columns]
+    source = functools.partial(stream_columns, hook, query, parameters, [c for _, c in columns], chunk_size)
     once = functools.cache(opened) if opened is not None else None  # the re-read does not check again
     try:
-        read = _read(kinds, _opening(source(), once), log, derive)
+        read = _read(kinds, _opening(source(), once), log, derive, spilling)
     except UndecodableTextError:
         log.warning(
             "The source holds text that is not UTF-8: reading it again, counting such values as not_text."
         )
-        read = _read(kinds, _opening(source(tolerant=True), once), log, derive)
+        read = _read(kinds, _opening(source(tolerant=True), once), log, derive, spilling)
     counted = read.counts
     for kind in kinds:
         distinct = sum(len(members) for form, members in read.members if form.name == kind.name)
@@ -128,6 +129,14 @@ def read_identifiers(
             distinct,
             counted[kind.name].prehashed,
             counted[kind.name].invalid,
+        )
+    runs = sum(members.spilled_runs for _, members in [*read.members, *read.derived])
+    if runs and spilling is not None:
+        log.info(
+            "Members past the memory budget (%s bytes) were sorted on disk in %d runs, under %s.",
+            f"{spilling.budget:,}",
+            runs,
+            spilling.folder.base,
         )
     return read
 
@@ -143,13 +152,20 @@ def _opening(chunks: Chunks, opened: Callable[[], object] | None) -> Iterator[li
             yield from chunks
 
 
-def _read(kinds: list[IdentifierType], chunks: Iterable[list[Sequence[Any]]], log: Any, derive: bool) -> Read:
+def _read(
+    kinds: list[IdentifierType],
+    chunks: Iterable[list[Sequence[Any]]],
+    log: Any,
+    derive: bool,
+    spilling: Spilling | None,
+) -> Read:
     """Read every chunk into fresh member sets and counts (frozen at the end)."""
     counts = {kind.name: ReadCounts() for kind in kinds}
-    lists = [[(form, form.new_members()) for form in kind.forms] for kind in kinds]
-    derived = [
-        [(form, form.new_members()) for form in kind.forms if derive and form.key_of_plain] for kind in kinds
-    ]
+    forms_of = [list(kind.forms) for kind in kinds]
+    derived_of = [[form for form in kind.forms if derive and form.key_of_plain] for kind in kinds]
+    share = None if spilling is None else spilling.share(sum(map(len, forms_of)) + sum(map(len, derived_of)))
+    lists = [[(form, form.new_members(share)) for form in forms] for forms in forms_of]
+    derived = [[(form, form.new_members(share)) for form in forms] for forms in derived_of]
     rejected_rows: list[str] = []
     rows = rows_without_identifier = 0
     progress = Progress(log, "read", "rows")

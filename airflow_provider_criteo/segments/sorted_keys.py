@@ -36,13 +36,22 @@ def union_sorted(first: np.ndarray, second: np.ndarray) -> np.ndarray:
 def distinct_sorted(keys: np.ndarray) -> np.ndarray:
     """The distinct keys of a sorted key array (a new array): ``np.unique`` without its sort.
 
-    Neighbours are compared as 64-bit words (keys are a multiple of 8 bytes wide), far faster than
-    numpy's comparison of ``S32`` items.
+    Far faster than numpy's comparison of ``S32`` items (see :func:`first_of_each`).
     """
     if len(keys) < 2:
         return np.array(keys, dtype=keys.dtype)
-    words = np.ascontiguousarray(keys).view(np.uint64).reshape(len(keys), -1)
+    return keys[first_of_each(keys)]
+
+
+def first_of_each(keys: np.ndarray) -> np.ndarray:
+    """Which keys of a sorted key array differ from the one before: the mask of its distinct keys.
+
+    Neighbours are compared as 64-bit words (keys are a multiple of 8 bytes wide).
+    """
     first = np.empty(len(keys), dtype=bool)
+    if not len(keys):
+        return first
+    words = np.ascontiguousarray(keys).view(np.uint64).reshape(len(keys), -1)
     first[0] = True
     np.any(words[1:] != words[:-1], axis=1, out=first[1:])
-    return keys[first]
+    return first

@@ -18,7 +18,7 @@ by an ordinary mirror run: its members are replaced by their current form.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from airflow_provider_criteo.sync.modes import SyncMode
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 class AudienceSync(AudienceTarget):
     """Syncs the identifier types of one audience, under one policy."""
 
-    policy: SyncPolicy
+    policy: SyncPolicy = field(kw_only=True)
 
     def preview(self, mode: str, members: Members, exists: bool) -> AudienceResult:
         """What :meth:`run` would do, reading the history but sending and writing nothing."""
@@ -56,7 +56,7 @@ class AudienceSync(AudienceTarget):
         keys = [plan.key for plan in plans if plan.key is not None]
         with hold(self.store, keys, self.owner, starting_over=mode == SyncMode.REPLACE) as leases:
             drift = planner.plan_all(plans, created, lambda key: leases[key].history())
-            intents = {plan.key: record_intent(leases, plan) for plan in plans if plan.key is not None}
+            intents = {plan.key: record_intent(self, leases, plan) for plan in plans if plan.key is not None}
             result = AudienceResult(drift=drift)
             if any(plan.wipe for plan in plans):
                 self.log.info("Wiping audience %s before adding the segment's members.", self.audience_id)

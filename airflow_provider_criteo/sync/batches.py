@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from airflow_provider_criteo.identifiers.values import given_hashing
 from airflow_provider_criteo.progress import Progress
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable
 
-    from airflow_provider_criteo.client.resources import AmendmentResult
+    from airflow_provider_criteo.client.resources import AmendmentResult, Identifiers
     from airflow_provider_criteo.identifiers.forms import IdentifierForm
     from airflow_provider_criteo.sync.results import SyncResult
     from airflow_provider_criteo.sync.target import AudienceTarget
@@ -22,7 +20,7 @@ def amend(
     target: AudienceTarget,
     kind: IdentifierForm,
     operation: str,
-    identifiers: Iterable[str] | np.ndarray,
+    identifiers: Identifiers,
     result: SyncResult,
     *,
     batch_size: int,
@@ -30,7 +28,7 @@ def amend(
 ) -> int:
     """Send one operation in batches of ``batch_size``, logging progress; return the count sent.
 
-    ``identifiers`` are strings sent as they are, or an array of member keys (sent as the list says).
+    ``identifiers`` are as the hook sends them (``IdentifierForm.wire_lazily`` makes them of keys).
     ``precondition`` runs before each request, retries included: a run that lost its leases stops at once.
     """
     log = target.log
@@ -47,7 +45,7 @@ def amend(
     target.hook.amend_contact_list(
         target.audience_id,
         operation,
-        kind.wire_lazily(identifiers, batch_size) if isinstance(identifiers, np.ndarray) else identifiers,
+        identifiers,
         identifier_type=kind.name,
         batch_size=batch_size,
         precondition=precondition,

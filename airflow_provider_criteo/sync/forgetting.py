@@ -9,7 +9,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from airflow_provider_criteo.client.resources import CONTACT_LIST_READ_ONLY
+from airflow_provider_criteo.client.resources import CONTACT_LIST_READ_ONLY, MAX_IDENTIFIERS_PER_REQUEST
 from airflow_provider_criteo.exceptions import (
     AudienceLockedError,
     CriteoPermissionError,
@@ -98,4 +98,9 @@ def _remove(
     check: Callable[[], object] | None,
 ) -> None:
     """Remove keys of one form from an audience at Criteo; ``check`` runs before each request."""
-    hook.remove_identifiers(audience_id, kind.wire(keys), identifier_type=kind.name, precondition=check)
+    hook.remove_identifiers(
+        audience_id,
+        kind.wire_lazily(keys, MAX_IDENTIFIERS_PER_REQUEST),
+        identifier_type=kind.name,
+        precondition=check,
+    )

@@ -7,13 +7,11 @@ from typing import TYPE_CHECKING
 
 from airflow_provider_criteo.exceptions import CriteoStateError
 from airflow_provider_criteo.sync.modes import SyncMode
-from airflow_provider_criteo.sync.plan import history_bounds
 from airflow_provider_criteo.sync.snapshots import empty_digests
 
 if TYPE_CHECKING:
-    import numpy as np
-
     from airflow_provider_criteo.identifiers.forms import IdentifierForm
+    from airflow_provider_criteo.segments.key_files import Keys
     from airflow_provider_criteo.segments.member_sets import MemberSet
     from airflow_provider_criteo.sync.snapshots import Intent, Snapshot, SnapshotKey
 
@@ -30,8 +28,8 @@ class ListPlan:
     members: MemberSet
     key: SnapshotKey | None
     mode: SyncMode
-    adds: np.ndarray = field(default_factory=empty_digests)
-    removes: np.ndarray = field(default_factory=empty_digests)
+    adds: Keys = field(default_factory=empty_digests)
+    removes: Keys = field(default_factory=empty_digests)
     wipe: bool = False
     snapshot: Snapshot | None = None
     intents: list[Intent] = field(default_factory=list)
@@ -48,14 +46,26 @@ class ListPlan:
     damaged: tuple[str, ...] = ()
     #: The version the list is at (the snapshot's, or one that could not be read): the commit's base.
     version: int | None = None
+    #: What the run's intent says it may remove: its removes, or after a wipe whatever may be present.
+    intended_removes: Keys = field(default_factory=empty_digests)
 
     @property
-    def previous(self) -> np.ndarray:
+    def previous(self) -> Keys:
         """The members the last committed snapshot holds (none without one), as keys of this type."""
-        if self.snapshot is not None:
-            return self.snapshot.digests
+        return self.snapshot.digests if self.snapshot is not None else self.no_keys()
+
+    def no_keys(self) -> Keys:
+        """An empty key set of this list's type."""
         keys = self.members.keys
-        return empty_digests() if keys is None else keys[:0]
+        return empty_digests() if keys is None else empty_digests(keys.dtype)
+
+    def add_everything(self) -> None:
+        """Plan a wipe: add every member, remove nothing, commit in the list's own encoding."""
+        self.wipe = True
+        self.removes = self.no_keys()
+        self.encoding = self.kind.encoding
+        if self.members.keys is not None:
+            self.adds = self.members.keys
 
     @property
     def mirrors(self) -> bool:
@@ -66,10 +76,6 @@ class ListPlan:
     def keeps_previous(self) -> bool:
         """Whether the commit keeps the members of the last snapshot (add_only removes nobody)."""
         return self.mode == SyncMode.ADD_ONLY
-
-    def intended_removes(self) -> np.ndarray:
-        """What the run may remove, for its intent: after a wipe, whatever may have been present."""
-        return history_bounds(self.previous, self.intents)[1] if self.wipe else self.removes
 
     def refused_after(self, refused_now: int | None) -> int | None:
         """How many of the committed members Criteo counted invalid when they were added (None: unknown)."""

@@ -1,4 +1,4 @@
-"""The add / remove plan of a mirror export: pure set arithmetic on sorted digest arrays."""
+"""The add / remove plan of a mirror export: pure set arithmetic on sorted keys, in memory or on disk."""
 
 from __future__ import annotations
 
@@ -6,7 +6,11 @@ from dataclasses import dataclass
 from functools import reduce
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from airflow_provider_criteo.exceptions import LargeRemovalError
+from airflow_provider_criteo.segments.key_files import KeyWriter, chunks, dtype_of
+from airflow_provider_criteo.segments.key_streams import windows
 from airflow_provider_criteo.segments.sorted_keys import (
     isin_sorted,
     setdiff_sorted,
@@ -15,10 +19,10 @@ from airflow_provider_criteo.segments.sorted_keys import (
 from airflow_provider_criteo.sync.snapshots import empty_digests
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterator, Sequence
 
-    import numpy as np
-
+    from airflow_provider_criteo.segments.key_files import Keys
+    from airflow_provider_criteo.segments.spill import Spilling
     from airflow_provider_criteo.sync.snapshots import Intent
 
 
@@ -26,15 +30,17 @@ if TYPE_CHECKING:
 class MirrorPlan:
     """What to send so that the audience holds exactly the current members."""
 
-    adds: np.ndarray
-    removes: np.ndarray
+    adds: Keys
+    removes: Keys
     unchanged: int
     #: Size of the last committed snapshot, and how many of its members are no longer current.
     previous: int
     leaving: int
 
 
-def history_bounds(previous: np.ndarray, intents: Sequence[Intent]) -> tuple[np.ndarray, np.ndarray]:
+def history_bounds(
+    previous: Keys, intents: Sequence[Intent], spilling: Spilling | None = None
+) -> tuple[Keys, Keys]:
     """The members surely and possibly in the audience, given the last snapshot and uncommitted runs.
 
     An intent is a run that may have added or removed members without committing (it crashed, or
@@ -42,37 +48,73 @@ def history_bounds(previous: np.ndarray, intents: Sequence[Intent]) -> tuple[np.
     """
     if not intents:
         return previous, previous
-    maybe_added = reduce(union_sorted, [i.adds for i in intents], empty_digests(previous.dtype))
-    maybe_removed = reduce(union_sorted, [i.removes for i in intents], empty_digests(previous.dtype))
-    return setdiff_sorted(previous, maybe_removed), union_sorted(previous, maybe_added)
+    dtype = dtype_of(previous)
+    surely, maybe = KeyWriter(dtype, spilling, "surely"), KeyWriter(dtype, spilling, "maybe")
+    for window in windows(_streams(previous, intents), dtype):
+        surely_part, maybe_part = _bounds(window[0], window[1:], dtype)
+        surely.write(surely_part)
+        maybe.write(maybe_part)
+    return surely.done(), maybe.done()
 
 
 def plan_mirror(
-    current: np.ndarray,
-    previous: np.ndarray,
+    current: Keys,
+    previous: Keys,
     intents: Sequence[Intent] = (),
     *,
-    aliases: np.ndarray | None = None,
+    aliases: Keys | None = None,
+    spilling: Spilling | None = None,
 ) -> MirrorPlan:
-    """Diff the current members against the audience's history (all arrays sorted, distinct digests).
+    """Diff the current members against the audience's history (all sorted, distinct keys).
 
     Whatever is current and not surely present is added; whatever is possibly present and not
     current is removed. Amendments are idempotent, so re-sending an uncertain change is safe.
     ``aliases`` are the current members in the form the history was written in, when it was written in
     another: they leave the audience (to be replaced by their current form) but do not count as leaving.
+    The keys are walked in aligned windows: key sets on disk are never read whole.
     """
-    surely_present, maybe_present = history_bounds(previous, intents)
-    adds = setdiff_sorted(current, surely_present)
-    removes = setdiff_sorted(maybe_present, current)
-    if aliases is not None:
-        leaving = int((~isin_sorted(previous, union_sorted(current, aliases))).sum())
-    elif maybe_present is previous:
-        leaving = len(removes)
-    else:
-        leaving = int((~isin_sorted(previous, current)).sum())
+    dtype = dtype_of(current)
+    adds, removes = KeyWriter(dtype, spilling, "adds"), KeyWriter(dtype, spilling, "removes")
+    extra = [] if aliases is None else [_whole(aliases)]
+    unchanged = leaving = 0
+    for window in windows([_whole(current), *extra, *_streams(previous, intents)], dtype):
+        now, alias = window[0], (window[1] if extra else None)
+        before, pending = window[1 + len(extra)], window[2 + len(extra) :]
+        surely_present, maybe_present = _bounds(before, pending, dtype)
+        added = setdiff_sorted(now, surely_present)
+        removed = setdiff_sorted(maybe_present, now)
+        adds.write(added)
+        removes.write(removed)
+        unchanged += len(now) - len(added)
+        if alias is not None:
+            leaving += int((~isin_sorted(before, union_sorted(now, alias))).sum())
+        elif maybe_present is before:
+            leaving += len(removed)
+        else:
+            leaving += int((~isin_sorted(before, now)).sum())
     return MirrorPlan(
-        adds, removes, unchanged=len(current) - len(adds), previous=len(previous), leaving=leaving
+        adds.done(), removes.done(), unchanged=unchanged, previous=len(previous), leaving=leaving
     )
+
+
+def _whole(keys: Keys) -> Iterator[np.ndarray]:
+    """An array as one chunk (no copy), a key file in chunks."""
+    return iter([keys]) if isinstance(keys, np.ndarray) else chunks(keys)
+
+
+def _streams(previous: Keys, intents: Sequence[Intent]) -> list[Iterator[np.ndarray]]:
+    """The snapshot, then each intent's adds and removes, as streams for :func:`windows`."""
+    pending = [stream for intent in intents for stream in (_whole(intent.adds), _whole(intent.removes))]
+    return [_whole(previous), *pending]
+
+
+def _bounds(previous: np.ndarray, pending: Sequence[np.ndarray], dtype: str) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`history_bounds` of one window: ``pending`` alternates intents' adds and removes."""
+    if not pending:
+        return previous, previous
+    maybe_added = reduce(union_sorted, pending[0::2], empty_digests(dtype))
+    maybe_removed = reduce(union_sorted, pending[1::2], empty_digests(dtype))
+    return setdiff_sorted(previous, maybe_removed), union_sorted(previous, maybe_added)
 
 
 def check_removal(

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from airflow_provider_criteo.sync.drift import measure_drift
 from airflow_provider_criteo.sync.list_plan import ListPlan
 from airflow_provider_criteo.sync.modes import OnDrift, OnMissingState, SyncMode
-from airflow_provider_criteo.sync.plan import check_removal, plan_mirror
+from airflow_provider_criteo.sync.plan import check_removal, history_bounds, plan_mirror
 
 if TYPE_CHECKING:
     from airflow_provider_criteo.sync.drift import Drift
@@ -70,11 +70,11 @@ class Planner:
             plans[0].wipe = True
         if any(plan.wipe for plan in plans):
             for plan in plans:
-                plan.wipe = True
-                plan.removes = plan.removes[:0]
-                plan.encoding = plan.kind.encoding
-                if plan.members.keys is not None:
-                    plan.adds = plan.members.keys
+                plan.add_everything()
+        for plan in plans:
+            plan.intended_removes = plan.removes
+            if plan.wipe and plan.key is not None:  # whatever may be present is removed, by the wipe
+                plan.intended_removes = history_bounds(plan.previous, plan.intents, self.target.spilling)[1]
         return drift
 
     def _doubt_unseen_wipes(self, plans: list[ListPlan]) -> None:
@@ -113,7 +113,7 @@ class Planner:
         if plan.key is None or current is None:
             plan.wipe = mode == SyncMode.REPLACE and not created
             return
-        plan.adds, plan.removes = current, current[:0]
+        plan.adds, plan.removes = current, plan.no_keys()
         unknown = plan.snapshot is None and not plan.intents and not created
         if mode == SyncMode.ADD_ONLY and unknown:
             if plan.kind.optional:
@@ -146,7 +146,9 @@ class Planner:
                 older,
                 plan.kind.encoding,
             )
-        mirror = plan_mirror(current, plan.previous, plan.intents, aliases=aliases)
+        mirror = plan_mirror(
+            current, plan.previous, plan.intents, aliases=aliases, spilling=self.target.spilling
+        )
         # A doubtful snapshot's members may be gone: add every member again.
         plan.adds = current if plan.doubtful else mirror.adds
         plan.removes = mirror.removes

@@ -31,8 +31,6 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from airflow_provider_criteo.exceptions import (
     AudienceLockedError,
     CriteoConfigurationError,
@@ -40,11 +38,13 @@ from airflow_provider_criteo.exceptions import (
     SnapshotConflictError,
     SnapshotCorruptError,
 )
-from airflow_provider_criteo.sync.snapshots import SAFE_REPAIR, Intent, Snapshot, encode, snapshot_from_file
+from airflow_provider_criteo.segments.key_streams import difference
+from airflow_provider_criteo.sync.snapshots import SAFE_REPAIR, Intent, Snapshot, encoded
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Sequence
 
+    from airflow_provider_criteo.segments.key_files import Keys
     from airflow_provider_criteo.sync.snapshots import SnapshotKey, SnapshotStore
 
     #: Where a run reads a list's history: under its lease, or a peek (a dry run).
@@ -305,11 +305,11 @@ class ListLease:
                 self.fence.intents.setdefault(intent.name, 0)
         return history
 
-    def record_intent(self, adds: np.ndarray, removes: np.ndarray) -> str:
+    def record_intent(self, adds: Keys, removes: Keys) -> str:
         """Durably record what this run is about to change, before its first request; return its name."""
         self.check()
         name = self.store.new_intent_name()
-        self.store.write_atomic(self.key, name, encode({"adds": adds, "removes": removes}))
+        self.store.write_atomic(self.key, name, encoded({"adds": adds, "removes": removes}))
         with self._writing:
             self.fence.intents[name] = 0
         self._write_fence()
@@ -317,7 +317,7 @@ class ListLease:
 
     def commit(
         self,
-        members: np.ndarray,
+        members: Keys,
         *,
         expected_version: int | None,
         encoding: str | None = None,
@@ -343,7 +343,7 @@ class ListLease:
         if refused is not None:
             meta["refused"] = refused
         if not self.store.create_exclusive(
-            self.key, self.store.version_name(version), encode({"members": members}, **meta)
+            self.key, self.store.version_name(version), encoded({"members": members}, **meta)
         ):
             raise SnapshotConflictError(
                 f"Another run committed version {version} of {self.where} first. What this run sent is in "
@@ -363,7 +363,7 @@ class ListLease:
             self.store.remove(self.key, self.store.version_name(old))
         return version
 
-    def forget(self, keys: np.ndarray, history: History) -> None:
+    def forget(self, keys: Keys, history: History) -> None:
         """Remove erased people's keys from the list's snapshot, and from what intents may have removed.
 
         Run after Criteo removed them; ``history`` is this lease's :meth:`history`, read before. The
@@ -371,7 +371,7 @@ class ListLease:
         run then removes them again.
         """
         if history.snapshot is not None:
-            kept = np.setdiff1d(history.snapshot.digests, keys, assume_unique=True)
+            kept = difference(history.snapshot.digests, keys, self.store.spilling, "kept")
             self.commit(
                 kept,
                 expected_version=history.snapshot.version,
@@ -380,8 +380,8 @@ class ListLease:
             )
         for intent in history.intents:  # its adds stay: a late request of that run may still add them
             self.check()
-            removes = np.setdiff1d(intent.removes, keys, assume_unique=True)
-            self.store.write_atomic(self.key, intent.name, encode({"adds": intent.adds, "removes": removes}))
+            removes = difference(intent.removes, keys, self.store.spilling, "removes")
+            self.store.write_atomic(self.key, intent.name, encoded({"adds": intent.adds, "removes": removes}))
 
 
 def read_history(
@@ -411,7 +411,7 @@ def read_history(
     elif newest is not None:
         name = store.version_name(newest)  # newer than the fence says: committed, not yet recorded
         try:
-            snapshot = snapshot_from_file(store.read(key, name), f"{where}, {name}", newest)
+            snapshot = store.read_snapshot(key, name, f"{where}, {name}", newest)
         except SnapshotCorruptError as err:
             damage(name, str(err))
     intents = []

@@ -2,26 +2,23 @@
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
 
-from airflow_provider_criteo.segments.sorted_keys import union_sorted
+from airflow_provider_criteo.segments.key_streams import union
 from airflow_provider_criteo.sync.batches import amend
 from airflow_provider_criteo.sync.results import SyncResult
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
-
-    import numpy as np
-
     from airflow_provider_criteo.sync.list_plan import ListPlan
     from airflow_provider_criteo.sync.protocol import Leases
     from airflow_provider_criteo.sync.target import AudienceTarget
 
 
-def record_intent(leases: Leases, plan: ListPlan) -> str:
+def record_intent(target: AudienceTarget, leases: Leases, plan: ListPlan) -> str:
     """Record what this run may change of one list, before the first request of the run."""
     assert plan.key is not None
-    return leases[plan.key].record_intent(plan.adds, plan.intended_removes())
+    return leases[plan.key].record_intent(plan.adds, plan.intended_removes)
 
 
 def send(
@@ -29,33 +26,28 @@ def send(
 ) -> SyncResult:
     """Send one list's adds and removes; commit its snapshot and retire the intents it settles."""
     result = SyncResult()
-
-    def sent(operation: str, identifiers: Iterable[str] | np.ndarray) -> int:
-        return amend(
-            target,
-            plan.kind,
-            operation,
-            identifiers,
-            result,
-            batch_size=batch_size,
-            precondition=leases.check,
-        )
-
-    current = plan.members.keys
+    kind, current = plan.kind, plan.members.keys
+    send_op = functools.partial(
+        amend, target, kind, result=result, batch_size=batch_size, precondition=leases.check
+    )
     if current is None:  # plain e-mails
-        result.added = sent("add", plan.members.identifiers())
+        result.added = send_op("add", plan.members.identifiers())
         return result
+    adds = kind.wire_lazily(plan.adds, batch_size)
     if plan.key is None or intent is None:
-        result.added = sent("add", plan.adds)
+        result.added = send_op("add", adds)
         return result
     result.unchanged = len(current) - len(plan.adds) if plan.mirrors else 0
-    result.added = sent("add", plan.adds)
+    result.added = send_op("add", adds)
     refused_now = result.criteo_invalid if result.requests else 0
-    result.removed = sent("remove", plan.removes)
+    removes = kind.wire_lazily(plan.removes, batch_size)
+    result.removed = send_op("remove", removes)
     if plan.intent_only:
         return result
     # add_only leaves other runs' intents in place: what they may have removed is still uncertain.
-    committed = union_sorted(plan.previous, current) if plan.keeps_previous else current
+    committed = (
+        union([current, plan.previous], target.spilling, "members") if plan.keeps_previous else current
+    )
     result.snapshot_version = leases[plan.key].commit(
         committed,
         expected_version=plan.version,

@@ -30,20 +30,30 @@ import os
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from airflow.sdk import ObjectStoragePath
 
 from airflow_provider_criteo.exceptions import CriteoConfigurationError, SnapshotCorruptError
 from airflow_provider_criteo.identifiers.values import DIGEST_DTYPE, DIGEST_SIZE
+from airflow_provider_criteo.segments.key_files import KeyFile, chunks
+from airflow_provider_criteo.segments.spill import open_private
 from airflow_provider_criteo.sync.executors import remote_executors
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator, Mapping
+
+    from airflow_provider_criteo.segments.key_files import Keys
+    from airflow_provider_criteo.segments.spill import Spilling
 
 #: Format 1: a JSON header with the keys' checksum, then the keys. Still read, never written.
 MAGIC = b"CRITEOSNAP\n"
 #: Format 2: the same header and keys, then the SHA-256 of every byte before it: nothing escapes it.
 MAGIC_2 = b"CRITEOSNAP2\n"
 CHECKSUM_SIZE = 32
+#: Bytes read at a time when a large state file is checked or copied.
+BLOCK = 4 * 2**20
 FILE_MODE = 0o600
 FOLDER_MODE = 0o700
 TEMP_SUFFIX = ".tmp"
@@ -84,7 +94,7 @@ class Snapshot:
     """
 
     version: int
-    digests: np.ndarray
+    digests: Keys
     encoding: str | None = None
     #: When it was committed (Unix seconds), as the file records it.
     committed_at: float | None = None
@@ -99,8 +109,8 @@ class Intent:
     """What one run may have changed at Criteo before committing."""
 
     name: str
-    adds: np.ndarray
-    removes: np.ndarray
+    adds: Keys
+    removes: Keys
 
 
 def empty_digests(dtype: np.dtype[Any] | str = DIGEST_DTYPE) -> np.ndarray:
@@ -109,22 +119,33 @@ def empty_digests(dtype: np.dtype[Any] | str = DIGEST_DTYPE) -> np.ndarray:
 
 
 def encode(sections: dict[str, np.ndarray], **meta: Any) -> bytes:
-    """Serialise named key arrays of one width with a header and a checksum of the whole file.
+    """Serialise named key arrays of one width with a header and a checksum of the whole file."""
+    return b"".join(encoded(sections, **meta))
+
+
+def encoded(sections: Mapping[str, Keys], **meta: Any) -> Iterator[bytes]:
+    """The bytes of a state file, part by part: named key sets of one width (in memory or on disk), a
+    header, and the checksum of every byte before it, computed as the parts go by.
 
     Keys are 32-byte digests, or the values of an identifier type sent as it is (its own width).
     """
-    widths = {a.dtype.itemsize for a in sections.values()}
+    widths = {np.dtype(keys.dtype).itemsize for keys in sections.values()}
     if len(widths) != 1:
         raise ValueError(f"the sections of one file hold keys of one width, not {sorted(widths)}")
-    arrays = [np.ascontiguousarray(a) for a in sections.values()]
-    counts = {name: len(array) for name, array in sections.items()}
+    counts = {name: len(keys) for name, keys in sections.items()}
     head = json.dumps({"sections": counts, "width": widths.pop(), **meta}, sort_keys=True).encode()
-    parts: list[bytes | memoryview] = [MAGIC_2, len(head).to_bytes(4, "big"), head]
-    parts.extend(array.data for array in arrays)
     checksum = hashlib.sha256()
-    for part in parts:
+    for part in _parts_of(head, sections.values()):
         checksum.update(part)
-    return b"".join([*parts, checksum.digest()])
+        yield part
+    yield checksum.digest()
+
+
+def _parts_of(head: bytes, sections: Iterable[Keys]) -> Iterator[bytes]:
+    yield MAGIC_2 + len(head).to_bytes(4, "big") + head
+    for keys in sections:
+        for part in chunks(keys):
+            yield np.ascontiguousarray(part).tobytes()
 
 
 def decode(data: bytes, where: str, *required: str) -> dict[str, np.ndarray]:
@@ -190,7 +211,11 @@ def _parts(view: memoryview, start: int) -> tuple[dict[str, Any], memoryview]:
 
 def snapshot_from_file(data: bytes, where: str, version: int) -> Snapshot:
     """A committed snapshot, with what its header records."""
-    sections, header = decode_with_header(data, where, "members")
+    return snapshot_of(*decode_with_header(data, where, "members"), version)
+
+
+def snapshot_of(sections: Mapping[str, Keys], header: dict[str, Any], version: int) -> Snapshot:
+    """A committed snapshot from the sections and the header of its file."""
     encoding, committed_at, refused, retired = (
         header.get("encoding"),
         header.get("committed_at"),
@@ -207,19 +232,86 @@ def snapshot_from_file(data: bytes, where: str, version: int) -> Snapshot:
     )
 
 
+def decode_file(path: str, where: str, *required: str) -> tuple[Mapping[str, Keys], dict[str, Any]]:
+    """Check a local state file in one streaming pass, then give its sections as key files in it.
+
+    The same checks as :func:`decode_with_header`, without holding the file in memory: a file too
+    large for the memory budget is read back in chunks, where it lies.
+    """
+    try:
+        with open(path, "rb") as handle:
+            if handle.read(len(MAGIC_2)) != MAGIC_2:
+                handle.seek(0)
+                return decode_with_header(handle.read(), where, *required)  # format 1: small, older
+            size = os.fstat(handle.fileno()).st_size
+            if size < len(MAGIC_2) + 4 + CHECKSUM_SIZE:
+                raise ValueError("truncated")
+            checksum = hashlib.sha256(MAGIC_2)
+            left = size - CHECKSUM_SIZE - len(MAGIC_2)
+            while left:
+                block = handle.read(min(BLOCK, left))
+                if not block:
+                    raise ValueError("truncated")
+                checksum.update(block)
+                left -= len(block)
+            if checksum.digest() != handle.read(CHECKSUM_SIZE):
+                raise ValueError("checksum mismatch")
+            handle.seek(len(MAGIC_2))
+            head_size = int.from_bytes(handle.read(4), "big")
+            header = json.loads(handle.read(head_size))
+        return _file_sections(path, header, len(MAGIC_2) + 4 + head_size, size - CHECKSUM_SIZE, required)
+    except (ValueError, KeyError, TypeError, AttributeError, OverflowError) as err:
+        raise SnapshotCorruptError(f"State file {where} is damaged ({err}). {SAFE_REPAIR}") from None
+
+
+def _file_sections(
+    path: str, header: Any, start: int, end: int, required: tuple[str, ...]
+) -> tuple[Mapping[str, Keys], dict[str, Any]]:
+    """The sections a checked file's header lays out between ``start`` and ``end``, as key files."""
+    if not isinstance(header, dict):
+        raise ValueError("the header is not an object")
+    width = int(header.get("width", DIGEST_SIZE))
+    if width < 1:
+        raise ValueError(f"key width {width}")
+    sections: dict[str, Keys] = {}
+    offset = start
+    for name, count in header["sections"].items():
+        if int(count) < 0 or offset + int(count) * width > end:
+            raise ValueError("payload size mismatch")
+        sections[str(name)] = KeyFile(path, f"S{width}", int(count), offset)
+        offset += int(count) * width
+    if offset != end:
+        raise ValueError("payload size mismatch")
+    missing = [name for name in required if name not in sections]
+    if missing:
+        raise ValueError(f"no {', '.join(missing)} section")
+    return sections, header
+
+
 class SnapshotStore:
     """The mirror state of every audience under one root location: paths, and atomic, private file I/O.
 
     :param location: a local folder or any ``ObjectStoragePath`` URL (``file://``, ``s3://``, ...).
     :param default: the location is the default one under ``$AIRFLOW_HOME`` (no setting chose it).
+    :param spilling: where a state file too large for the memory budget is read from in chunks (a
+        remote one is copied there first); None reads every file whole.
     """
 
     def __init__(
-        self, location: str | os.PathLike[str] | ObjectStoragePath, *, default: bool = False
+        self,
+        location: str | os.PathLike[str] | ObjectStoragePath,
+        *,
+        default: bool = False,
+        spilling: Spilling | None = None,
     ) -> None:
         self.root = location if isinstance(location, ObjectStoragePath) else ObjectStoragePath(str(location))
         self.local = self.root.protocol in ("", "file")
         self.default = default
+        self.spilling = spilling
+
+    def with_spilling(self, spilling: Spilling | None) -> SnapshotStore:
+        """The same store, reading its large files through ``spilling`` (one export's)."""
+        return SnapshotStore(self.root, default=self.default, spilling=spilling)
 
     @classmethod
     def from_config(cls, location: str | None = None) -> SnapshotStore:
@@ -294,9 +386,28 @@ class SnapshotStore:
         """A file's bytes."""
         return (self.folder(key, create=False) / name).read_bytes()
 
+    def read_sections(
+        self, key: SnapshotKey, name: str, where: str, *required: str
+    ) -> tuple[Mapping[str, Keys], dict[str, Any]]:
+        """A state file's checked key sets and header: arrays, or past the memory budget key files."""
+        path = self.folder(key, create=False) / name
+        spilling = self.spilling
+        if spilling is None:
+            return decode_with_header(path.read_bytes(), where, *required)
+        if not self.local:
+            return decode_file(_copy_to(path, spilling), where, *required)
+        if os.path.getsize(path.path) <= spilling.budget:
+            return decode_with_header(path.read_bytes(), where, *required)
+        return decode_file(path.path, where, *required)
+
+    def read_snapshot(self, key: SnapshotKey, name: str, where: str, version: int) -> Snapshot:
+        """One committed snapshot."""
+        return snapshot_of(*self.read_sections(key, name, where, "members"), version)
+
     def read_intent(self, key: SnapshotKey, name: str) -> Intent:
         """One intent file."""
-        sections = decode(self.read(key, name), f"{self.root.joinpath(*key.parts)}/{name}", "adds", "removes")
+        where = f"{self.root.joinpath(*key.parts)}/{name}"
+        sections = self.read_sections(key, name, where, "adds", "removes")[0]
         return Intent(name, sections["adds"], sections["removes"])
 
     def has_history(self, key: SnapshotKey) -> bool:
@@ -326,13 +437,13 @@ class SnapshotStore:
 
     # ------------------------------------------------------------------------------- writing
 
-    def create_exclusive(self, key: SnapshotKey, name: str, data: bytes) -> bool:
+    def create_exclusive(self, key: SnapshotKey, name: str, data: bytes | Iterable[bytes]) -> bool:
         """Create a file with ``data`` unless it exists; atomic on local and network filesystems."""
         path = self.folder(key) / name
         if not self.local:
             if path.exists():
                 return False
-            path.write_bytes(data)
+            _write_remote(path, data)
             return True
         temp = _write_temp(path.path, data)
         try:
@@ -343,11 +454,11 @@ class SnapshotStore:
             os.unlink(temp)
         return True
 
-    def write_atomic(self, key: SnapshotKey, name: str, data: bytes) -> None:
+    def write_atomic(self, key: SnapshotKey, name: str, data: bytes | Iterable[bytes]) -> None:
         """Replace a file with ``data`` so readers see the old or the new content, never a mix."""
         path = self.folder(key) / name
         if not self.local:
-            path.write_bytes(data)
+            _write_remote(path, data)
             return
         temp = _write_temp(path.path, data)
         try:
@@ -420,8 +531,29 @@ def _modified(path: ObjectStoragePath, default: float) -> float:
         return default
 
 
-def _write_temp(final: str, data: bytes) -> str:
-    """Write ``data`` durably to a private temporary file beside ``final``; return its path.
+def _pieces(data: bytes | Iterable[bytes]) -> Iterable[bytes]:
+    return [data] if isinstance(data, bytes) else data
+
+
+def _write_remote(path: ObjectStoragePath, data: bytes | Iterable[bytes]) -> None:
+    """Write an object from its parts (an object store makes it visible whole, once closed)."""
+    with path.open("wb") as handle:
+        for piece in _pieces(data):
+            handle.write(piece)
+
+
+def _copy_to(path: ObjectStoragePath, spilling: Spilling) -> str:
+    """Copy a remote state file into the spill folder, block by block; return the copy's path."""
+    copy = spilling.folder.new_path("state")
+    with path.open("rb") as source, os.fdopen(open_private(copy), "wb") as target:
+        while block := source.read(BLOCK):
+            target.write(block)
+    return copy
+
+
+def _write_temp(final: str, data: bytes | Iterable[bytes]) -> str:
+    """Write ``data`` (bytes, or its parts in order) durably to a private temporary file beside
+    ``final``; return its path.
 
     A write that fails (a full disk) removes its temporary file before raising.
     """
@@ -429,7 +561,8 @@ def _write_temp(final: str, data: bytes) -> str:
     descriptor = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
     try:
         with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
+            for piece in _pieces(data):
+                handle.write(piece)
             handle.flush()
             os.fsync(handle.fileno())
     except BaseException:

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from airflow_provider_criteo.hooks.criteo import CriteoHook
     from airflow_provider_criteo.identifiers.forms import IdentifierForm
     from airflow_provider_criteo.segments.member_sets import MemberSet
+    from airflow_provider_criteo.segments.spill import Spilling
 
     #: A segment's member lists: each form of an identifier type with its members.
     Members = Sequence[tuple[IdentifierForm, MemberSet]]
@@ -33,6 +34,8 @@ class AudienceTarget:
     owner: str
     segment: str
     log: Any
+    #: Where key sets too large for the memory budget go (None: everything in memory).
+    spilling: Spilling | None = None
 
     def key(self, kind: IdentifierForm) -> SnapshotKey:
         """The key of the snapshots of one member list of the audience."""

@@ -35,7 +35,7 @@ class ErasureOptions:
 class Erasure(Workflow[ErasureOptions]):
     """One erasure run: the people ``query`` names, removed from every managed audience of the advertiser."""
 
-    def run(self) -> dict[str, Any]:
+    def _run(self) -> dict[str, Any]:
         """Forget the requested people; return what was done (counts and audience ids)."""
         options = self.options
         advertiser = self.hook.resolve_advertiser(options.advertiser_id)

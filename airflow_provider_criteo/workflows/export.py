@@ -19,7 +19,7 @@ from airflow_provider_criteo.workflows.workflow import Workflow
 class SegmentExport(Workflow[ExportOptions]):
     """One export of a segment to its Criteo audience, with ``options`` saying what and how."""
 
-    def run(self) -> dict[str, Any]:
+    def _run(self) -> dict[str, Any]:
         """Read, prepare and send the segment; return the summary (the task's XCom value)."""
         options = self.options
         preflight.check_consent(self.hook, dry_run=options.dry_run, log=self.log)
@@ -30,6 +30,7 @@ class SegmentExport(Workflow[ExportOptions]):
             log=self.log,
             what=f"segment {options.segment!r}",
             opened=lambda: preflight.check_advertiser(self.hook, advertiser),
+            spilling=self.spilling,
         )
         preflight.check_size(options.segment, read.members, options.max_profiles)
         distinct = sum(len(group) for _, group in read.members)
@@ -77,6 +78,7 @@ class SegmentExport(Workflow[ExportOptions]):
             policy=self.options.policy,
             segment=self.options.segment,
             log=self.log,
+            spilling=self.store.spilling,
         )
 
     def _dry_run_sync(self, name: str, advertiser: str, tag: str) -> tuple[str | None, AudienceSync]:

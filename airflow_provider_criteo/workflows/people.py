@@ -10,7 +10,8 @@ import hashlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from airflow_provider_criteo.segments.sorted_keys import union_sorted
+from airflow_provider_criteo.segments.key_files import in_memory
+from airflow_provider_criteo.segments.key_streams import union
 
 if TYPE_CHECKING:
     import numpy as np
@@ -36,15 +37,16 @@ class People:
 
 
 def people_of(read: Read) -> list[People]:
-    """The people to forget, by member list (lists that keep no keys, plain e-mails, have none to erase)."""
+    """The people to forget, by member list (lists that keep no keys, plain e-mails, have none to erase).
+
+    Erasure requests are few: they are held in memory.
+    """
     derived = {(form.name, form.hashing): members.keys for form, members in read.derived}
     people: list[People] = []
     for form, members in read.members:
         if members.keys is None:
             continue
-        keys = members.keys
-        for extra in (members.legacy_keys, derived.get((form.name, form.hashing))):
-            if extra is not None and len(extra):
-                keys = union_sorted(keys, extra)
-        people.append(People(form, members.keys, keys))
+        extras = (members.legacy_keys, derived.get((form.name, form.hashing)))
+        keys = union([members.keys, *(extra for extra in extras if extra is not None)], None)
+        people.append(People(form, in_memory(members.keys), in_memory(keys)))
     return people

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import abc
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from airflow_provider_criteo.segments import spill
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -14,7 +17,7 @@ if TYPE_CHECKING:
 OptionsT = TypeVar("OptionsT")
 
 
-class Workflow(Generic[OptionsT]):
+class Workflow(abc.ABC, Generic[OptionsT]):
     """One run of a workflow, usable without an operator (a ``@task`` may run it).
 
     :param options: what the workflow does, and how (each workflow has its own options).
@@ -42,3 +45,24 @@ class Workflow(Generic[OptionsT]):
         self.run_identity = dict(run)
         self.owner = owner
         self.log = log
+        #: While it runs: its spill folder and memory budget (``[criteo] spill_location``,
+        #: ``memory_budget_mb``), where key sets past the budget live.
+        self.spilling: spill.Spilling | None = None
+
+    def run(self) -> dict[str, Any]:
+        """Run the workflow; return its summary (the task's XCom value).
+
+        Key sets past the memory budget, and state files read while it runs, live in its spill folder,
+        removed when it ends, however it ends.
+        """
+        with spill.spilling() as self.spilling:
+            derived = self.spilling.share(spill.DERIVED_SHARE)
+            store, self.store = self.store, self.store.with_spilling(derived)
+            try:
+                return self._run()
+            finally:
+                self.store, self.spilling = store, None
+
+    @abc.abstractmethod
+    def _run(self) -> dict[str, Any]:
+        """The workflow's work, with :attr:`spilling` set."""

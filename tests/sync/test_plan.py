@@ -6,8 +6,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from airflow_provider_criteo.exceptions import LargeRemovalError
+from airflow_provider_criteo.segments.key_files import KeyFile, chunks
 from airflow_provider_criteo.segments.sorted_keys import isin_sorted, setdiff_sorted, union_sorted
-from airflow_provider_criteo.sync.plan import check_removal, plan_mirror
+from airflow_provider_criteo.segments.spill import SpillFolder, Spilling
+from airflow_provider_criteo.sync.plan import check_removal, history_bounds, plan_mirror
 from airflow_provider_criteo.sync.snapshots import Intent
 
 
@@ -89,3 +91,59 @@ def test_plan_is_the_set_arithmetic_of_its_docstring(current, previous, changes)
     assert plan.unchanged == len(current) - len(plan.adds)
     for array in (plan.adds, plan.removes):
         assert array.tobytes() == np.unique(array).tobytes()  # sorted and distinct, as sent and stored
+
+
+def on_disk(folder, keys: np.ndarray, chunk: int) -> KeyFile:
+    """The keys as a spill file read ``chunk`` keys at a time."""
+    path = folder / f"{len(list(folder.iterdir()))}.keys"
+    path.write_bytes(keys.tobytes())
+    return KeyFile(str(path), "S32", len(keys), chunk=chunk)
+
+
+def as_list(keys) -> list[bytes]:
+    return [key for part in chunks(keys) for key in part.tolist()]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    current=SORTED_DIGESTS,
+    previous=SORTED_DIGESTS,
+    pending=st.lists(st.tuples(SORTED_DIGESTS, SORTED_DIGESTS), max_size=3),
+    aliases=st.one_of(st.none(), SORTED_DIGESTS),
+    chunk=st.integers(1, 9),
+    budget=st.sampled_from([32, 200, 10**9]),
+)
+def test_a_plan_on_disk_in_small_windows_is_the_plan_in_memory(
+    tmp_path_factory, current, previous, pending, aliases, chunk, budget
+):
+    intents = [Intent(f"i{n}", adds, removes) for n, (adds, removes) in enumerate(pending)]
+    expected = plan_mirror(current, previous, intents, aliases=aliases)
+    folder = tmp_path_factory.mktemp("keys")
+    with SpillFolder(str(folder)) as spill:
+        streamed = plan_mirror(
+            on_disk(folder, current, chunk),
+            on_disk(folder, previous, chunk),
+            streamed_intents(folder, intents, chunk),
+            aliases=None if aliases is None else on_disk(folder, aliases, chunk),
+            spilling=Spilling(spill, budget),
+        )
+        assert (as_list(streamed.adds), as_list(streamed.removes)) == (
+            expected.adds.tolist(),
+            expected.removes.tolist(),
+        )
+        assert (streamed.unchanged, streamed.previous, streamed.leaving) == (
+            expected.unchanged,
+            expected.previous,
+            expected.leaving,
+        )
+        surely, maybe = history_bounds(
+            on_disk(folder, previous, chunk), streamed_intents(folder, intents, chunk)
+        )
+        in_memory = history_bounds(previous, intents)
+        assert (as_list(surely), as_list(maybe)) == (in_memory[0].tolist(), in_memory[1].tolist())
+
+
+def streamed_intents(folder, intents, chunk):
+    return [
+        Intent(i.name, on_disk(folder, i.adds, chunk), on_disk(folder, i.removes, chunk)) for i in intents
+    ]

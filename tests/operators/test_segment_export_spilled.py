@@ -1,0 +1,147 @@
+"""Exports whose members outgrow a tiny memory budget: sorted runs on disk, the same audiences and results.
+
+Each scenario runs twice against one sandbox, into two audiences: with a budget of a few keys (every
+member set, snapshot, intent and diff spills to disk and is merged in windows of a few keys) and with
+the default one (all in memory). The audiences, the summaries and the snapshots must be the same.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+
+from airflow_provider_criteo.operators.erase import CriteoEraseOperator
+from tests.helpers import fail_amendments_after, segment_export, sha
+
+TINY_BUDGET_MB = str(100 / 2**20)  # 100 bytes: three digests a run
+COLUMNS = {"email": "email", "phoneNumber": "phone", "madid": "device_id", "identityLink": "ramp_id"}
+EMAIL_ONLY = {"email": "email"}
+#: Both runs of a scenario make more calls than Criteo's 250 a minute: the test lifts the limit.
+UNTHROTTLED = 100_000
+
+
+def row(segment: str, n: int) -> tuple[str, ...]:
+    email = f"User{n}@Example.com" if n % 3 else f"user{n}@example.com "
+    return (segment, email, f"+33 6 12 34 {n:04d}", str(uuid.UUID(int=n + 1)).upper(), f"XY{n}")
+
+
+def expected(kinds, members: set[int]) -> dict[str, set[str]]:
+    every = {
+        "email": {sha(f"user{n}@example.com") for n in members},
+        "phoneNumber": {sha(f"3361234{n:04d}") for n in members},
+        "madid": {str(uuid.UUID(int=n + 1)) for n in members},
+        "identityLink": {f"XY{n}" for n in members},
+    }
+    return {kind: every[kind] for kind in kinds}
+
+
+#: (sync mode, members of the segment, whether the run's second amendment fails), in order.
+SCRIPT = [
+    ("mirror", range(0, 40), False),  # the first export: everything added
+    ("mirror", range(4, 44), False),  # churn: 4 left, 4 joined
+    ("dry_run", range(8, 48), False),  # reports the diff, changes nothing
+    ("add_only", range(12, 52), False),  # adds who joined, removes nobody
+    ("mirror", range(12, 52), True),  # fails mid-way: its intent stays
+    ("mirror", range(12, 52), False),  # heals: removes who left, from the snapshot and the intent
+    ("replace", range(16, 56), False),  # wipes, adds every member
+    ("mirror", range(14, 54), False),
+]
+
+
+def run_script(warehouse, sandbox, monkeypatch, kinds, segment: str) -> list:
+    """Run SCRIPT for ``segment``; after each step, its summary (or error) and the audience."""
+    seen = []
+    for mode, members, fails in SCRIPT:
+        if fails:
+            with monkeypatch.context() as patch:
+                fail_amendments_after(patch, 1, RuntimeError("worker killed"))
+                with pytest.raises(RuntimeError, match="worker killed"):
+                    run_script_step(warehouse, segment, kinds, members, mode)
+            summary = "failed"
+        else:
+            summary = strip(run_script_step(warehouse, segment, kinds, members, mode))
+        audience = next(s for s in sandbox.segments() if s["attributes"]["name"] == segment)
+        seen.append((summary, {kind: sandbox.members(audience["id"], kind) for kind in kinds}))
+    return seen
+
+
+def run_script_step(warehouse, segment: str, kinds, members: range, mode: str = "mirror") -> dict:
+    """Make ``members`` the segment, and export it in ``mode`` (or a dry run of mirror)."""
+    warehouse.execute(f"DELETE FROM {warehouse.table} WHERE segment = '{segment}'")
+    rows = [row(segment, n) for n in members]
+    warehouse.insert(("segment", "email", "phone", "device_id", "ramp_id"), rows)
+    placeholder = "?" if warehouse.placeholder == "?" else "%s"
+    return segment_export(
+        warehouse,
+        task_id=segment,
+        segment=segment,
+        sql=f"SELECT {', '.join(kinds.values())} FROM {warehouse.table} WHERE segment = {placeholder}",
+        parameters=[segment],
+        identifier_columns=kinds,
+        sync_mode="mirror" if mode == "dry_run" else mode,
+        dry_run=mode == "dry_run",
+        batch_size=7,
+        min_audience_size=1,
+        hook_params={"calls_per_minute": UNTHROTTLED},
+    ).execute(context={})
+
+
+def strip(summary: dict) -> dict:
+    return {k: v for k, v in summary.items() if k not in ("segment", "audience_name", "audience_id")}
+
+
+@pytest.fixture
+def table(sqlite_warehouse):
+    sqlite_warehouse.add_columns("phone", "device_id", "ramp_id")
+    return sqlite_warehouse
+
+
+@pytest.mark.parametrize("kinds", [EMAIL_ONLY, COLUMNS], ids=["email", "every-type"])
+def test_a_tiny_budget_spills_and_gives_the_same_audiences_and_results(
+    table, criteo_conn, criteo_sandbox, monkeypatch, tmp_path, capfd, kinds
+):
+    criteo_sandbox.configure(rate_limit_per_minute=UNTHROTTLED)
+    spill = tmp_path / "spill"
+    monkeypatch.setenv("AIRFLOW__CRITEO__SPILL_LOCATION", str(spill))
+    monkeypatch.setenv("AIRFLOW__CRITEO__MEMORY_BUDGET_MB", TINY_BUDGET_MB)
+    spilled = run_script(table, criteo_sandbox, monkeypatch, kinds, "spilled")
+    assert "were sorted on disk in" in capfd.readouterr().out
+    assert os.listdir(spill) == []  # removed after every run, the failed one too
+    monkeypatch.delenv("AIRFLOW__CRITEO__MEMORY_BUDGET_MB")
+    held = run_script(table, criteo_sandbox, monkeypatch, kinds, "held")
+    assert "were sorted on disk in" not in capfd.readouterr().out
+    assert spilled == held
+    holds: set[int] = set()  # who the audience holds, step by step
+    for (mode, members, fails), (_, audience) in zip(SCRIPT, spilled, strict=True):
+        if fails:
+            continue
+        if mode == "add_only":
+            holds |= set(members)
+        elif mode != "dry_run":
+            holds = set(members)
+        assert audience == expected(kinds, holds), mode
+
+
+@pytest.mark.parametrize("budget", [TINY_BUDGET_MB, "128"])
+def test_an_erasure_forgets_people_in_a_snapshot_on_disk_or_in_memory(
+    table, criteo_conn, criteo_sandbox, monkeypatch, tmp_path, budget
+):
+    criteo_sandbox.configure(rate_limit_per_minute=UNTHROTTLED)
+    monkeypatch.setenv("AIRFLOW__CRITEO__SPILL_LOCATION", str(tmp_path / "spill"))
+    monkeypatch.setenv("AIRFLOW__CRITEO__MEMORY_BUDGET_MB", budget)
+    run_script(table, criteo_sandbox, monkeypatch, EMAIL_ONLY, "vip")
+    table.execute("CREATE TABLE erasure_requests (email TEXT)")
+    table.execute("INSERT INTO erasure_requests VALUES ('user20@example.com'), ('USER21@example.com')")
+    erased = CriteoEraseOperator(
+        task_id="erase", sql_conn_id=table.conn_id, table="erasure_requests", audit_table="erasure_audit"
+    ).execute(context={})
+    (audience,) = criteo_sandbox.segments()
+    assert erased["audience_ids"] == [audience["id"]]
+    left = set(SCRIPT[-1][1]) - {20, 21}
+    assert criteo_sandbox.members(audience["id"], "email") == expected(EMAIL_ONLY, left)["email"]
+    # The snapshot forgot them too: a mirror run of a segment that still lists them adds them again.
+    criteo_sandbox.clear_requests()
+    rerun = run_script_step(table, "vip", EMAIL_ONLY, SCRIPT[-1][1])
+    assert (rerun["added"], rerun["removed"]) == (2, 0)

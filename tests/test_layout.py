@@ -64,7 +64,7 @@ def test_a_module_imports_a_handful_of_the_packages_own(module):
 
 def test_the_counting_sees_type_only_and_submodule_imports():
     imported = own_imports(f"{PACKAGE}.workflows.export")
-    assert f"{PACKAGE}.workflows.ownership" in imported  # from ..workflows import ownership
+    assert f"{PACKAGE}.workflows.preflight" in imported  # from ..workflows import preflight
     assert f"{PACKAGE}.sync.list_plan" in own_imports(f"{PACKAGE}.sync.sending")  # under TYPE_CHECKING
 
 

@@ -22,9 +22,8 @@ if TYPE_CHECKING:
 
     from airflow_provider_criteo.client.resources import Identifiers
     from airflow_provider_criteo.identifiers.values import PreparedChunk
-    from airflow_provider_criteo.segments.key_files import Keys
+    from airflow_provider_criteo.segments.key_files import Keys, Spilling
     from airflow_provider_criteo.segments.member_sets import KeyedMembers, MemberSet
-    from airflow_provider_criteo.segments.spill import Spilling
 
     #: The member set of each member list (an identifier type in one form), in column order.
     Members = list[tuple["IdentifierForm", MemberSet]]
@@ -67,9 +66,14 @@ class IdentifierForm:
         """The list's name in logs and summaries: ``email``, or ``email (md5)`` for another form."""
         return self.name if self.hashing in ("sha256", "none") else f"{self.name} ({self.hashing})"
 
+    @property
+    def keeps_keys(self) -> bool:
+        """Whether its members are kept as keys, with snapshots (all but plain e-mails)."""
+        return self.hashing == "sha256" or self.codec is not None
+
     def new_members(self, spilling: Spilling | None = None) -> MemberSet:
         """An empty member set of this list; with ``spilling``, one that spills sorted runs to disk."""
-        if self.hashing == "sha256":
+        if self.hashing == "sha256":  # keeps_keys
             return HashedMembers(keeps_legacy=self.legacy_encoding is not None, spilling=spilling)
         return PlainMembers() if self.codec is None else ValueMembers(self.codec, spilling)
 

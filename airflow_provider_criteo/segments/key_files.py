@@ -13,15 +13,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from airflow_provider_criteo.segments.spill import open_private
-
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from airflow_provider_criteo.segments.spill import Spilling
+    from airflow_provider_criteo.segments.spill import SpillFolder
 
 #: Keys read at a time from a key file when the reader does not say (2 MiB of digests).
 DEFAULT_CHUNK = 65_536
+#: Spill files hold member keys (digests, mobile ad ids): private to the worker's user.
+FILE_MODE = 0o600
 
 
 @dataclass(frozen=True)
@@ -79,6 +79,18 @@ def in_memory(keys: Keys) -> np.ndarray:
 def dtype_of(keys: Keys) -> str:
     """The numpy dtype of the keys, as a string (``S32``)."""
     return keys.dtype if isinstance(keys, KeyFile) else keys.dtype.str.lstrip("|")
+
+
+@dataclass(frozen=True)
+class Spilling:
+    """Where key sets too large for memory go, and how many bytes of keys one may hold before it does."""
+
+    folder: SpillFolder
+    budget: int
+
+    def share(self, ways: int) -> Spilling:
+        """The same folder, with a ``ways``-th of the budget (for one of several key sets held at once)."""
+        return Spilling(self.folder, max(self.budget // max(ways, 1), 1))
 
 
 class KeyWriter:
@@ -148,3 +160,8 @@ def _write_all(descriptor: int, keys: np.ndarray) -> None:
     while view:
         written = os.write(descriptor, view)
         view = view[written:]
+
+
+def open_private(path: str) -> int:
+    """Create a spill file, private to this user, for writing; return its descriptor."""
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)

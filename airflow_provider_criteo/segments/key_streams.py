@@ -18,8 +18,7 @@ from airflow_provider_criteo.segments.sorted_keys import distinct_sorted, setdif
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Sequence
 
-    from airflow_provider_criteo.segments.key_files import Keys
-    from airflow_provider_criteo.segments.spill import Spilling
+    from airflow_provider_criteo.segments.key_files import Keys, Spilling
 
 
 class _Cursor:

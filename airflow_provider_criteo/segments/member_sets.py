@@ -23,10 +23,9 @@ import numpy as np
 
 from airflow_provider_criteo.client.wire import hex_identifiers
 from airflow_provider_criteo.identifiers.values import DIGEST_DTYPE
-from airflow_provider_criteo.segments.key_files import KeyFile, KeyWriter, chunks
+from airflow_provider_criteo.segments.key_files import KeyFile, KeyWriter, Spilling, chunks
 from airflow_provider_criteo.segments.key_streams import merge_chunk, merge_runs
 from airflow_provider_criteo.segments.sorted_keys import distinct_sorted, first_of_each
-from airflow_provider_criteo.segments.spill import Spilling
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
@@ -73,6 +72,9 @@ class MemberSet(Protocol):
     def spilled_runs(self) -> int:
         """How many sorted runs went to disk before :meth:`freeze` merged them (0: held in memory)."""
 
+    def send_runs_to(self, on_run: Callable[[KeyFile], None]) -> None:
+        """Give each sorted run to ``on_run`` as it goes to disk (none, for a set that never spills)."""
+
 
 class KeyedMembers:
     """Distinct fixed-width member keys, collected in one buffer, sorted and de-duplicated once.
@@ -85,8 +87,14 @@ class KeyedMembers:
         self._spilling = spilling
         self._buffer = bytearray()
         self._runs: list[KeyFile] = []
+        self._on_run: Callable[[KeyFile], None] | None = None
         self.keys: Keys = np.empty(0, dtype=dtype)
         self.spilled_runs = 0
+
+    def send_runs_to(self, on_run: Callable[[KeyFile], None]) -> None:
+        """Give each sorted run to ``on_run`` as it goes to disk (and the last one, at :meth:`freeze`), so
+        that it can be sent while the rest is read. Its file then lives as long as the spill folder."""
+        self._on_run = on_run
 
     def add_digests(self, digests: Iterable[bytes]) -> None:
         """Keep identifiers given already hashed, as their raw digests (of this set's width): never hashed."""
@@ -95,7 +103,12 @@ class KeyedMembers:
     def _take(self, keys: bytes) -> None:
         self._buffer += keys
         if self._spilling is not None and len(self._buffer) >= self._spilling.budget:
-            self._runs.append(self._spill_run(self._spilling))
+            self._add_run(self._spill_run(self._spilling))
+
+    def _add_run(self, run: KeyFile) -> None:
+        self._runs.append(run)
+        if self._on_run is not None:
+            self._on_run(run)
 
     def _spill_run(self, spilling: Spilling) -> KeyFile:
         """Sort the buffer in place and write its distinct keys to a run file; empty the buffer."""
@@ -126,14 +139,15 @@ class KeyedMembers:
             return
         spilling = self._spilling
         if self._buffer:
-            self._runs.append(self._spill_run(spilling))
+            self._add_run(self._spill_run(spilling))
         self.spilled_runs = len(self._runs)
         chunk = merge_chunk(len(self._runs), np.dtype(self._dtype).itemsize, spilling.budget)
         at_most = sum(len(run) for run in self._runs)
         writer = KeyWriter(self._dtype, spilling, "members", at_most=at_most)
         self.keys = merge_runs(self._runs, writer, chunk)
-        for run in self._runs:
-            os.unlink(run.path)
+        if self._on_run is None:  # else the runs may still be being sent
+            for run in self._runs:
+                os.unlink(run.path)
         self._runs = []
 
     def __len__(self) -> int:
@@ -242,6 +256,9 @@ class PlainMembers:
     def add_many(self, normalized: Iterable[str]) -> None:
         """Keep normalised identifiers."""
         self._members.update(normalized)
+
+    def send_runs_to(self, on_run: Callable[[KeyFile], None]) -> None:
+        """Plain identifiers never spill: they are all sent once read."""
 
     def freeze(self) -> None:
         """Fix the order in which identifiers are sent."""

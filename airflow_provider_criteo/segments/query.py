@@ -13,8 +13,9 @@ from airflow_provider_criteo.segments.source import get_sql_hook, source_query
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
 
-    from airflow_provider_criteo.segments.reading import Read
-    from airflow_provider_criteo.segments.spill import Spilling
+    from airflow_provider_criteo.identifiers.forms import IdentifierForm, IdentifierType
+    from airflow_provider_criteo.segments.key_files import Spilling
+    from airflow_provider_criteo.segments.reading import Read, RunSink
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,17 @@ class SegmentQuery:
     hash_emails: bool = True
     chunk_size: int = DEFAULT_CHUNK_SIZE
 
+    def identifier_types(self) -> list[IdentifierType]:
+        """The identifier type of each column, in order."""
+        return [
+            identifier_type(name, hash_emails=self.hash_emails, phone_region=self.phone_region)
+            for name in self.columns
+        ]
+
+    def forms(self) -> list[IdentifierForm]:
+        """The member lists the rows feed: every form of every identifier type read."""
+        return [form for kind in self.identifier_types() for form in kind.forms]
+
     def read(
         self,
         *,
@@ -42,28 +54,27 @@ class SegmentQuery:
         derive: bool = False,
         opened: Callable[[], object] | None = None,
         spilling: Spilling | None = None,
+        on_run: RunSink | None = None,
     ) -> Read:
         """Stream the rows and keep each type's distinct valid members (see :func:`read_identifiers`).
 
         ``opened`` runs once the query ran and has its columns, before the rows are read; with
-        ``spilling``, members past its memory budget are kept on disk.
+        ``spilling``, members past its memory budget are kept on disk, and each run of them goes to
+        ``on_run`` as it does.
         """
         hook = get_sql_hook(self.conn_id)
-        kinds = [
-            (identifier_type(name, hash_emails=self.hash_emails, phone_region=self.phone_region), column)
-            for name, column in self.columns.items()
-        ]
         return read_identifiers(
             hook,
             source_query(hook, self.sql, self.table, self.columns.values()),
             self.parameters,
-            kinds,
+            list(zip(self.identifier_types(), self.columns.values(), strict=True)),
             log=log,
             what=what,
             chunk_size=self.chunk_size,
             derive=derive,
             opened=opened,
             spilling=spilling,
+            on_run=on_run,
         )
 
 

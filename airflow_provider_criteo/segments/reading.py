@@ -22,10 +22,13 @@ if TYPE_CHECKING:
 
     from airflow.providers.common.sql.hooks.sql import DbApiHook
 
-    from airflow_provider_criteo.identifiers.forms import IdentifierType, Members
+    from airflow_provider_criteo.identifiers.forms import IdentifierForm, IdentifierType, Members
     from airflow_provider_criteo.identifiers.values import PreparedChunk, Rejection
+    from airflow_provider_criteo.segments.key_files import KeyFile, Spilling
     from airflow_provider_criteo.segments.source import Chunks
-    from airflow_provider_criteo.segments.spill import Spilling
+
+    #: Takes the sorted runs of a member list as they go to disk, to send them while the rest is read.
+    RunSink = Callable[[IdentifierForm, KeyFile], None]
 
 # How many rejected values the task log lists by row position (never by value).
 REJECTED_ROWS_LOGGED = 10
@@ -95,6 +98,7 @@ def read_identifiers(
     derive: bool = False,
     opened: Callable[[], object] | None = None,
     spilling: Spilling | None = None,
+    on_run: RunSink | None = None,
 ) -> Read:
     """Stream the identifier ``columns`` (each identifier type with its column) and keep each type's
     distinct valid values.
@@ -105,18 +109,19 @@ def read_identifiers(
     values are kept in ``Read.derived``. A SQLite table holding TEXT that is not UTF-8 is read again,
     such values counted as ``not_text``. ``opened`` runs once the query ran and has the columns, before
     any row is taken: cheap checks fail there without the whole source being read. With ``spilling``,
-    the member sets share its memory budget and spill sorted runs to disk past it.
+    the member sets share its memory budget and spill sorted runs to disk past it; ``on_run`` then
+    takes each run of a member list as it goes to disk, to send it while the rest is read.
     """
     kinds = [kind for kind, _ in columns]
     source = functools.partial(stream_columns, hook, query, parameters, [c for _, c in columns], chunk_size)
     once = functools.cache(opened) if opened is not None else None  # the re-read does not check again
     try:
-        read = _read(kinds, _opening(source(), once), log, derive, spilling)
+        read = _read(kinds, _opening(source(), once), log, derive, spilling, on_run)
     except UndecodableTextError:
         log.warning(
             "The source holds text that is not UTF-8: reading it again, counting such values as not_text."
         )
-        read = _read(kinds, _opening(source(tolerant=True), once), log, derive, spilling)
+        read = _read(kinds, _opening(source(tolerant=True), once), log, derive, spilling, on_run)
     counted = read.counts
     for kind in kinds:
         distinct = sum(len(members) for form, members in read.members if form.name == kind.name)
@@ -158,6 +163,7 @@ def _read(
     log: Any,
     derive: bool,
     spilling: Spilling | None,
+    on_run: RunSink | None,
 ) -> Read:
     """Read every chunk into fresh member sets and counts (frozen at the end)."""
     counts = {kind.name: ReadCounts() for kind in kinds}
@@ -166,6 +172,9 @@ def _read(
     share = None if spilling is None else spilling.share(sum(map(len, forms_of)) + sum(map(len, derived_of)))
     lists = [[(form, form.new_members(share)) for form in forms] for forms in forms_of]
     derived = [[(form, form.new_members(share)) for form in forms] for forms in derived_of]
+    if on_run is not None:
+        for form, members in (entry for forms in lists for entry in forms):
+            members.send_runs_to(functools.partial(on_run, form))
     rejected_rows: list[str] = []
     rows = rows_without_identifier = 0
     progress = Progress(log, "read", "rows")

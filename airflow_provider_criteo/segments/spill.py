@@ -15,8 +15,9 @@ import os
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from airflow_provider_criteo.segments.key_files import Spilling
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -29,9 +30,9 @@ FILE_MODE = 0o600
 UNOWNED_MAX_AGE = 600.0
 #: The memory an export's member sets may hold before they spill sorted runs to disk (MiB).
 DEFAULT_MEMORY_BUDGET_MB = 64
-#: Key sets derived from the members (a snapshot read, the adds and the removes of a plan, an intent) are
-#: held in memory up to this share of the budget each.
-DERIVED_SHARE = 4
+#: Key sets derived from the members (a snapshot read, the adds and the removes of a plan, an intent) stay
+#: in memory up to this fraction of the budget each (1/8), then spill.
+DERIVED_SHARE = 8
 
 
 def memory_budget() -> int:
@@ -102,29 +103,12 @@ class SpillFolder:
         self.close()
 
 
-@dataclass(frozen=True)
-class Spilling:
-    """Where key sets too large for memory go, and how many bytes of keys one may hold before it does."""
-
-    folder: SpillFolder
-    budget: int
-
-    def share(self, ways: int) -> Spilling:
-        """The same folder, with a ``ways``-th of the budget (for one of several key sets held at once)."""
-        return Spilling(self.folder, max(self.budget // max(ways, 1), 1))
-
-
 @contextlib.contextmanager
 def spilling() -> Iterator[Spilling]:
     """One export's spilling, as ``[criteo] spill_location`` and ``memory_budget_mb`` say: its folder is
     removed when the export ends."""
     with SpillFolder(spill_base()) as folder:
         yield Spilling(folder, memory_budget())
-
-
-def open_private(path: str) -> int:
-    """Create a spill file, private to this user, for writing; return its descriptor."""
-    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
 
 
 def sweep(base: str) -> int:

@@ -21,8 +21,7 @@ from airflow_provider_criteo.sync.snapshots import empty_digests
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
 
-    from airflow_provider_criteo.segments.key_files import Keys
-    from airflow_provider_criteo.segments.spill import Spilling
+    from airflow_provider_criteo.segments.key_files import Keys, Spilling
     from airflow_provider_criteo.sync.snapshots import Intent
 
 

@@ -15,8 +15,10 @@ from airflow_provider_criteo.sync.modes import OnDrift, OnMissingState, SyncMode
 from airflow_provider_criteo.sync.plan import check_removal, history_bounds, plan_mirror
 
 if TYPE_CHECKING:
+    #: The plan of every member list of one run.
+    Plans = list[ListPlan]
+
     from airflow_provider_criteo.sync.drift import Drift
-    from airflow_provider_criteo.sync.modes import SyncPolicy
     from airflow_provider_criteo.sync.protocol import HistoryOf
     from airflow_provider_criteo.sync.target import AudienceTarget, Members
 
@@ -24,11 +26,16 @@ if TYPE_CHECKING:
 class Planner:
     """Plans the member lists of one audience in one sync mode, under one policy."""
 
-    def __init__(self, target: AudienceTarget, mode: str, policy: SyncPolicy) -> None:
+    def __init__(self, target: AudienceTarget, mode: str) -> None:
         self.target = target
         self.mode = SyncMode(mode)
-        self.policy = policy
+        self.policy = target.policy
         self.log = target.log
+
+    @property
+    def starts_over(self) -> bool:
+        """Whether the run wipes the audience whatever its state (``replace``): damaged state is moot."""
+        return self.mode is SyncMode.REPLACE
 
     def plans(self, members: Members) -> list[ListPlan]:
         """A plan per list taking part, with the key of its snapshot (None when it keeps none).

@@ -22,32 +22,39 @@ def record_intent(target: AudienceTarget, leases: Leases, plan: ListPlan) -> str
 
 
 def send(
-    target: AudienceTarget, plan: ListPlan, leases: Leases, intent: str | None, batch_size: int
+    target: AudienceTarget,
+    plan: ListPlan,
+    leases: Leases,
+    intent: str | None,
+    early: tuple[SyncResult, list[str]] | None = None,
 ) -> SyncResult:
-    """Send one list's adds and removes; commit its snapshot and retire the intents it settles."""
-    result = SyncResult()
-    kind, current = plan.kind, plan.members.keys
+    """Send one list's adds and removes; commit its snapshot and retire the intents it settles.
+
+    ``early`` is what was sent of the list while the segment was read (a new audience's adds) and the
+    intents of those runs: its adds are not sent again, and the commit retires its intents.
+    """
+    result, sent_early = early if early is not None else (SyncResult(), [])
+    kind, current, size = plan.kind, plan.members.keys, target.policy.batch_size
     send_op = functools.partial(
-        amend, target, kind, result=result, batch_size=batch_size, precondition=leases.check
+        amend, target, kind, result=result, batch_size=size, precondition=leases.check
     )
     if current is None:  # plain e-mails
         result.added = send_op("add", plan.members.identifiers())
         return result
-    adds = kind.wire_lazily(plan.adds, batch_size)
-    if plan.key is None or intent is None:
-        result.added = send_op("add", adds)
+    if plan.key is None or (intent is None and early is None):
+        result.added = send_op("add", kind.wire_lazily(plan.adds, size))
         return result
     result.unchanged = len(current) - len(plan.adds) if plan.mirrors else 0
-    result.added = send_op("add", adds)
+    # What went early went with the runs, some members twice: the list gained each member once.
+    result.added = len(plan.adds) if early is not None else send_op("add", kind.wire_lazily(plan.adds, size))
     refused_now = result.criteo_invalid if result.requests else 0
-    removes = kind.wire_lazily(plan.removes, batch_size)
-    result.removed = send_op("remove", removes)
+    result.removed = send_op("remove", kind.wire_lazily(plan.removes, size))
     if plan.intent_only:
         return result
     # add_only leaves other runs' intents in place: what they may have removed is still uncertain.
-    committed = (
-        union([current, plan.previous], target.spilling, "members") if plan.keeps_previous else current
-    )
+    committed = current
+    if plan.keeps_previous:
+        committed = union([current, plan.previous], target.spilling, "members")
     result.snapshot_version = leases[plan.key].commit(
         committed,
         expected_version=plan.version,
@@ -55,6 +62,6 @@ def send(
         refused=plan.refused_after(refused_now),
         own_intent=intent,
         folded=[] if plan.keeps_previous else [i.name for i in plan.intents],
-        retire=plan.damaged,
+        retire=[*plan.damaged, *sent_early],
     )
     return result

@@ -37,15 +37,13 @@ from airflow.sdk import ObjectStoragePath
 
 from airflow_provider_criteo.exceptions import CriteoConfigurationError, SnapshotCorruptError
 from airflow_provider_criteo.identifiers.values import DIGEST_DTYPE, DIGEST_SIZE
-from airflow_provider_criteo.segments.key_files import KeyFile, chunks
-from airflow_provider_criteo.segments.spill import open_private
+from airflow_provider_criteo.segments.key_files import KeyFile, chunks, open_private
 from airflow_provider_criteo.sync.executors import remote_executors
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Mapping
 
-    from airflow_provider_criteo.segments.key_files import Keys
-    from airflow_provider_criteo.segments.spill import Spilling
+    from airflow_provider_criteo.segments.key_files import Keys, Spilling
 
 #: Format 1: a JSON header with the keys' checksum, then the keys. Still read, never written.
 MAGIC = b"CRITEOSNAP\n"

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_criteo.sync.modes import SyncPolicy
 from airflow_provider_criteo.sync.snapshots import SnapshotKey, SnapshotStore
 
 if TYPE_CHECKING:
@@ -12,11 +13,13 @@ if TYPE_CHECKING:
 
     from airflow_provider_criteo.hooks.criteo import CriteoHook
     from airflow_provider_criteo.identifiers.forms import IdentifierForm
+    from airflow_provider_criteo.segments.key_files import Spilling
     from airflow_provider_criteo.segments.member_sets import MemberSet
-    from airflow_provider_criteo.segments.spill import Spilling
 
     #: A segment's member lists: each form of an identifier type with its members.
     Members = Sequence[tuple[IdentifierForm, MemberSet]]
+    #: The member lists a segment's rows feed, before they are read.
+    Forms = Sequence[IdentifierForm]
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,8 @@ class AudienceTarget:
     log: Any
     #: Where key sets too large for the memory budget go (None: everything in memory).
     spilling: Spilling | None = None
+    #: The safety settings of its sync.
+    policy: SyncPolicy = field(default_factory=SyncPolicy)
 
     def key(self, kind: IdentifierForm) -> SnapshotKey:
         """The key of the snapshots of one member list of the audience."""

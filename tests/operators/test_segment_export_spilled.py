@@ -13,6 +13,10 @@ import uuid
 import pytest
 
 from airflow_provider_criteo.operators.erase import CriteoEraseOperator
+from airflow_provider_criteo.sandbox import DEFAULT_ADVERTISER_ID
+from airflow_provider_criteo.segments import reading
+from airflow_provider_criteo.sync.protocol import peek
+from airflow_provider_criteo.sync.snapshots import SnapshotKey, SnapshotStore
 from tests.helpers import fail_amendments_after, segment_export, sha
 
 TINY_BUDGET_MB = str(100 / 2**20)  # 100 bytes: three digests a run
@@ -50,7 +54,7 @@ SCRIPT = [
 ]
 
 
-def run_script(warehouse, sandbox, monkeypatch, kinds, segment: str) -> list:
+def run_script(warehouse, sandbox, monkeypatch, kinds, segment: str, **options) -> list:
     """Run SCRIPT for ``segment``; after each step, its summary (or error) and the audience."""
     seen = []
     for mode, members, fails in SCRIPT:
@@ -58,16 +62,16 @@ def run_script(warehouse, sandbox, monkeypatch, kinds, segment: str) -> list:
             with monkeypatch.context() as patch:
                 fail_amendments_after(patch, 1, RuntimeError("worker killed"))
                 with pytest.raises(RuntimeError, match="worker killed"):
-                    run_script_step(warehouse, segment, kinds, members, mode)
+                    run_script_step(warehouse, segment, kinds, members, mode, **options)
             summary = "failed"
         else:
-            summary = strip(run_script_step(warehouse, segment, kinds, members, mode))
+            summary = strip(run_script_step(warehouse, segment, kinds, members, mode, **options))
         audience = next(s for s in sandbox.segments() if s["attributes"]["name"] == segment)
         seen.append((summary, {kind: sandbox.members(audience["id"], kind) for kind in kinds}))
     return seen
 
 
-def run_script_step(warehouse, segment: str, kinds, members: range, mode: str = "mirror") -> dict:
+def run_script_step(warehouse, segment: str, kinds, members: range, mode: str = "mirror", **options) -> dict:
     """Make ``members`` the segment, and export it in ``mode`` (or a dry run of mirror)."""
     warehouse.execute(f"DELETE FROM {warehouse.table} WHERE segment = '{segment}'")
     rows = [row(segment, n) for n in members]
@@ -85,6 +89,7 @@ def run_script_step(warehouse, segment: str, kinds, members: range, mode: str = 
         batch_size=7,
         min_audience_size=1,
         hook_params={"calls_per_minute": UNTHROTTLED},
+        **options,
     ).execute(context={})
 
 
@@ -98,19 +103,26 @@ def table(sqlite_warehouse):
     return sqlite_warehouse
 
 
+STREAMED = "its members are sent as they are read"
+
+
+@pytest.mark.parametrize("max_profiles", [1_000_000, None], ids=["capped", "uncapped"])
 @pytest.mark.parametrize("kinds", [EMAIL_ONLY, COLUMNS], ids=["email", "every-type"])
 def test_a_tiny_budget_spills_and_gives_the_same_audiences_and_results(
-    table, criteo_conn, criteo_sandbox, monkeypatch, tmp_path, capfd, kinds
+    table, criteo_conn, criteo_sandbox, monkeypatch, tmp_path, capfd, kinds, max_profiles
 ):
+    """Uncapped, the first export (to a new audience) sends its runs while it reads: the same results."""
     criteo_sandbox.configure(rate_limit_per_minute=UNTHROTTLED)
     spill = tmp_path / "spill"
     monkeypatch.setenv("AIRFLOW__CRITEO__SPILL_LOCATION", str(spill))
     monkeypatch.setenv("AIRFLOW__CRITEO__MEMORY_BUDGET_MB", TINY_BUDGET_MB)
-    spilled = run_script(table, criteo_sandbox, monkeypatch, kinds, "spilled")
-    assert "were sorted on disk in" in capfd.readouterr().out
+    spilled = run_script(table, criteo_sandbox, monkeypatch, kinds, "spilled", max_profiles=max_profiles)
+    logged = capfd.readouterr().out
+    assert "were sorted on disk in" in logged
+    assert (STREAMED in logged) == (max_profiles is None)
     assert os.listdir(spill) == []  # removed after every run, the failed one too
     monkeypatch.delenv("AIRFLOW__CRITEO__MEMORY_BUDGET_MB")
-    held = run_script(table, criteo_sandbox, monkeypatch, kinds, "held")
+    held = run_script(table, criteo_sandbox, monkeypatch, kinds, "held", max_profiles=max_profiles)
     assert "were sorted on disk in" not in capfd.readouterr().out
     assert spilled == held
     holds: set[int] = set()  # who the audience holds, step by step
@@ -145,3 +157,49 @@ def test_an_erasure_forgets_people_in_a_snapshot_on_disk_or_in_memory(
     criteo_sandbox.clear_requests()
     rerun = run_script_step(table, "vip", EMAIL_ONLY, SCRIPT[-1][1])
     assert (rerun["added"], rerun["removed"]) == (2, 0)
+
+
+@pytest.mark.parametrize("failing", ["criteo", "source"])
+def test_a_new_audience_whose_streamed_export_fails_is_healed_by_the_next_run(
+    table, criteo_conn, criteo_sandbox, monkeypatch, tmp_path, failing
+):
+    """Runs sent before the failure stay in their intents: the next run adds the rest, removes nobody."""
+    criteo_sandbox.configure(rate_limit_per_minute=UNTHROTTLED)
+    monkeypatch.setenv("AIRFLOW__CRITEO__SPILL_LOCATION", str(tmp_path / "spill"))
+    monkeypatch.setenv("AIRFLOW__CRITEO__MEMORY_BUDGET_MB", TINY_BUDGET_MB)
+    members = range(0, 60)
+    with monkeypatch.context() as patch:
+        if failing == "criteo":
+            fail_amendments_after(patch, 3, RuntimeError("Criteo went away"))
+        else:  # the source breaks after some rows were read, and some runs sent
+            fail_reading_after(patch, rows=40)
+        with pytest.raises(RuntimeError, match="went away"):
+            run_script_step(table, "vip", EMAIL_ONLY, members, max_profiles=None, chunk_size=10)
+    (audience,) = criteo_sandbox.segments()
+    sent = criteo_sandbox.members(audience["id"], "email")
+    assert sent  # some runs went before the failure
+    assert sent < expected(EMAIL_ONLY, set(members))["email"]
+    store = SnapshotStore.from_config()
+    key = SnapshotKey(DEFAULT_ADVERTISER_ID, audience["id"])
+    assert peek(store, key).intents  # what was sent is known
+    rerun = run_script_step(table, "vip", EMAIL_ONLY, members, max_profiles=None)
+    assert (rerun["audience_created"], rerun["removed"]) == (False, 0)
+    assert criteo_sandbox.members(audience["id"], "email") == expected(EMAIL_ONLY, set(members))["email"]
+    again = run_script_step(table, "vip", EMAIL_ONLY, members, max_profiles=None)
+    assert (again["added"], again["removed"]) == (0, 0)
+    assert peek(store, key).intents == []  # folded by two commits, then retired
+
+
+def fail_reading_after(patch, rows: int) -> None:
+    """Make the source fail once ``rows`` rows were read (a warehouse that goes away mid-read)."""
+    stream_columns = reading.stream_columns
+
+    def failing(*args, **kwargs):
+        read = 0
+        for chunk in stream_columns(*args, **kwargs):
+            yield chunk
+            read += len(chunk[0])
+            if read >= rows:
+                raise RuntimeError("the warehouse went away")
+
+    patch.setattr(reading, "stream_columns", failing)

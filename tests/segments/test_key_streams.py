@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from airflow_provider_criteo.segments.key_files import KeyFile, KeyWriter, chunks
+from airflow_provider_criteo.segments.key_files import KeyFile, KeyWriter, Spilling, chunks
 from airflow_provider_criteo.segments.key_streams import merge_runs, windows
-from airflow_provider_criteo.segments.spill import SpillFolder, Spilling
+from airflow_provider_criteo.segments.spill import SpillFolder
 
 DTYPE = "S8"
 

@@ -10,13 +10,8 @@ import time
 
 import pytest
 
-from airflow_provider_criteo.segments.spill import (
-    PREFIX,
-    SpillFolder,
-    memory_budget,
-    open_private,
-    spill_base,
-)
+from airflow_provider_criteo.segments.key_files import open_private
+from airflow_provider_criteo.segments.spill import PREFIX, SpillFolder, memory_budget, spill_base
 
 
 def mode(path) -> int:
@@ -54,7 +49,8 @@ def test_a_failure_inside_still_removes_the_folder(tmp_path):
 OWNER = textwrap.dedent(
     """
     import os, sys, time
-    from airflow_provider_criteo.segments.spill import SpillFolder, open_private
+    from airflow_provider_criteo.segments.key_files import open_private
+    from airflow_provider_criteo.segments.spill import SpillFolder
     spill = SpillFolder(sys.argv[1]).__enter__()
     os.close(open_private(spill.new_path("run")))
     print(spill.path, flush=True)

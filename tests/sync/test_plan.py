@@ -6,9 +6,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from airflow_provider_criteo.exceptions import LargeRemovalError
-from airflow_provider_criteo.segments.key_files import KeyFile, chunks
+from airflow_provider_criteo.segments.key_files import KeyFile, Spilling, chunks
 from airflow_provider_criteo.segments.sorted_keys import isin_sorted, setdiff_sorted, union_sorted
-from airflow_provider_criteo.segments.spill import SpillFolder, Spilling
+from airflow_provider_criteo.segments.spill import SpillFolder
 from airflow_provider_criteo.sync.plan import check_removal, history_bounds, plan_mirror
 from airflow_provider_criteo.sync.snapshots import Intent
 

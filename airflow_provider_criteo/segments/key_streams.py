@@ -88,6 +88,8 @@ def union(sets: Sequence[Keys], spilling: Spilling | None, what: str = "union") 
     """The sorted, distinct union of sorted, distinct key sets: in memory, or past the budget on disk."""
     if len(sets) == 1 or all(not len(keys) for keys in sets[1:]):
         return sets[0]
+    if all(isinstance(keys, np.ndarray) for keys in sets):  # no larger than its parts, in memory
+        spilling = None
     return merge_runs(sets, KeyWriter(dtype_of(sets[0]), spilling, what))
 
 
@@ -96,7 +98,7 @@ def difference(keys: Keys, removed: Keys, spilling: Spilling | None, what: str =
     if not len(removed):
         return keys
     dtype = dtype_of(keys)
-    writer = KeyWriter(dtype, spilling, what)
+    writer = KeyWriter(dtype, None if isinstance(keys, np.ndarray) else spilling, what)
     for kept, gone in windows([chunks(keys), chunks(removed)], dtype):
         writer.write(setdiff_sorted(kept, gone))
     return writer.done()

@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 
 #: Keys written at a time when a sorted run goes to disk (2 MiB of digests).
 _WRITE_CHUNK = 65_536
+#: Runs merged at once (a file open for each): more are merged in rounds.
+MERGE_FAN_IN = 64
 
 
 # The digest method of hashlib's SHA-256 objects, to call through map() without a lambda.
@@ -141,14 +143,29 @@ class KeyedMembers:
         if self._buffer:
             self._add_run(self._spill_run(spilling))
         self.spilled_runs = len(self._runs)
-        chunk = merge_chunk(len(self._runs), np.dtype(self._dtype).itemsize, spilling.budget)
-        at_most = sum(len(run) for run in self._runs)
-        writer = KeyWriter(self._dtype, spilling, "members", at_most=at_most)
-        self.keys = merge_runs(self._runs, writer, chunk)
-        if self._on_run is None:  # else the runs may still be being sent
-            for run in self._runs:
-                os.unlink(run.path)
+        runs, own = self._runs, self._on_run is None  # runs being sent stay until the export ends
+        while len(runs) > MERGE_FAN_IN:  # a file open per run at once: merged in rounds
+            groups = [runs[start : start + MERGE_FAN_IN] for start in range(0, len(runs), MERGE_FAN_IN)]
+            runs, own = [self._merged_run(group, spilling, own) for group in groups], True
+        self.keys = self._merge(runs, spilling, "members", own)
         self._runs = []
+
+    def _merged_run(self, runs: list[KeyFile], spilling: Spilling, remove: bool) -> KeyFile:
+        """Runs merged into one run on disk (a round of the merge)."""
+        merged = self._merge(runs, Spilling(spilling.folder, 0), "run", remove)
+        assert isinstance(merged, KeyFile)  # runs are never empty, and a budget of 0 writes to disk
+        return merged
+
+    def _merge(self, runs: list[KeyFile], spilling: Spilling, what: str, remove: bool) -> Keys:
+        """The sorted, distinct union of runs, in memory within ``spilling``'s budget, else on disk."""
+        assert self._spilling is not None
+        chunk = merge_chunk(len(runs), np.dtype(self._dtype).itemsize, self._spilling.budget)
+        writer = KeyWriter(self._dtype, spilling, what, at_most=sum(len(run) for run in runs))
+        merged = merge_runs(runs, writer, chunk)
+        if remove:
+            for run in runs:
+                os.unlink(run.path)
+        return merged
 
     def __len__(self) -> int:
         return len(self.keys)

@@ -11,7 +11,7 @@ import functools
 from collections import Counter
 from contextlib import closing
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from airflow_provider_criteo.exceptions import UndecodableTextError
 from airflow_provider_criteo.progress import Progress
@@ -27,11 +27,18 @@ if TYPE_CHECKING:
     from airflow_provider_criteo.segments.key_files import KeyFile, Spilling
     from airflow_provider_criteo.segments.source import Chunks
 
-    #: Takes the sorted runs of a member list as they go to disk, to send them while the rest is read.
-    RunSink = Callable[[IdentifierForm, KeyFile], None]
-
 # How many rejected values the task log lists by row position (never by value).
 REJECTED_ROWS_LOGGED = 10
+
+
+class RunSink(Protocol):
+    """Takes the sorted runs of member lists as they go to disk, to send them while the rest is read."""
+
+    def take(self, kind: IdentifierForm, run: KeyFile) -> None:
+        """One sorted run of a member list."""
+
+    def forget(self) -> None:
+        """The runs taken so far are not the segment (it is read again): none of them counts as sent."""
 
 
 @dataclass
@@ -121,7 +128,9 @@ def read_identifiers(
         log.warning(
             "The source holds text that is not UTF-8: reading it again, counting such values as not_text."
         )
-        read = _read(kinds, _opening(source(tolerant=True), once), log, derive, spilling, on_run)
+        if on_run is not None:  # the second reading may differ: it is sent whole, once read
+            on_run.forget()
+        read = _read(kinds, _opening(source(tolerant=True), once), log, derive, spilling, None)
     counted = read.counts
     for kind in kinds:
         distinct = sum(len(members) for form, members in read.members if form.name == kind.name)
@@ -174,7 +183,7 @@ def _read(
     derived = [[(form, form.new_members(share)) for form in forms] for forms in derived_of]
     if on_run is not None:
         for form, members in (entry for forms in lists for entry in forms):
-            members.send_runs_to(functools.partial(on_run, form))
+            members.send_runs_to(functools.partial(on_run.take, form))
     rejected_rows: list[str] = []
     rows = rows_without_identifier = 0
     progress = Progress(log, "read", "rows")

@@ -79,8 +79,12 @@ class SpillFolder:
     def _make(self) -> str:
         os.makedirs(self.base, exist_ok=True)
         path = tempfile.mkdtemp(prefix=PREFIX, dir=self.base)  # 0700
-        self._lock = os.open(os.path.join(path, OWNER), os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+        # Locked before it is named: a sweep never sees an owner file it can lock while this one lives
+        # (a young folder without one is left alone).
+        unnamed = os.path.join(path, f"{OWNER}.new")
+        self._lock = os.open(unnamed, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
         fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.rename(unnamed, os.path.join(path, OWNER))
         return path
 
     def close(self) -> None:

@@ -70,7 +70,7 @@ def measure_drift(target: AudienceTarget, plans: Sequence[ListPlan]) -> Drift | 
     high = 0
     for snapshot, intents in planned.values():
         previous = snapshot.digests if snapshot is not None else empty_digests()
-        surely, maybe = history_bounds(previous, intents)
+        surely, maybe = history_bounds(previous, intents, target.spilling)
         high += len(maybe)
         refused = snapshot.refused if snapshot is not None else 0
         low = None if low is None or refused is None else low + len(surely) - refused

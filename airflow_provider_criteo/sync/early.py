@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from airflow_provider_criteo.sync.batches import amend
-from airflow_provider_criteo.sync.results import SyncResult
+from airflow_provider_criteo.sync.results import EarlyResult
 
 if TYPE_CHECKING:
     from airflow_provider_criteo.identifiers.forms import IdentifierForm
@@ -41,9 +41,10 @@ class EarlySends:
         self.leases = leases
         self._batch_size = batch_size
         self._queue: queue.Queue[tuple[IdentifierForm, KeyFile] | None] = queue.Queue(QUEUED_RUNS)
-        self._sent: dict[tuple[str, str], tuple[SyncResult, list[str]]] = {}
+        self._sent: dict[tuple[str, str], EarlyResult] = {}
         self._error: BaseException | None = None
         self._cancelled = False
+        self._forgotten = False
         self._thread = threading.Thread(target=self._send_all, name="criteo-early-sends", daemon=True)
         self._thread.start()
 
@@ -65,9 +66,15 @@ class EarlySends:
             self._queue.put(None)
             self._thread.join()
 
-    def sent(self, kind: IdentifierForm) -> tuple[SyncResult, list[str]] | None:
-        """What was sent of one member list, and the intents of its runs; None when none was."""
-        return self._sent.get((kind.name, kind.hashing))
+    def forget(self) -> None:
+        """What was sent so far is not the segment (the source is read again): its intents stay pending,
+        for later runs to fold in, and the members are sent again once read."""
+        self._forgotten = True
+
+    def sent(self, kind: IdentifierForm) -> EarlyResult | None:
+        """What was sent of one member list, the intents of its runs and how many identifiers they
+        carried; None when none was (or what was sent was forgotten)."""
+        return None if self._forgotten else self._sent.get((kind.name, kind.hashing))
 
     def _raise(self) -> None:
         if self._error is not None:
@@ -83,8 +90,13 @@ class EarlySends:
 
     def _send(self, kind: IdentifierForm, run: KeyFile) -> None:
         target, leases = self.target, self.leases
-        result, intents = self._sent.setdefault((kind.name, kind.hashing), (SyncResult(), []))
+        if self._forgotten:  # the runs of a second reading are sent once it is read
+            return
+        early = self._sent.setdefault((kind.name, kind.hashing), EarlyResult())
         lease = leases[target.key(kind)]
-        intents.append(lease.record_intent(run, np.empty(0, dtype=run.dtype)))
+        early.intents.append(lease.record_intent(run, np.empty(0, dtype=run.dtype)))
         keys = kind.wire_lazily(run, self._batch_size)
-        amend(target, kind, "add", keys, result, batch_size=self._batch_size, precondition=leases.check)
+        size = self._batch_size
+        early.identifiers += amend(
+            target, kind, "add", keys, early.result, batch_size=size, precondition=leases.check
+        )

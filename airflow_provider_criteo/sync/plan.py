@@ -48,6 +48,7 @@ def history_bounds(
     if not intents:
         return previous, previous
     dtype = dtype_of(previous)
+    spilling = _on_disk(spilling, previous, *(keys for i in intents for keys in (i.adds, i.removes)))
     surely, maybe = KeyWriter(dtype, spilling, "surely"), KeyWriter(dtype, spilling, "maybe")
     for window in windows(_streams(previous, intents), dtype):
         surely_part, maybe_part = _bounds(window[0], window[1:], dtype)
@@ -72,7 +73,11 @@ def plan_mirror(
     another: they leave the audience (to be replaced by their current form) but do not count as leaving.
     The keys are walked in aligned windows: key sets on disk are never read whole.
     """
+    if not len(previous) and not intents:  # a first export: everyone is added, nobody leaves
+        return MirrorPlan(current, empty_digests(dtype_of(current)), unchanged=0, previous=0, leaving=0)
     dtype = dtype_of(current)
+    intended = [keys for i in intents for keys in (i.adds, i.removes)]
+    spilling = _on_disk(spilling, current, previous, *intended, *([] if aliases is None else [aliases]))
     adds, removes = KeyWriter(dtype, spilling, "adds"), KeyWriter(dtype, spilling, "removes")
     extra = [] if aliases is None else [_whole(aliases)]
     unchanged = leaving = 0
@@ -94,6 +99,12 @@ def plan_mirror(
     return MirrorPlan(
         adds.done(), removes.done(), unchanged=unchanged, previous=len(previous), leaving=leaving
     )
+
+
+def _on_disk(spilling: Spilling | None, *inputs: Keys) -> Spilling | None:
+    """``spilling`` when an input is on disk; else None: what is derived from arrays in memory (within
+    the budget) is no larger than they are, and stays in memory too."""
+    return spilling if any(not isinstance(keys, np.ndarray) for keys in inputs) else None
 
 
 def _whole(keys: Keys) -> Iterator[np.ndarray]:

@@ -70,3 +70,13 @@ class AudienceResult:
                 added=added, removed=len(plan.removes), unchanged=len(plan.members) - added
             )
         return result
+
+
+@dataclass
+class EarlyResult:
+    """What was sent of one member list while it was read: requests and counts, its runs' intents, and
+    how many identifiers the runs carried (more than the list's members when some were in two runs)."""
+
+    result: SyncResult = field(default_factory=SyncResult)
+    intents: list[str] = field(default_factory=list)
+    identifiers: int = 0

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from airflow_provider_criteo.segments.key_streams import union
 from airflow_provider_criteo.sync.batches import amend
-from airflow_provider_criteo.sync.results import SyncResult
+from airflow_provider_criteo.sync.results import EarlyResult, SyncResult
 
 if TYPE_CHECKING:
     from airflow_provider_criteo.sync.list_plan import ListPlan
@@ -26,14 +26,14 @@ def send(
     plan: ListPlan,
     leases: Leases,
     intent: str | None,
-    early: tuple[SyncResult, list[str]] | None = None,
+    early: EarlyResult | None = None,
 ) -> SyncResult:
     """Send one list's adds and removes; commit its snapshot and retire the intents it settles.
 
     ``early`` is what was sent of the list while the segment was read (a new audience's adds) and the
     intents of those runs: its adds are not sent again, and the commit retires its intents.
     """
-    result, sent_early = early if early is not None else (SyncResult(), [])
+    result = SyncResult() if early is None else early.result
     kind, current, size = plan.kind, plan.members.keys, target.policy.batch_size
     send_op = functools.partial(
         amend, target, kind, result=result, batch_size=size, precondition=leases.check
@@ -45,8 +45,12 @@ def send(
         result.added = send_op("add", kind.wire_lazily(plan.adds, size))
         return result
     result.unchanged = len(current) - len(plan.adds) if plan.mirrors else 0
-    # What went early went with the runs, some members twice: the list gained each member once.
-    result.added = len(plan.adds) if early is not None else send_op("add", kind.wire_lazily(plan.adds, size))
+    if early is None:
+        result.added = send_op("add", kind.wire_lazily(plan.adds, size))
+    else:  # what went early went with the runs: the list gained each member once
+        result.added = len(plan.adds)
+        if early.identifiers != len(plan.adds):  # some went twice: Criteo counted them twice
+            result.criteo_valid = result.criteo_invalid = None
     refused_now = result.criteo_invalid if result.requests else 0
     result.removed = send_op("remove", kind.wire_lazily(plan.removes, size))
     if plan.intent_only:
@@ -62,6 +66,6 @@ def send(
         refused=plan.refused_after(refused_now),
         own_intent=intent,
         folded=[] if plan.keeps_previous else [i.name for i in plan.intents],
-        retire=[*plan.damaged, *sent_early],
+        retire=[*plan.damaged, *(early.intents if early is not None else [])],
     )
     return result

@@ -51,7 +51,7 @@ class SegmentExport(Workflow[ExportOptions]):
             audience_id, created, sync = target.taken(self.owner)
             if created:
                 with sync.streaming(options.sync_mode, self.query.forms()) as early:
-                    read = self._read(advertiser, checked=True, on_run=early.take)
+                    read = self._read(advertiser, checked=True, on_run=early)
                     result = sync.run(options.sync_mode, read.members, created, early=early)
             else:
                 read = self._read(advertiser, checked=True)

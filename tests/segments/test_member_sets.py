@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import uuid
 
 import numpy as np
@@ -12,8 +13,15 @@ from hypothesis import strategies as st
 from airflow_provider_criteo.client.wire import hex_identifiers, hex_json_array
 from airflow_provider_criteo.identifiers.identity_link import IDENTITY_LINK_CODEC
 from airflow_provider_criteo.identifiers.madid import MADID_CODEC
-from airflow_provider_criteo.segments.member_sets import HashedMembers, PlainMembers, ValueMembers
+from airflow_provider_criteo.segments.key_files import Spilling, chunks
+from airflow_provider_criteo.segments.member_sets import (
+    MERGE_FAN_IN,
+    HashedMembers,
+    PlainMembers,
+    ValueMembers,
+)
 from airflow_provider_criteo.segments.sorted_keys import distinct_sorted
+from airflow_provider_criteo.segments.spill import SpillFolder
 
 # Digests that differ in their first or last byte only, or not at all, or at random: duplicates,
 # shared prefixes and trailing zero bytes (which numpy's S32 items treat specially) all come up.
@@ -117,3 +125,18 @@ def test_identity_link_members_give_back_each_distinct_id(ids):
 def test_distinct_sorted_works_on_any_key_width_of_eight_byte_words(keys):
     array = np.sort(np.frombuffer(b"".join(keys), dtype="S16"))
     assert distinct_sorted(array).tobytes() == np.unique(array).tobytes()
+
+
+def test_more_runs_than_files_merged_at_once_are_merged_in_rounds(tmp_path):
+    values = [f"user{n % 150}@example.com" for n in range(3 * MERGE_FAN_IN + 5)]
+    with SpillFolder(str(tmp_path)) as spill:
+        members = HashedMembers(spilling=Spilling(spill, 32))  # a run per digest
+        for value in values:
+            members.add_many([value])
+        members.freeze()
+        assert members.spilled_runs == len(values)
+        raw = b"".join(part.tobytes() for part in chunks(members.keys))
+        digests = [raw[start : start + 32] for start in range(0, len(raw), 32)]
+        assert digests == sorted({hashlib.sha256(v.encode()).digest() for v in values})
+        left = sorted(os.listdir(spill.path))
+        assert [name.split("-")[-1] for name in left] == ["members.keys", "owner"]  # the runs are gone

@@ -133,16 +133,29 @@ KILLED_EXPORT = textwrap.dedent(
     ti = SimpleNamespace(dag_id="criteo", run_id="scheduled__1", task_id="export", map_index=0)
     SegmentExportOperator(
         task_id="export", segment="vip", sql_conn_id="warehouse", sql={sql!r},
-        parameters={{"segment": "vip"}}, batch_size={batch},
+        parameters={{"segment": "vip"}}, batch_size={batch}, max_profiles={max_profiles},
     ).execute(context={{"ti": ti}})
     """
 )
 
 
-def test_worker_killed_mid_export_then_retried(segment, criteo_conn, criteo_sandbox):
-    """SIGKILL leaves the lock and an intent behind; the task's retry takes both over and converges."""
+@pytest.mark.parametrize("streamed", [False, True], ids=["read-first", "streamed"])
+def test_worker_killed_mid_export_then_retried(
+    segment, criteo_conn, criteo_sandbox, monkeypatch, tmp_path, streamed
+):
+    """SIGKILL leaves the lock and an intent behind; the task's retry takes both over and converges.
+
+    Streamed, the killed run was sending its new audience's sorted runs while it read (a budget of a
+    few keys, no cap): it also leaves its spill folder, which the retry removes.
+    """
+    spill = tmp_path / "spill"
+    if streamed:
+        monkeypatch.setenv("AIRFLOW__CRITEO__MEMORY_BUDGET_MB", str(100 / 2**20))
+        monkeypatch.setenv("AIRFLOW__CRITEO__SPILL_LOCATION", str(spill))
     criteo_sandbox.configure(latency=0.2)
-    script = KILLED_EXPORT.format(sql=segment.segment_sql, batch=BATCH)
+    script = KILLED_EXPORT.format(
+        sql=segment.segment_sql, batch=BATCH, max_profiles=None if streamed else 1_000_000
+    )
     worker = subprocess.Popen([sys.executable, "-c", script], env=dict(os.environ))
     try:
         deadline = time.monotonic() + 60
@@ -165,9 +178,13 @@ def test_worker_killed_mid_export_then_retried(segment, criteo_conn, criteo_sand
     leaving = [a for a in MEMBERS if sha(a) in sent][:2]
     segment.execute(f"DELETE FROM segment_members WHERE email IN ('{leaving[0]}', '{leaving[1]}')")
     ti = SimpleNamespace(dag_id="criteo", run_id="scheduled__1", task_id="export", map_index=0)
+    if streamed:
+        assert len(os.listdir(spill)) == 1  # the killed run's spill folder
     summary = export(segment).execute(context={"ti": ti})
     assert holds_exactly(criteo_sandbox, [a for a in MEMBERS if a not in leaving])
     assert summary["snapshot_version"] == 1
+    if streamed:
+        assert os.listdir(spill) == []  # removed by the retry
 
 
 # Pacing does not depend on the answers' shape, and the test spends a minute of wall time: once is enough.

@@ -41,7 +41,7 @@ from airflow_provider_criteo.segments.key_files import KeyFile, chunks, open_pri
 from airflow_provider_criteo.sync.executors import remote_executors
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator, Mapping
+    from collections.abc import Iterable, Iterator, Mapping, Sequence
 
     from airflow_provider_criteo.segments.key_files import Keys, Spilling
 
@@ -159,14 +159,44 @@ def decode_with_header(
     So is a file whose checksum holds but that lacks a ``required`` section (another kind of state file
     copied over it).
     """
-    try:
+    with _damage_is_corruption(where):
         sections, header = _decode(data)
-        missing = [name for name in required if name not in sections]
-        if missing:
-            raise ValueError(f"no {', '.join(missing)} section")
+        _check_required(sections, required)
         return sections, header
+
+
+@contextlib.contextmanager
+def _damage_is_corruption(where: str) -> Iterator[None]:
+    """Turn what reading a damaged state file raises into a :class:`SnapshotCorruptError` naming it."""
+    try:
+        yield
     except (ValueError, KeyError, TypeError, AttributeError, OverflowError) as err:
         raise SnapshotCorruptError(f"State file {where} is damaged ({err}). {SAFE_REPAIR}") from None
+
+
+def _check_required(sections: Mapping[str, Keys], required: Sequence[str]) -> None:
+    """Refuse a file whose checksum holds but that lacks a ``required`` section."""
+    missing = [name for name in required if name not in sections]
+    if missing:
+        raise ValueError(f"no {', '.join(missing)} section")
+
+
+def _layout(header: dict[str, Any], size: int) -> list[tuple[str, str, int, int]]:
+    """Where each section the header names lies in a payload of ``size`` bytes: its name, key dtype,
+    offset and count; a header that does not lay out the payload exactly is refused."""
+    width = int(header.get("width", DIGEST_SIZE))  # files written before other widths hold digests
+    if width < 1:
+        raise ValueError(f"key width {width}")
+    layout, offset = [], 0
+    for name, count in header["sections"].items():
+        length = int(count) * width
+        if length < 0 or offset + length > size:
+            raise ValueError("payload size mismatch")
+        layout.append((str(name), f"S{width}", offset, int(count)))
+        offset += length
+    if offset != size:
+        raise ValueError("payload size mismatch")
+    return layout
 
 
 def _decode(data: bytes) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
@@ -183,18 +213,10 @@ def _decode(data: bytes) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
             raise ValueError("checksum mismatch")
     else:
         raise ValueError("not a snapshot file")
-    sections, offset = {}, 0
-    width = int(header.get("width", DIGEST_SIZE))  # files written before other widths hold digests
-    if width < 1:
-        raise ValueError(f"key width {width}")
-    for name, count in header["sections"].items():
-        size = int(count) * width
-        if size < 0 or offset + size > len(payload):
-            raise ValueError("payload size mismatch")
-        sections[str(name)] = np.frombuffer(payload[offset : offset + size], dtype=f"S{width}")
-        offset += size
-    if offset != len(payload):
-        raise ValueError("payload size mismatch")
+    sections = {
+        name: np.frombuffer(payload[offset:], dtype=dtype, count=count)
+        for name, dtype, offset, count in _layout(header, len(payload))
+    }
     return sections, header
 
 
@@ -236,54 +258,35 @@ def decode_file(path: str, where: str, *required: str) -> tuple[Mapping[str, Key
     The same checks as :func:`decode_with_header`, without holding the file in memory: a file too
     large for the memory budget is read back in chunks, where it lies.
     """
-    try:
-        with open(path, "rb") as handle:
-            if handle.read(len(MAGIC_2)) != MAGIC_2:
-                handle.seek(0)
-                return decode_with_header(handle.read(), where, *required)  # format 1: small, older
-            size = os.fstat(handle.fileno()).st_size
-            if size < len(MAGIC_2) + 4 + CHECKSUM_SIZE:
+    with _damage_is_corruption(where), open(path, "rb") as handle:
+        if handle.read(len(MAGIC_2)) != MAGIC_2:
+            handle.seek(0)
+            return decode_with_header(handle.read(), where, *required)  # format 1: small, older
+        size = os.fstat(handle.fileno()).st_size
+        if size < len(MAGIC_2) + 4 + CHECKSUM_SIZE:
+            raise ValueError("truncated")
+        checksum = hashlib.sha256(MAGIC_2)
+        left = size - CHECKSUM_SIZE - len(MAGIC_2)
+        while left:
+            block = handle.read(min(BLOCK, left))
+            if not block:
                 raise ValueError("truncated")
-            checksum = hashlib.sha256(MAGIC_2)
-            left = size - CHECKSUM_SIZE - len(MAGIC_2)
-            while left:
-                block = handle.read(min(BLOCK, left))
-                if not block:
-                    raise ValueError("truncated")
-                checksum.update(block)
-                left -= len(block)
-            if checksum.digest() != handle.read(CHECKSUM_SIZE):
-                raise ValueError("checksum mismatch")
-            handle.seek(len(MAGIC_2))
-            head_size = int.from_bytes(handle.read(4), "big")
-            header = json.loads(handle.read(head_size))
-        return _file_sections(path, header, len(MAGIC_2) + 4 + head_size, size - CHECKSUM_SIZE, required)
-    except (ValueError, KeyError, TypeError, AttributeError, OverflowError) as err:
-        raise SnapshotCorruptError(f"State file {where} is damaged ({err}). {SAFE_REPAIR}") from None
-
-
-def _file_sections(
-    path: str, header: Any, start: int, end: int, required: tuple[str, ...]
-) -> tuple[Mapping[str, Keys], dict[str, Any]]:
-    """The sections a checked file's header lays out between ``start`` and ``end``, as key files."""
-    if not isinstance(header, dict):
-        raise ValueError("the header is not an object")
-    width = int(header.get("width", DIGEST_SIZE))
-    if width < 1:
-        raise ValueError(f"key width {width}")
-    sections: dict[str, Keys] = {}
-    offset = start
-    for name, count in header["sections"].items():
-        if int(count) < 0 or offset + int(count) * width > end:
-            raise ValueError("payload size mismatch")
-        sections[str(name)] = KeyFile(path, f"S{width}", int(count), offset)
-        offset += int(count) * width
-    if offset != end:
-        raise ValueError("payload size mismatch")
-    missing = [name for name in required if name not in sections]
-    if missing:
-        raise ValueError(f"no {', '.join(missing)} section")
-    return sections, header
+            checksum.update(block)
+            left -= len(block)
+        if checksum.digest() != handle.read(CHECKSUM_SIZE):
+            raise ValueError("checksum mismatch")
+        handle.seek(len(MAGIC_2))
+        head_size = int.from_bytes(handle.read(4), "big")
+        header = json.loads(handle.read(head_size))
+        if not isinstance(header, dict):
+            raise ValueError("the header is not an object")
+        start = len(MAGIC_2) + 4 + head_size
+        sections: dict[str, Keys] = {
+            name: KeyFile(path, dtype, count, start + offset)
+            for name, dtype, offset, count in _layout(header, size - CHECKSUM_SIZE - start)
+        }
+        _check_required(sections, required)
+        return sections, header
 
 
 class SnapshotStore:

@@ -82,7 +82,7 @@ class EarlySends:
 
     def _send_all(self) -> None:
         while (item := self._queue.get()) is not None:
-            if self._error is None and not self._cancelled:
+            if self._error is None and not self._cancelled and not self._forgotten:
                 try:
                     self._send(*item)
                 except BaseException as err:  # raised in the reading thread
@@ -90,8 +90,6 @@ class EarlySends:
 
     def _send(self, kind: IdentifierForm, run: KeyFile) -> None:
         target, leases = self.target, self.leases
-        if self._forgotten:  # the runs of a second reading are sent once it is read
-            return
         early = self._sent.setdefault((kind.name, kind.hashing), EarlyResult())
         lease = leases[target.key(kind)]
         early.intents.append(lease.record_intent(run, np.empty(0, dtype=run.dtype)))

@@ -229,11 +229,6 @@ def _parts(view: memoryview, start: int) -> tuple[dict[str, Any], memoryview]:
     return header, view[start + 4 + head_size :]
 
 
-def snapshot_from_file(data: bytes, where: str, version: int) -> Snapshot:
-    """A committed snapshot, with what its header records."""
-    return snapshot_of(*decode_with_header(data, where, "members"), version)
-
-
 def snapshot_of(sections: Mapping[str, Keys], header: dict[str, Any], version: int) -> Snapshot:
     """A committed snapshot from the sections and the header of its file."""
     encoding, committed_at, refused, retired = (

@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from airflow_provider_criteo.hooks.criteo import CriteoHook
+    from airflow_provider_criteo.segments.key_files import Spilling
     from airflow_provider_criteo.segments.query import SegmentQuery
     from airflow_provider_criteo.sync.snapshots import SnapshotStore
 
@@ -47,7 +48,7 @@ class Workflow(abc.ABC, Generic[OptionsT]):
         self.log = log
         #: While it runs: its spill folder and memory budget (``[criteo] spill_location``,
         #: ``memory_budget_mb``), where key sets past the budget live.
-        self.spilling: spill.Spilling | None = None
+        self.spilling: Spilling | None = None
 
     def run(self) -> dict[str, Any]:
         """Run the workflow; return its summary (the task's XCom value).

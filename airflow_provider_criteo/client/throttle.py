@@ -1,13 +1,17 @@
 """Client-side throttling to Criteo's app-wide rate limit (250 calls per rolling minute).
 
 Criteo counts calls per application, so every hook in a process that uses the same app shares one
-:class:`RateLimiter` (see :func:`shared_limiter`). Tasks in other processes share the limit too:
-bound them with an Airflow pool. When Criteo announces a lower limit (``x-ratelimit-limit``), the
-limiter paces to it.
+:class:`RateLimiter` (see :func:`shared_limiter`). Tasks in other processes and on other workers share
+the limit too, and the one count they all see is Criteo's: every answer says how many calls remain
+(``x-ratelimit-remaining``), and a hook stops calling once no more than :func:`reserve` remain, until
+the window resets. The reserve is left for the calls other workers have in flight before their own
+next answer tells them to stop; an Airflow pool bounds how many there are. When Criteo announces a
+lower limit (``x-ratelimit-limit``), the limiter paces to it.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import deque
@@ -21,6 +25,9 @@ if TYPE_CHECKING:
 # Criteo's window is 60 s, counted when calls arrive; ours is counted when calls leave, so it is a
 # little longer, lest a call sent exactly 60 s after another reach Criteo inside the same window.
 WINDOW_SECONDS = 61.0
+#: The calls of a window left to other workers: a twentieth of the limit, and never fewer than five.
+RESERVE_SHARE = 0.05
+MIN_RESERVE = 5
 
 
 class RateLimitWaitTooLong(Exception):
@@ -90,6 +97,11 @@ class RateLimiter:
         """Pace to the limit Criteo announces, within 1 and the configured number of calls."""
         with self._lock:
             self.calls = max(1, min(calls, self.configured_calls))
+
+
+def reserve(limit: int) -> int:
+    """How many of the ``limit`` calls of a window a hook leaves to other workers' calls in flight."""
+    return max(MIN_RESERVE, math.ceil(limit * RESERVE_SHARE))
 
 
 _shared: dict[tuple[str, str, int], RateLimiter] = {}

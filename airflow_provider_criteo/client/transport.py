@@ -16,7 +16,7 @@ import urllib3
 from airflow_provider_criteo.client import errors
 from airflow_provider_criteo.client.resources import problems_of
 from airflow_provider_criteo.client.retry import is_retryable, ratelimit_reset_wait
-from airflow_provider_criteo.client.throttle import RateLimitWaitTooLong, shared_limiter
+from airflow_provider_criteo.client.throttle import RateLimitWaitTooLong, reserve, shared_limiter
 from airflow_provider_criteo.exceptions import (
     CriteoConfigurationError,
     CriteoRateLimitError,
@@ -325,15 +325,20 @@ class CriteoTransport:
         return response, None
 
     def _note_rate_limit(self, response: requests.Response) -> None:
-        """Pace to what Criteo says: the app's limit, and no call before the reset when none remains."""
+        """Pace to what Criteo says: the app's limit, and no call before the reset once only the
+        reserve of other workers remains (Criteo's count is the one every worker of the app shares).
+        """
         limit = _header_int(response.headers.get("x-ratelimit-limit"))
         if limit is not None and limit >= 1 and limit != self.rate_limiter.calls:
             self.rate_limiter.limit_to(limit)
-        if _header_int(response.headers.get("x-ratelimit-remaining")) == 0:
+        remaining = _header_int(response.headers.get("x-ratelimit-remaining"))
+        if remaining is not None and remaining <= reserve(self.rate_limiter.calls):
             reset = response.headers.get("x-ratelimit-reset")
             wait = ratelimit_reset_wait(reset)
             if wait is None:
-                self.log.debug("No call remains in Criteo's window, and no readable reset (%r).", reset)
+                self.log.debug(
+                    "%d call(s) remain in Criteo's window, and no readable reset (%r).", remaining, reset
+                )
             else:
                 self.rate_limiter.pause_for(wait)
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_provider_criteo.client.throttle import RateLimiter, RateLimitWaitTooLong, shared_limiter
+from airflow_provider_criteo.client.throttle import RateLimiter, RateLimitWaitTooLong, reserve, shared_limiter
 from tests.helpers import FakeClock
 
 
@@ -54,3 +54,8 @@ def test_hooks_of_one_app_share_a_limiter():
     a = shared_limiter("https://api.criteo.com", "app", 250)
     assert shared_limiter("https://api.criteo.com", "app", 250) is a
     assert shared_limiter("https://api.criteo.com", "other-app", 250) is not a
+
+
+@pytest.mark.parametrize(("limit", "left"), [(250, 13), (100, 5), (40, 5), (1, 5), (1000, 50)])
+def test_the_reserve_left_to_other_workers_is_a_twentieth_of_the_limit_and_at_least_five(limit, left):
+    assert reserve(limit) == left

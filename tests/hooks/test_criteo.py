@@ -384,6 +384,19 @@ def test_when_criteo_says_no_call_remains_the_hook_holds_until_reset(hook, crite
     assert 3 < hook.transport.rate_limiter.acquire() <= 5
 
 
+@pytest.mark.parametrize(("remaining", "holds"), [(13, True), (2, True), (14, False)])
+def test_the_hook_leaves_other_workers_a_reserve_of_criteo_s_window(hook, criteo_sandbox, remaining, holds):
+    # Criteo's count is the one every worker shares: at 250 a minute, the last 13 calls are left to
+    # the other workers' calls in flight, and this hook waits for the reset.
+    clock = FakeClock()
+    hook.transport.rate_limiter = RateLimiter(250, clock=clock, sleep=clock.sleep)
+    headers = {"x-ratelimit-remaining": str(remaining), "x-ratelimit-reset": str(int(time.time()) + 5)}
+    criteo_sandbox.inject_fault(path="advertisers/me", headers=headers)
+    hook.list_advertisers()
+    waited = hook.transport.rate_limiter.acquire()
+    assert (3 < waited <= 5) if holds else waited == 0
+
+
 def test_the_hook_paces_to_a_lower_limit_criteo_announces(hook, criteo_sandbox):
     criteo_sandbox.configure(rate_limit_per_minute=40)
     hook.list_advertisers()

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from pathlib import Path
 
-COLOURS = ("#f48120", "#2b6cb0", "#2f855a", "#9b2c2c", "#6b46c1")
+COLOURS = ("#f48120", "#2b6cb0", "#2f855a", "#9b2c2c", "#6b46c1", "#319795")
 WIDTH, PANEL_HEIGHT, LEFT, RIGHT, TOP, GAP = 720, 200, 70, 170, 40, 80
 
 

@@ -82,6 +82,9 @@ with DAG(
         sync_mode="{{ params.sync_mode }}",
         dry_run="{{ params.dry_run }}",
         pool=CRITEO_POOL,
+        # A retry heals what a failed or lost try left (its intent is in the mirror state), on any
+        # worker; the wait between tries is [core] default_task_retry_delay.
+        retries=2,
         map_index_template="{{ task.segment }}",
     ).expand(segment=chosen_segments)
 

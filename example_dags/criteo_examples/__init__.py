@@ -37,6 +37,11 @@ SEGMENTS: dict[str, Segment] = {
         "orders >= 2 AND days_since_last_order > 180",
     ),
     "newsletter_subscribers": Segment("Customers who opted in to the newsletter", "newsletter_opt_in = 1"),
+    "recent_buyers": Segment("Customers who ordered in the last 30 days", "days_since_last_order <= 30"),
+    "frequent_buyers": Segment("Customers with ten orders or more", "orders >= 10"),
+    "lapsed_buyers": Segment(
+        "Customers without an order for more than a year", "days_since_last_order > 365"
+    ),
 }
 SEGMENT_NAMES = list(SEGMENTS)
 

@@ -9,8 +9,8 @@ from playwright.sync_api import sync_playwright
 
 from airflow_provider_criteo.sandbox import DEFAULT_CLIENT_SECRET, CriteoSandbox, create_app
 from airflow_provider_criteo.sandbox import server as sandbox_server
+from demo.airflow_server import USERNAME, AirflowServer
 from demo.warehouse import create_warehouse
-from tests.ui.airflow_server import USERNAME, AirflowServer
 from tests.ui.careless_criteo import CredentialEcho, TokenRecordingState
 
 if TYPE_CHECKING:

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from playwright.sync_api import Page, Route
 
     from airflow_provider_criteo.sandbox import CriteoSandbox
-    from tests.ui.airflow_server import AirflowServer
+    from demo.airflow_server import AirflowServer
 
 EXPORT = "criteo_segment_export"
 CHOSEN = ["vip_buyers", "churn_risk"]

@@ -1,8 +1,10 @@
-"""A real Airflow for the browser tests: api-server, scheduler and dag-processor on a free port.
+"""A real Airflow started from Python: api-server, scheduler and dag-processor on a free port.
 
-It runs the example DAGs with its own ``AIRFLOW_HOME`` (SQLite metadata database, LocalExecutor),
-SimpleAuthManager with one known admin, ``[core] test_connection = Enabled`` and the demo warehouse.
-Each component runs in its own process group, so stopping it stops the processes it started.
+It runs the example DAGs with its own ``AIRFLOW_HOME`` (by default a SQLite metadata database and the
+LocalExecutor; :mod:`demo.distributed` makes a distributed one), SimpleAuthManager with one known admin,
+``[core] test_connection = Enabled`` and the demo warehouse. Each component runs in its own process
+group, so stopping it stops the processes it started. The browser and deployment tests drive it, and
+``scripts/standalone --celery`` serves it to a person.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+import psutil
 import requests
 from cryptography.fernet import Fernet
 
@@ -30,7 +33,13 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
 
-COMPONENTS = ("api-server", "scheduler", "dag-processor")
+#: The components every deployment runs: its name, and the arguments of ``airflow`` that start it.
+COMPONENTS: dict[str, tuple[str, ...]] = {
+    "api-server": ("api-server",),
+    "scheduler": ("scheduler",),
+    "dag-processor": ("dag-processor",),
+}
+LOCAL_EXECUTOR = {"AIRFLOW__CORE__EXECUTOR": "LocalExecutor", "AIRFLOW__CORE__PARALLELISM": "4"}
 USERNAME = "admin"
 START_TIMEOUT = 120.0
 STOP_TIMEOUT = 20.0
@@ -58,12 +67,18 @@ def wait_until(check: Callable[[], Any], timeout: float, what: str, interval: fl
 
 @dataclass
 class AirflowServer:
-    """An Airflow started from ``home`` on ``port``, reading the SQLite warehouse ``warehouse``."""
+    """An Airflow started from ``home`` on ``port``, reading the SQLite warehouse ``warehouse``.
+
+    ``settings`` are its executor's and any other settings (environment variables); ``workers`` are
+    more components, each with the ``airflow`` arguments that start it and its own settings.
+    """
 
     home: Path
     warehouse: Path
     port: int = field(default_factory=free_port)
     password: str = field(default_factory=lambda: secrets.token_urlsafe(12))
+    settings: dict[str, str] = field(default_factory=lambda: dict(LOCAL_EXECUTOR))
+    workers: dict[str, tuple[tuple[str, ...], dict[str, str]]] = field(default_factory=dict)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     @property
@@ -82,8 +97,6 @@ class AirflowServer:
         return {
             **{key: value for key, value in os.environ.items() if not key.startswith("AIRFLOW")},
             **airflow_environment(self.home, self.warehouse),
-            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-            "AIRFLOW__CORE__PARALLELISM": "4",
             "AIRFLOW__CORE__AUTH_MANAGER": (
                 "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
             ),
@@ -97,6 +110,7 @@ class AirflowServer:
             "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
             "AIRFLOW__API__SECRET_KEY": secrets.token_urlsafe(16),
             "AIRFLOW__CORE__FERNET_KEY": Fernet.generate_key().decode(),
+            **self.settings,
         }
 
     def start(self) -> None:
@@ -104,17 +118,36 @@ class AirflowServer:
         self.home.mkdir(parents=True, exist_ok=True)
         (self.home / "passwords.json").write_text(json.dumps({USERNAME: self.password}))
         set_up_airflow_with(self.env)
-        for component in COMPONENTS:
-            log = open(self.home / f"{component}.log", "wb")  # noqa: SIM115 (kept open while it runs)
-            self.processes[component] = subprocess.Popen(
-                [sys.executable, "-m", "airflow", component],
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        for component, arguments in COMPONENTS.items():
+            self._start(component, arguments, self.env)
+        for worker, (arguments, settings) in self.workers.items():
+            self._start(worker, arguments, self.env | settings)
         wait_until(self._healthy, START_TIMEOUT, f"Airflow to be healthy on {self.url}")
         wait_until(self._dags_parsed, START_TIMEOUT, "the example DAGs to be parsed")
+
+    def _start(self, component: str, arguments: tuple[str, ...], env: dict[str, str]) -> None:
+        """Start ``airflow <arguments>`` in a process group of its own, its output in ``<component>.log``."""
+        log = open(self.home / f"{component}.log", "wb")  # noqa: SIM115 (kept open while it runs)
+        self.processes[component] = subprocess.Popen(
+            [sys.executable, "-m", "airflow", *arguments],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def kill(self, component: str) -> None:
+        """Kill a component and every process it started at once (SIGKILL), as a lost machine would.
+
+        Its descendants are killed by pid as well, should one have left the component's process group.
+        """
+        process = self.processes[component]
+        descendants = psutil.Process(process.pid).children(recursive=True)
+        os.killpg(process.pid, signal.SIGKILL)
+        for child in descendants:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                child.send_signal(signal.SIGKILL)
+        process.wait()
 
     def stop(self) -> None:
         """Stop every component and the processes it started."""
@@ -125,13 +158,15 @@ class AirflowServer:
             try:
                 process.wait(STOP_TIMEOUT)
             except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
 
     def logs(self) -> str:
         """The tail of each component's output, to explain a failure."""
         tails = [
-            f"--- {c}.log\n{(self.home / f'{c}.log').read_text(errors='replace')[-3000:]}" for c in COMPONENTS
+            f"--- {c}.log\n{(self.home / f'{c}.log').read_text(errors='replace')[-3000:]}"
+            for c in self.processes
         ]
         return "\n".join(tails)
 

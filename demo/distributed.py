@@ -66,16 +66,18 @@ def celery_server(
     database: str,
     workers: tuple[str, ...] = WORKERS,
     port: int | None = None,
+    snapshots: Path | None = None,
     settings: dict[str, str] | None = None,
 ) -> AirflowServer:
     """An Airflow at ``home`` on ``port`` (a free one by default) whose tasks run on Celery ``workers``,
     its metadata in the PostgreSQL database ``database`` (made anew).
 
     Its tasks go to a queue of its own, so that another deployment's workers on the same broker never
-    take them. ``settings`` are added to (or override) every component's.
+    take them. Every worker keeps its mirror state in ``snapshots`` (``home/shared/snapshots`` by
+    default). ``settings`` are added to (or override) every component's.
     """
     queue = f"criteo-{secrets.token_hex(4)}"
-    shared = home / "shared"
+    snapshots = snapshots or home / "shared" / "snapshots"
     common = {
         "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": fresh_database(database),
@@ -83,7 +85,7 @@ def celery_server(
         "AIRFLOW__OPERATORS__DEFAULT_QUEUE": queue,
         "AIRFLOW__CORE__HOSTNAME_CALLABLE": f"{__name__}.worker_hostname",
         # The one location every worker reads and writes, as an object store would be.
-        "AIRFLOW__CRITEO__SNAPSHOT_LOCATION": (shared / "snapshots").as_uri(),
+        "AIRFLOW__CRITEO__SNAPSHOT_LOCATION": snapshots.as_uri(),
         "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
         **(settings or {}),
     }

@@ -74,6 +74,7 @@ def serve_celery(port: int, sandbox_port: int) -> int:
             WAREHOUSE,
             database=CELERY_DATABASE,
             port=port,
+            snapshots=AIRFLOW_HOME / "criteo" / "snapshots",  # scripts/demo's: the audiences are the same
             settings={"AIRFLOW_CONN_CRITEO_DEFAULT": json.dumps(sandbox.airflow_connection())},
         )
         try:

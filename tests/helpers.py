@@ -17,6 +17,8 @@ from airflow_provider_criteo.sandbox import DEFAULT_ADVERTISER_ID, DEFAULT_CLIEN
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from airflow_provider_criteo.sandbox import CriteoSandbox
+
 
 def criteo_connection_json(
     url: str,
@@ -83,6 +85,11 @@ def segment_export(warehouse: Any, **overrides: Any) -> SegmentExportOperator:
         "parameters": {"segment": "vip"},
     }
     return SegmentExportOperator(**(arguments | overrides))
+
+
+def held_audiences(sandbox: CriteoSandbox) -> dict[str, set[str]]:
+    """What the emulator holds: the members of each audience, by name."""
+    return {s["attributes"]["name"]: sandbox.members(s["id"]) for s in sandbox.segments()}
 
 
 def demo_audiences(warehouse: str | Path) -> dict[str, set[str]]:

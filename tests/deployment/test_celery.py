@@ -15,7 +15,7 @@ from criteo_examples import SEGMENT_NAMES
 from demo.airflow_server import wait_until
 from demo.distributed import WORKERS
 from tests.deployment.conftest import LOST_AFTER_SECONDS, RATE_LIMIT
-from tests.helpers import demo_audiences
+from tests.helpers import demo_audiences, held_audiences
 
 if TYPE_CHECKING:
     from airflow_provider_criteo.sandbox import CriteoSandbox
@@ -26,11 +26,6 @@ REFRESH = "customer_profile_refresh"
 EXPORT = "criteo_segment_export"
 RUN_TIMEOUT = 600.0
 RATE_WINDOW = 60.0
-
-
-def emulator_audiences(sandbox: CriteoSandbox) -> dict[str, set[str]]:
-    """Per audience name, what the emulator holds."""
-    return {s["attributes"]["name"]: sandbox.members(s["id"]) for s in sandbox.segments()}
 
 
 def finished_runs(server: AirflowServer, dag_id: str) -> list[dict[str, Any]]:
@@ -78,7 +73,7 @@ def test_every_segment_is_exported_across_both_workers_inside_one_rate_budget(
 
     assert run["state"] == "success", celery_airflow.logs()
     assert len(SEGMENT_NAMES) >= 6
-    assert emulator_audiences(criteo) == demo_audiences(celery_airflow.warehouse)
+    assert held_audiences(criteo) == demo_audiences(celery_airflow.warehouse)
     tasks = exports_of(celery_airflow, run)
     assert set(tasks) == set(SEGMENT_NAMES)
     assert {ti["hostname"] for ti in tasks.values()} == set(WORKERS)
@@ -127,4 +122,4 @@ def test_a_worker_killed_in_the_middle_of_an_export_is_healed_by_the_retry_on_th
     retried = exports_of(celery_airflow, run)[victim]
     assert retried["try_number"] >= 2
     assert retried["hostname"] != killed["hostname"]
-    assert emulator_audiences(criteo) == demo_audiences(celery_airflow.warehouse)
+    assert held_audiences(criteo) == demo_audiences(celery_airflow.warehouse)

@@ -11,6 +11,7 @@ from criteo_examples import HISTORY_TABLE, SEGMENT_NAMES
 
 from demo.chart import as_fraction, write_history_chart
 from demo.dag_runs import DagRunFailed, run_dag, task_results
+from tests.helpers import held_audiences
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -19,11 +20,6 @@ if TYPE_CHECKING:
     from tests.example_dags.conftest import DemoWarehouse
 
 pytestmark = pytest.mark.usefixtures("example_airflow", "criteo_conn")
-
-
-def audiences(sandbox: CriteoSandbox) -> dict[str, set[str]]:
-    """What the emulator holds: members of each audience, by name."""
-    return {s["attributes"]["name"]: sandbox.members(s["id"]) for s in sandbox.segments()}
 
 
 def refresh_and_export(conf: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
@@ -41,7 +37,7 @@ def test_each_audience_holds_exactly_its_segment(
 
     expected = demo_warehouse.expected_audiences()
     assert set(expected) == set(SEGMENT_NAMES)
-    assert audiences(criteo_sandbox) == expected
+    assert held_audiences(criteo_sandbox) == expected
     rows = dict(demo_warehouse.query("SELECT segment, COUNT(*) FROM segment_members GROUP BY segment"))
     for name, summary in summaries.items():
         assert summary["rows_read"] == rows[name]
@@ -79,12 +75,12 @@ def test_the_next_refresh_is_exported_as_its_changes(
     demo_warehouse: DemoWarehouse, criteo_sandbox: CriteoSandbox
 ):
     refresh_and_export()
-    before = audiences(criteo_sandbox)
+    before = held_audiences(criteo_sandbox)
 
     summaries = refresh_and_export()
 
     after = demo_warehouse.expected_audiences()
-    assert audiences(criteo_sandbox) == after
+    assert held_audiences(criteo_sandbox) == after
     for name, summary in summaries.items():
         assert summary["added"] == len(after[name] - before[name])
         assert summary["removed"] == len(before[name] - after[name])
@@ -147,7 +143,7 @@ def test_gdpr_erasure_forgets_a_person_everywhere_and_audits_it(
 
     run_dag("criteo_gdpr_erasure")
 
-    assert all(member not in held for held in audiences(criteo_sandbox).values())
+    assert all(member not in held for held in held_audiences(criteo_sandbox).values())
     ((digests, count),) = demo_warehouse.query("SELECT digests, audiences FROM erasure_audit")
     assert member in digests
     assert count == len(SEGMENT_NAMES)

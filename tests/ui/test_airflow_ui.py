@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from playwright.sync_api import expect
 
 from airflow_provider_criteo.sandbox import DEFAULT_ADVERTISER_ID, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
-from tests.helpers import demo_audiences
+from tests.helpers import demo_audiences, held_audiences
 from tests.ui.careless_criteo import TokenRecordingState
 from tests.ui.screenshots import screenshot
 
@@ -33,11 +33,6 @@ EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
 def expected_audiences(server: AirflowServer) -> dict[str, set[str]]:
     """Per segment of the server's warehouse, what its audience must hold."""
     return demo_audiences(server.warehouse)
-
-
-def emulator_audiences(sandbox: CriteoSandbox) -> dict[str, set[str]]:
-    """Per audience name, what the emulator holds."""
-    return {s["attributes"]["name"]: sandbox.members(s["id"]) for s in sandbox.segments()}
 
 
 def test_example_dags_have_no_import_errors(airflow_server: AirflowServer):
@@ -105,7 +100,7 @@ def test_every_profile_refresh_is_followed_by_an_export(
     export = airflow_server.wait_for_run(EXPORT, run_type="asset_triggered")
 
     assert (refresh["state"], export["state"]) == ("success", "success")
-    assert emulator_audiences(ui_sandbox) == expected_audiences(airflow_server)
+    assert held_audiences(ui_sandbox) == expected_audiences(airflow_server)
 
 
 def test_trigger_form_exports_the_chosen_segments(
@@ -132,7 +127,7 @@ def test_trigger_form_exports_the_chosen_segments(
     assert run["conf"]["segments"] == CHOSEN
     assert run["conf"]["dry_run"] is False
     expected = expected_audiences(airflow_server)
-    held = emulator_audiences(ui_sandbox)
+    held = held_audiences(ui_sandbox)
     assert {name: held[name] for name in CHOSEN} == {name: expected[name] for name in CHOSEN}
 
     page.goto(f"/dags/{EXPORT}/runs/{run['dag_run_id']}")

@@ -25,7 +25,8 @@ if TYPE_CHECKING:
 # Criteo's window is 60 s, counted when calls arrive; ours is counted when calls leave, so it is a
 # little longer, lest a call sent exactly 60 s after another reach Criteo inside the same window.
 WINDOW_SECONDS = 61.0
-#: The calls of a window left to other workers: a twentieth of the limit, and never fewer than five.
+#: The calls of a window left to other workers: a twentieth of the limit, and never fewer than five,
+#: but never more than half of a low limit, which must leave this worker calls of its own.
 RESERVE_SHARE = 0.05
 MIN_RESERVE = 5
 
@@ -42,8 +43,8 @@ class RateLimiter:
     """A sliding-window limiter: at most ``calls`` acquisitions in any ``window`` seconds.
 
     It also honours the server's own view: :meth:`pause_for` blocks every caller for a while, which the
-    hook sets from ``x-ratelimit-reset`` when Criteo says no calls remain, and :meth:`limit_to` paces
-    to the limit Criteo announces, never above the one configured.
+    hook sets from ``x-ratelimit-reset`` when Criteo says no more than :func:`reserve` calls remain,
+    and :meth:`limit_to` paces to the limit Criteo announces, never above the one configured.
     """
 
     def __init__(
@@ -100,8 +101,8 @@ class RateLimiter:
 
 
 def reserve(limit: int) -> int:
-    """How many of the ``limit`` calls of a window a hook leaves to other workers' calls in flight."""
-    return max(MIN_RESERVE, math.ceil(limit * RESERVE_SHARE))
+    """How many of Criteo's ``limit`` calls a window a hook leaves to other workers' calls in flight."""
+    return min(max(MIN_RESERVE, math.ceil(limit * RESERVE_SHARE)), (limit - 1) // 2)
 
 
 _shared: dict[tuple[str, str, int], RateLimiter] = {}

@@ -332,15 +332,24 @@ class CriteoTransport:
         if limit is not None and limit >= 1 and limit != self.rate_limiter.calls:
             self.rate_limiter.limit_to(limit)
         remaining = _header_int(response.headers.get("x-ratelimit-remaining"))
-        if remaining is not None and remaining <= reserve(self.rate_limiter.calls):
-            reset = response.headers.get("x-ratelimit-reset")
-            wait = ratelimit_reset_wait(reset)
-            if wait is None:
-                self.log.debug(
-                    "%d call(s) remain in Criteo's window, and no readable reset (%r).", remaining, reset
-                )
-            else:
-                self.rate_limiter.pause_for(wait)
+        # The reserve is a share of Criteo's own limit, whatever share of it this worker is configured to.
+        window = limit if limit is not None and limit >= 1 else self.rate_limiter.calls
+        if remaining is None or remaining > reserve(window):
+            return
+        reset = response.headers.get("x-ratelimit-reset")
+        wait = ratelimit_reset_wait(reset)
+        if wait is None:
+            self.log.debug(
+                "%d call(s) remain in Criteo's window, and no readable reset (%r).", remaining, reset
+            )
+            return
+        self.log.info(
+            "%d of Criteo's %d calls a minute remain, left to other workers: waiting %.0fs for the reset.",
+            remaining,
+            window,
+            wait,
+        )
+        self.rate_limiter.pause_for(wait)
 
     # ---------------------------------------------------------------------------------- answers
 

@@ -56,6 +56,8 @@ def test_hooks_of_one_app_share_a_limiter():
     assert shared_limiter("https://api.criteo.com", "other-app", 250) is not a
 
 
-@pytest.mark.parametrize(("limit", "left"), [(250, 13), (100, 5), (40, 5), (1, 5), (1000, 50)])
-def test_the_reserve_left_to_other_workers_is_a_twentieth_of_the_limit_and_at_least_five(limit, left):
+@pytest.mark.parametrize(
+    ("limit", "left"), [(250, 13), (1000, 50), (100, 5), (30, 5), (11, 5), (10, 4), (5, 2), (2, 0), (1, 0)]
+)
+def test_the_reserve_is_a_twentieth_of_the_limit_at_least_five_at_most_half_a_low_one(limit, left):
     assert reserve(limit) == left

@@ -384,12 +384,17 @@ def test_when_criteo_says_no_call_remains_the_hook_holds_until_reset(hook, crite
     assert 3 < hook.transport.rate_limiter.acquire() <= 5
 
 
-@pytest.mark.parametrize(("remaining", "holds"), [(13, True), (2, True), (14, False)])
-def test_the_hook_leaves_other_workers_a_reserve_of_criteo_s_window(hook, criteo_sandbox, remaining, holds):
-    # Criteo's count is the one every worker shares: at 250 a minute, the last 13 calls are left to
-    # the other workers' calls in flight, and this hook waits for the reset.
+@pytest.mark.parametrize(
+    ("configured", "remaining", "holds"), [(250, 13, True), (250, 2, True), (250, 14, False), (100, 13, True)]
+)
+def test_the_hook_leaves_other_workers_a_reserve_of_criteo_s_window(
+    hook, criteo_sandbox, configured, remaining, holds
+):
+    # Criteo's count is the one every worker shares: of its 250 calls a minute, the last 13 are left to
+    # the other workers' calls in flight (whatever share this worker is configured to), and this hook
+    # waits for the reset.
     clock = FakeClock()
-    hook.transport.rate_limiter = RateLimiter(250, clock=clock, sleep=clock.sleep)
+    hook.transport.rate_limiter = RateLimiter(configured, clock=clock, sleep=clock.sleep)
     headers = {"x-ratelimit-remaining": str(remaining), "x-ratelimit-reset": str(int(time.time()) + 5)}
     criteo_sandbox.inject_fault(path="advertisers/me", headers=headers)
     hook.list_advertisers()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import secrets
 import signal
 import socket
@@ -124,6 +125,7 @@ class AirflowServer:
             self._start(worker, arguments, self.env | settings)
         wait_until(self._healthy, START_TIMEOUT, f"Airflow to be healthy on {self.url}")
         wait_until(self._dags_parsed, START_TIMEOUT, "the example DAGs to be parsed")
+        wait_until(self._workers_ready, START_TIMEOUT, "the workers to be ready")
 
     def _start(self, component: str, arguments: tuple[str, ...], env: dict[str, str]) -> None:
         """Start ``airflow <arguments>`` in a process group of its own, its output in ``<component>.log``."""
@@ -139,18 +141,20 @@ class AirflowServer:
     def kill(self, component: str) -> None:
         """Kill a component and every process it started at once (SIGKILL), as a lost machine would.
 
-        Its descendants are killed by pid as well, should one have left the component's process group.
+        Its descendants are killed by pid as well: Airflow's task supervisor puts each task process in a
+        process group of its own.
         """
         process = self.processes[component]
-        descendants = psutil.Process(process.pid).children(recursive=True)
-        os.killpg(process.pid, signal.SIGKILL)
-        for child in descendants:
-            with contextlib.suppress(psutil.NoSuchProcess):
-                child.send_signal(signal.SIGKILL)
+        descendants = _descendants(process)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        _kill(descendants)
         process.wait()
 
     def stop(self) -> None:
-        """Stop every component and the processes it started."""
+        """Stop every component and the processes it started, even those that left its process group
+        (Airflow's task supervisor puts each task process in a group of its own)."""
+        descendants = [child for process in self.processes.values() for child in _descendants(process)]
         for process in self.processes.values():
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGTERM)
@@ -161,6 +165,7 @@ class AirflowServer:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
+        _kill(descendants)
 
     def logs(self) -> str:
         """The tail of each component's output, to explain a failure."""
@@ -229,7 +234,28 @@ class AirflowServer:
         errors = self.api("GET", "/importErrors").json()
         return dags["total_entries"] == len(list(EXAMPLE_DAGS.glob("*.py"))) or errors["total_entries"] > 0
 
+    def _workers_ready(self) -> bool:
+        """Whether every worker said it is ready (Celery logs ``<name>@<host> ready.``)."""
+        self._check_running()
+        logs = {worker: (self.home / f"{worker}.log").read_text(errors="replace") for worker in self.workers}
+        return all(re.search(rf"{re.escape(worker)}@\S+ ready\.", log) for worker, log in logs.items())
+
     def _check_running(self) -> None:
         for component, process in self.processes.items():
             if process.poll() is not None:
                 raise RuntimeError(f"airflow {component} exited with {process.returncode}:\n{self.logs()}")
+
+
+def _descendants(process: subprocess.Popen[bytes]) -> list[psutil.Process]:
+    """Every process a component started, whatever its process group; none once it has exited."""
+    try:
+        return psutil.Process(process.pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+
+
+def _kill(processes: list[psutil.Process]) -> None:
+    """SIGKILL each process still running."""
+    for child in processes:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            child.send_signal(signal.SIGKILL)

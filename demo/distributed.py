@@ -63,14 +63,14 @@ def celery_server(
     home: Path,
     warehouse: Path,
     *,
-    database: str,
+    metadata: str,
     workers: tuple[str, ...] = WORKERS,
     port: int | None = None,
     snapshots: Path | None = None,
     settings: dict[str, str] | None = None,
 ) -> AirflowServer:
     """An Airflow at ``home`` on ``port`` (a free one by default) whose tasks run on Celery ``workers``,
-    its metadata in the PostgreSQL database ``database`` (made anew).
+    its metadata in the database at the SQLAlchemy URL ``metadata`` (see :func:`fresh_database`).
 
     Its tasks go to a queue of its own, so that another deployment's workers on the same broker never
     take them. Every worker keeps its mirror state in ``snapshots`` (``home/shared/snapshots`` by
@@ -80,7 +80,7 @@ def celery_server(
     snapshots = snapshots or home / "shared" / "snapshots"
     common = {
         "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": fresh_database(database),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata,
         "AIRFLOW__CELERY__BROKER_URL": BROKER,
         "AIRFLOW__OPERATORS__DEFAULT_QUEUE": queue,
         "AIRFLOW__CORE__HOSTNAME_CALLABLE": f"{__name__}.worker_hostname",

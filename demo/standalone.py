@@ -19,7 +19,7 @@ from pathlib import Path
 
 from airflow_provider_criteo.sandbox import CriteoSandbox, SandboxState, Settings
 from demo.airflow_server import USERNAME
-from demo.distributed import WORKERS, celery_server
+from demo.distributed import WORKERS, celery_server, fresh_database
 from demo.environment import DEMO_DIR, airflow_environment, set_up_airflow
 from demo.run import AIRFLOW_HOME, SANDBOX_STATE, WAREHOUSE, ensure_warehouse
 
@@ -72,7 +72,7 @@ def serve_celery(port: int, sandbox_port: int) -> int:
         server = celery_server(
             DEMO_DIR / "celery",
             WAREHOUSE,
-            database=CELERY_DATABASE,
+            metadata=fresh_database(CELERY_DATABASE),
             port=port,
             snapshots=AIRFLOW_HOME / "criteo" / "snapshots",  # scripts/demo's: the audiences are the same
             settings={"AIRFLOW_CONN_CRITEO_DEFAULT": json.dumps(sandbox.airflow_connection())},

@@ -14,6 +14,7 @@ table for the run from the tasks' summaries (counts only, no personal data).
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from airflow.sdk import DAG, Asset, Param, task
@@ -83,8 +84,9 @@ with DAG(
         dry_run="{{ params.dry_run }}",
         pool=CRITEO_POOL,
         # A retry heals what a failed or lost try left (its intent is in the mirror state), on any
-        # worker; the wait between tries is [core] default_task_retry_delay.
+        # worker. The hook already retries Criteo's transient errors within each try.
         retries=2,
+        retry_delay=timedelta(seconds=30),
         map_index_template="{{ task.segment }}",
     ).expand(segment=chosen_segments)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import sqlite3
@@ -13,11 +14,13 @@ from airflow_provider_criteo.identifiers.madid import prepare_madid
 from airflow_provider_criteo.identifiers.phone import prepare_phone
 from airflow_provider_criteo.operators.segment_export import SegmentExportOperator
 from airflow_provider_criteo.sandbox import DEFAULT_ADVERTISER_ID, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+from airflow_provider_criteo.sandbox.rate_limit import RATE_WINDOW_SECONDS
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from airflow_provider_criteo.sandbox import CriteoSandbox
+    from airflow_provider_criteo.sandbox.journal import RecordedRequest
 
 
 def criteo_connection_json(
@@ -85,6 +88,20 @@ def segment_export(warehouse: Any, **overrides: Any) -> SegmentExportOperator:
         "parameters": {"segment": "vip"},
     }
     return SegmentExportOperator(**(arguments | overrides))
+
+
+def api_calls(sandbox: CriteoSandbox) -> list[RecordedRequest]:
+    """The calls Criteo counts against its rate limit: every journaled one but the token requests."""
+    return [call for call in sandbox.requests if call.path != "/oauth2/token"]
+
+
+def busiest_minute(calls: list[RecordedRequest]) -> int:
+    """The most of ``calls`` that reached Criteo within any rolling minute (refused ones included)."""
+    stamps = sorted(call.timestamp for call in calls)
+    return max(
+        (bisect.bisect_left(stamps, start + RATE_WINDOW_SECONDS) - i for i, start in enumerate(stamps)),
+        default=0,
+    )
 
 
 def held_audiences(sandbox: CriteoSandbox) -> dict[str, set[str]]:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from airflow_provider_criteo.sandbox import CriteoSandbox, SandboxState, Settings
-from demo.distributed import celery_server, drop_database
+from demo.distributed import celery_server, drop_database, fresh_database
 from demo.warehouse import create_warehouse
+from tests.deployment.runs import EXPORT, REFRESH, next_export
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -20,12 +21,12 @@ if TYPE_CHECKING:
 CUSTOMERS = 2_000
 #: Criteo's 250 calls a minute, scaled down so that one export of every segment needs two windows.
 RATE_LIMIT = 30
-#: A killed worker's task is found by the scheduler, and its lease on the audience lapses, this soon.
+#: A killed worker's task is found by the scheduler this soon (Airflow's default: 300 s).
 LOST_AFTER_SECONDS = 20
 
 
 @pytest.fixture(scope="module")
-def criteo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CriteoSandbox]:
+def criteo() -> Iterator[CriteoSandbox]:
     """The Criteo emulator every worker calls, at :data:`RATE_LIMIT` calls a minute."""
     with CriteoSandbox(state=SandboxState(settings=Settings(rate_limit_per_minute=RATE_LIMIT))) as sandbox:
         yield sandbox
@@ -42,21 +43,25 @@ def celery_airflow(
     server = celery_server(
         home / "airflow",
         home / "warehouse.db",
-        database=database,
+        metadata=fresh_database(database),
         settings={
             "AIRFLOW_CONN_CRITEO_DEFAULT": json.dumps(criteo.airflow_connection()),
-            "AIRFLOW__CORE__DEFAULT_TASK_RETRIES": "2",
-            "AIRFLOW__CORE__DEFAULT_TASK_RETRY_DELAY": "5",
             "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": str(LOST_AFTER_SECONDS),
             "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "5",
-            "AIRFLOW__CRITEO__LEASE_SECONDS": str(LOST_AFTER_SECONDS),
         },
     )
     try:
         server.start()
-        for dag_id in ("customer_profile_refresh", "criteo_segment_export"):
-            server.api("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
         yield server
     finally:
         server.stop()
         drop_database(database)
+
+
+@pytest.fixture(scope="module")
+def first_export(celery_airflow: AirflowServer) -> dict[str, Any]:
+    """The export run the first profile refresh schedules once the DAGs are un-paused (the refresh is
+    ``@daily``: un-pausing it runs it once)."""
+    for dag_id in (REFRESH, EXPORT):
+        celery_airflow.api("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
+    return next_export(celery_airflow, before=0)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_criteo.lineage.datasets import task_lineage
 from airflow_provider_criteo.operators.base import CriteoSqlOperator
 from airflow_provider_criteo.workflows.erasure import Erasure, ErasureOptions
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
+    from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context
 
 
@@ -66,8 +68,25 @@ class CriteoEraseOperator(CriteoSqlOperator):
         self.identifier_column = identifier_column
         self.audit_table = audit_table
         self.audit_conn_id = audit_conn_id
+        #: The summary of the last ``execute``, for OpenLineage.
+        self.summary: dict[str, Any] | None = None
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Forget the requested people; return what was done (counts and audience ids)."""
         options = ErasureOptions(self.audit_table, self.audit_conn_id, self.advertiser_id)
-        return Erasure(self.hook, self.query(), options, self.snapshot_store(), **self.run_of(context)).run()
+        self.summary = Erasure(
+            self.hook, self.query(), options, self.snapshot_store(), **self.run_of(context)
+        ).run()
+        return self.summary
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage | None:
+        """OpenLineage: the erasure requests read and the audiences the people were removed from, with
+        how many identifiers of each type were requested."""
+        summary = self.summary or {}
+        return task_lineage(
+            self.query(),
+            rows_read=None,
+            advertiser_id=summary.get("advertiser_id"),
+            audience_ids=summary.get("audience_ids", []),
+            identifier_counts=summary.get("identifier_types", {}),
+        )

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_criteo.client.resources import MAX_IDENTIFIERS_PER_REQUEST
 from airflow_provider_criteo.defaults import (
     DEFAULT_MAX_AUDIENCES,
     DEFAULT_MAX_PROFILES,
     DEFAULT_MIN_AUDIENCE_SIZE,
 )
+from airflow_provider_criteo.lineage.datasets import members_by_type, task_lineage
 from airflow_provider_criteo.operators.base import CriteoSqlOperator
 from airflow_provider_criteo.sync.modes import (
+    DEFAULT_BATCH_SIZE,
     DEFAULT_MAX_REMOVAL_FRACTION,
     SYNC_MODES,
     OnDrift,
@@ -26,6 +27,7 @@ from airflow_provider_criteo.workflows.export_options import ExportOptions
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
+    from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context
 
 #: SYNC_MODES is public here: DAGs offer it as the choices of a trigger form's sync_mode.
@@ -141,7 +143,7 @@ class SegmentExportOperator(CriteoSqlOperator):
         on_drift: str = OnDrift.WARN.value,
         max_removal_fraction: float = DEFAULT_MAX_REMOVAL_FRACTION,
         allow_large_removal: bool = False,
-        batch_size: int = MAX_IDENTIFIERS_PER_REQUEST,
+        batch_size: int = DEFAULT_BATCH_SIZE,
         adopt_existing_audience: bool = False,
         history_table: str | None = None,
         history_conn_id: str | None = None,
@@ -181,6 +183,8 @@ class SegmentExportOperator(CriteoSqlOperator):
         self.max_audiences = max_audiences
         self.min_audience_size = min_audience_size
         self.sync_policy = sync_policy
+        #: The summary of the last ``execute``, for OpenLineage.
+        self.summary: dict[str, Any] | None = None
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Read, prepare and send the segment; return the summary."""
@@ -200,7 +204,23 @@ class SegmentExportOperator(CriteoSqlOperator):
             history_conn_id=self.history_conn_id,
         )
         query = self.query(hash_emails=self.hash_emails)
-        return SegmentExport(self.hook, query, options, self.snapshot_store(), **self.run_of(context)).run()
+        self.summary = SegmentExport(
+            self.hook, query, options, self.snapshot_store(), **self.run_of(context)
+        ).run()
+        return self.summary
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage | None:
+        """OpenLineage: the tables read (with the rows read) and the audience written, with its members
+        per identifier type; a dry run wrote nothing."""
+        summary = self.summary or {}
+        written = summary.get("audience_id") and not summary.get("dry_run")
+        return task_lineage(
+            self.query(hash_emails=self.hash_emails),
+            rows_read=summary.get("rows_read"),
+            advertiser_id=summary.get("advertiser_id"),
+            audience_ids=[summary["audience_id"]] if written else [],
+            identifier_counts=members_by_type(summary.get("identifier_types", {})),
+        )
 
 
 def _is_template(value: object) -> bool:

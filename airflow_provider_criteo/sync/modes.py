@@ -39,6 +39,8 @@ ON_MISSING_STATE = tuple(choice.value for choice in OnMissingState)
 ON_DRIFT = tuple(choice.value for choice in OnDrift)
 #: The share of an audience one mirror run may remove without ``allow_large_removal``.
 DEFAULT_MAX_REMOVAL_FRACTION = 0.5
+#: Identifiers per amendment request unless told otherwise: the most Criteo takes in one.
+DEFAULT_BATCH_SIZE = MAX_IDENTIFIERS_PER_REQUEST
 
 
 def check_sync_mode(value: object) -> None:
@@ -65,7 +67,7 @@ class SyncPolicy:
     on_missing_state: str = OnMissingState.REPLACE
     max_removal_fraction: float = DEFAULT_MAX_REMOVAL_FRACTION
     allow_large_removal: bool = False
-    batch_size: int = MAX_IDENTIFIERS_PER_REQUEST
+    batch_size: int = DEFAULT_BATCH_SIZE
     on_drift: str = OnDrift.WARN
 
     def __post_init__(self) -> None:

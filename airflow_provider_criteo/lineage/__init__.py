@@ -1,0 +1,1 @@
+"""OpenLineage: what an export or an erasure read and which Criteo audiences it wrote (optional extra)."""

@@ -1,0 +1,160 @@
+"""OpenLineage: what the operators report, read from the events OpenLineage's own file transport wrote in
+a real run, and from the operators' lineage on both warehouses."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from contextlib import closing
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from criteo_examples import CRITEO_POOL, SEGMENT_NAMES, WAREHOUSE_CONN_ID
+
+from airflow_provider_criteo.lineage.datasets import CRITEO_NAMESPACE
+from airflow_provider_criteo.operators.erase import CriteoEraseOperator
+from airflow_provider_criteo.sandbox import DEFAULT_ADVERTISER_ID, DEFAULT_CLIENT_SECRET
+from demo import EXAMPLE_DAGS
+from demo.warehouse import create_warehouse
+from tests.helpers import segment_export, sha
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from airflow_provider_criteo.sandbox import CriteoSandbox
+    from tests.warehouse import Warehouse
+
+CUSTOMERS = 600
+PEOPLE = [f"person{i}@example.com" for i in range(5)]
+
+
+def airflow(*arguments: str, env: dict[str, str]) -> None:
+    """Run ``airflow <arguments>`` in a process of its own; fail with its output when it fails."""
+    result = subprocess.run(
+        [sys.executable, "-m", "airflow", *arguments], env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, f"airflow {' '.join(arguments)}:\n{result.stdout}\n{result.stderr}"
+
+
+@pytest.fixture
+def lineage_run(tmp_path: Path, criteo_sandbox: CriteoSandbox) -> tuple[list[dict[str, Any]], Path]:
+    """The example export run for real (``airflow dags test``) with OpenLineage's file transport: every
+    event it emitted, and the warehouse."""
+    warehouse = tmp_path / "warehouse.db"
+    create_warehouse(warehouse, customers=CUSTOMERS)
+    events = tmp_path / "lineage.jsonl"
+    env = {
+        **{key: value for key, value in os.environ.items() if not key.startswith("AIRFLOW")},
+        "AIRFLOW_HOME": str(tmp_path / "airflow"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(EXAMPLE_DAGS),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps(
+            {"type": "file", "log_file_path": str(events), "append": True}
+        ),
+        f"AIRFLOW_CONN_{WAREHOUSE_CONN_ID.upper()}": json.dumps(
+            {"conn_type": "sqlite", "host": str(warehouse)}
+        ),
+        "AIRFLOW_CONN_CRITEO_DEFAULT": json.dumps(criteo_sandbox.airflow_connection()),
+    }
+    airflow("db", "migrate", env=env)
+    airflow("pools", "set", CRITEO_POOL, "2", "Criteo API calls", env=env)
+    for dag_id in ("customer_profile_refresh", "criteo_segment_export"):
+        airflow("dags", "test", dag_id, env=env)
+    return [json.loads(line) for line in events.read_text().splitlines()], warehouse
+
+
+def completed(events: list[dict[str, Any]], task_id: str) -> list[dict[str, Any]]:
+    """The COMPLETE events of a task's instances."""
+    return [e for e in events if e["eventType"] == "COMPLETE" and e["job"]["name"].endswith(f".{task_id}")]
+
+
+def test_each_export_reports_the_table_it_read_and_the_audience_it_wrote(
+    lineage_run: tuple[list[dict[str, Any]], Path], criteo_sandbox: CriteoSandbox
+):
+    events, warehouse = lineage_run
+    audiences = {s["id"]: s["attributes"]["name"] for s in criteo_sandbox.segments()}
+    exports = completed(events, "export_segment")
+    assert len(exports) == len(SEGMENT_NAMES)
+    reported = {}
+    for event in exports:
+        ((table,), (audience,)) = event["inputs"], event["outputs"]
+        assert (table["namespace"], table["name"]) == (f"sqlite://{warehouse}", "main.segment_members")
+        assert audience["namespace"] == CRITEO_NAMESPACE
+        advertisers, advertiser, kind, audience_id = audience["name"].split("/")
+        assert (advertisers, advertiser, kind) == ("advertisers", DEFAULT_ADVERTISER_ID, "audiences")
+        counts = audience["facets"]["criteoAudience"]["identifierTypes"]
+        assert counts == {
+            kind: len(criteo_sandbox.members(audience_id, kind)) for kind in ("email", "phoneNumber", "madid")
+        }
+        assert audience["outputFacets"]["outputStatistics"]["rowCount"] == sum(counts.values())
+        reported[audiences[audience_id]] = table["inputFacets"]["inputStatistics"]["rowCount"]
+    with closing(sqlite3.connect(warehouse)) as db:
+        rows = dict(db.execute("SELECT segment, COUNT(*) FROM segment_members GROUP BY segment").fetchall())
+    assert reported == rows
+
+
+def test_lineage_events_hold_no_identifier_and_no_secret(
+    lineage_run: tuple[list[dict[str, Any]], Path], criteo_sandbox: CriteoSandbox
+):
+    events, _ = lineage_run
+    text = "\n".join(json.dumps(event) for event in events)
+    held = {member for s in criteo_sandbox.segments() for member in criteo_sandbox.members(s["id"])}
+    assert held
+    assert not [member for member in held if member in text]
+    assert "@" not in text
+    assert DEFAULT_CLIENT_SECRET not in text
+
+
+def test_a_postgres_table_is_named_as_openlineage_names_postgres(postgres_warehouse: Warehouse, criteo_conn):
+    postgres_warehouse.load([("vip", address) for address in PEOPLE])
+    export = segment_export(postgres_warehouse, min_audience_size=1)
+    export.execute(context={})
+
+    lineage = export.get_openlineage_facets_on_complete(None)
+    (table,) = lineage.inputs
+    assert (table.namespace, table.name) == (
+        "postgres://127.0.0.1:5432",
+        f"test.public.{postgres_warehouse.table}",
+    )
+    assert [field.name for field in table.facets["schema"].fields] == ["segment", "email"]
+    assert table.inputFacets["inputStatistics"].rowCount == len(PEOPLE)
+    (audience,) = lineage.outputs
+    assert audience.facets["criteoAudience"].identifierTypes == {"email": len(PEOPLE)}
+
+
+def test_a_dry_run_reports_what_it_read_and_no_audience(sqlite_warehouse: Warehouse, criteo_conn):
+    sqlite_warehouse.load([("vip", address) for address in PEOPLE])
+    export = segment_export(sqlite_warehouse, min_audience_size=1, dry_run=True)
+    export.execute(context={})
+
+    lineage = export.get_openlineage_facets_on_complete(None)
+    assert [table.name for table in lineage.inputs] == ["main.segment_members"]
+    assert lineage.outputs == []
+
+
+def test_an_erasure_reports_the_requests_it_read_and_the_audiences_it_changed(
+    sqlite_warehouse: Warehouse, criteo_conn, criteo_sandbox: CriteoSandbox
+):
+    sqlite_warehouse.load([("vip", address) for address in PEOPLE])
+    segment_export(sqlite_warehouse, min_audience_size=1).execute(context={})
+    sqlite_warehouse.execute("CREATE TABLE erasure_requests (email TEXT)")
+    sqlite_warehouse.execute(f"INSERT INTO erasure_requests VALUES ('{PEOPLE[0]}')")
+    erasure = CriteoEraseOperator(
+        task_id="erase",
+        sql_conn_id=sqlite_warehouse.conn_id,
+        table="erasure_requests",
+        audit_table="erasure_audit",
+    )
+    erasure.execute(context={})
+
+    lineage = erasure.get_openlineage_facets_on_complete(None)
+    assert [table.name for table in lineage.inputs] == ["main.erasure_requests"]
+    (audience,) = criteo_sandbox.segments()
+    assert [(d.namespace, d.name) for d in lineage.outputs] == [
+        (CRITEO_NAMESPACE, f"advertisers/{DEFAULT_ADVERTISER_ID}/audiences/{audience['id']}")
+    ]
+    assert lineage.outputs[0].facets["criteoAudience"].identifierTypes == {"email": 1}
+    assert sha(PEOPLE[0]) not in json.dumps([str(d) for d in lineage.outputs])

@@ -71,7 +71,9 @@ class AirflowServer:
     """An Airflow started from ``home`` on ``port``, reading the SQLite warehouse ``warehouse``.
 
     ``settings`` are its executor's and any other settings (environment variables); ``workers`` are
-    more components, each with the ``airflow`` arguments that start it and its own settings.
+    more components, each with the ``airflow`` arguments that start it and its own settings; ``users``
+    are SimpleAuthManager's, each with its role (``viewer``, ``user``, ``op``, ``admin``), the admin's
+    password being ``password``.
     """
 
     home: Path
@@ -80,6 +82,7 @@ class AirflowServer:
     password: str = field(default_factory=lambda: secrets.token_urlsafe(12))
     settings: dict[str, str] = field(default_factory=lambda: dict(LOCAL_EXECUTOR))
     workers: dict[str, tuple[tuple[str, ...], dict[str, str]]] = field(default_factory=dict)
+    users: dict[str, str] = field(default_factory=lambda: {USERNAME: "admin"})
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     @property
@@ -101,7 +104,9 @@ class AirflowServer:
             "AIRFLOW__CORE__AUTH_MANAGER": (
                 "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
             ),
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USERNAME}:admin",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(
+                f"{u}:{role}" for u, role in self.users.items()
+            ),
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
             "AIRFLOW__API__HOST": "127.0.0.1",
             "AIRFLOW__API__PORT": str(self.port),
@@ -117,7 +122,7 @@ class AirflowServer:
     def start(self) -> None:
         """Set up the metadata database, start every component and wait until the DAGs are parsed."""
         self.home.mkdir(parents=True, exist_ok=True)
-        (self.home / "passwords.json").write_text(json.dumps({USERNAME: self.password}))
+        (self.home / "passwords.json").write_text(json.dumps(self.passwords))
         set_up_airflow_with(self.env)
         for component, arguments in COMPONENTS.items():
             self._start(component, arguments, self.env)
@@ -178,19 +183,31 @@ class AirflowServer:
     # -------------------------------------------------------------------------------- REST API
 
     @cached_property
-    def session(self) -> requests.Session:
-        """An HTTP session holding a JWT of the admin user (from ``/auth/token``)."""
-        response = requests.post(
-            f"{self.url}/auth/token", json={"username": USERNAME, "password": self.password}, timeout=30
-        )
-        response.raise_for_status()
-        session = requests.Session()
-        session.headers["Authorization"] = f"Bearer {response.json()['access_token']}"
-        return session
+    def passwords(self) -> dict[str, str]:
+        """Every user's password: the admin's is ``password``, the others' are drawn at random."""
+        return {user: self.password if user == USERNAME else secrets.token_urlsafe(12) for user in self.users}
+
+    @cached_property
+    def sessions(self) -> dict[str, requests.Session]:
+        """HTTP sessions, one per user that called the API, each holding a JWT from ``/auth/token``."""
+        return {}
+
+    def request_as(self, user: str, method: str, path: str, **kwargs: Any) -> requests.Response:
+        """Call the REST API (``/api/v2`` + ``path``) as ``user``, whatever the answer."""
+        if user not in self.sessions:
+            token = requests.post(
+                f"{self.url}/auth/token",
+                json={"username": user, "password": self.passwords[user]},
+                timeout=30,
+            )
+            token.raise_for_status()
+            self.sessions[user] = requests.Session()
+            self.sessions[user].headers["Authorization"] = f"Bearer {token.json()['access_token']}"
+        return self.sessions[user].request(method, f"{self.url}/api/v2{path}", timeout=30, **kwargs)
 
     def api(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         """Call the REST API (``/api/v2`` + ``path``) as the admin; fail on an error status."""
-        response = self.session.request(method, f"{self.url}/api/v2{path}", timeout=30, **kwargs)
+        response = self.request_as(USERNAME, method, path, **kwargs)
         if not response.ok:
             raise AssertionError(f"{method} {path}: {response.status_code} {response.text}")
         return response

@@ -7,27 +7,38 @@ from typing import TYPE_CHECKING
 import attr
 from openlineage.client.generated.base import DatasetFacet, InputDataset, OutputDataset
 from openlineage.client.generated.input_statistics_input_dataset import InputStatisticsInputDatasetFacet
-from openlineage.client.generated.output_statistics_output_dataset import OutputStatisticsOutputDatasetFacet
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
     from openlineage.client.generated.base import Dataset
 
-SCHEMA_URL = (
-    "https://github.com/airflow-provider-criteo/airflow-provider-criteo/blob/main/README.md#openlineage"
-)
+#: Where the JSON schemas of the provider's facets are published (``docs/openlineage/``).
+SCHEMAS = "https://github.com/airflow-provider-criteo/airflow-provider-criteo/blob/main/docs/openlineage"
 
 
 @attr.define
-class CriteoAudienceDatasetFacet(DatasetFacet):
-    """A Criteo audience's identifiers per type (``email``, ``phoneNumber``, ...): counts only."""
+class IdentifierCountsFacet(DatasetFacet):
+    """Identifiers per type (``email``, ``phoneNumber``, ...) of an audience: counts only. Each kind's
+    JSON schema is ``docs/openlineage/<class name>.json``."""
 
     identifierTypes: dict[str, int] = attr.field(factory=dict)  # OpenLineage names fields in camelCase
 
-    @staticmethod
-    def _get_schema() -> str:
-        return SCHEMA_URL
+    @classmethod
+    def _get_schema(cls) -> str:
+        return f"{SCHEMAS}/{cls.__name__}.json#/$defs/{cls.__name__}"
+
+
+class CriteoAudienceDatasetFacet(IdentifierCountsFacet):
+    """An audience after an export: its members per identifier type."""
+
+
+class CriteoErasureDatasetFacet(IdentifierCountsFacet):
+    """An audience an erasure removed people from: the identifiers it was asked to remove, per type."""
+
+
+#: The facet of each kind of output, by the key it is reported under.
+FACETS = {"criteoAudience": CriteoAudienceDatasetFacet, "criteoErasure": CriteoErasureDatasetFacet}
 
 
 def counted_inputs(inputs: Sequence[Dataset], rows_read: int | None) -> list[InputDataset]:
@@ -46,13 +57,10 @@ def counted_inputs(inputs: Sequence[Dataset], rows_read: int | None) -> list[Inp
     ]
 
 
-def audience_output(namespace: str, name: str, identifier_counts: Mapping[str, int]) -> OutputDataset:
-    """One audience written, with how many identifiers of each type the task had for it."""
+def audience_output(
+    namespace: str, name: str, facet: str, identifier_counts: Mapping[str, int]
+) -> OutputDataset:
+    """One audience written, with ``facet`` (a key of :data:`FACETS`) counting identifiers per type."""
     return OutputDataset(
-        namespace=namespace,
-        name=name,
-        facets={"criteoAudience": CriteoAudienceDatasetFacet(identifierTypes=dict(identifier_counts))},
-        outputFacets={
-            "outputStatistics": OutputStatisticsOutputDatasetFacet(rowCount=sum(identifier_counts.values()))
-        },
+        namespace=namespace, name=name, facets={facet: FACETS[facet](identifierTypes=dict(identifier_counts))}
     )

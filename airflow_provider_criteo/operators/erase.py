@@ -88,5 +88,6 @@ class CriteoEraseOperator(CriteoSqlOperator):
             rows_read=None,
             advertiser_id=summary.get("advertiser_id"),
             audience_ids=summary.get("audience_ids", []),
+            facet="criteoErasure",
             identifier_counts=summary.get("identifier_types", {}),
         )

@@ -219,6 +219,7 @@ class SegmentExportOperator(CriteoSqlOperator):
             rows_read=summary.get("rows_read"),
             advertiser_id=summary.get("advertiser_id"),
             audience_ids=[summary["audience_id"]] if written else [],
+            facet="criteoAudience",
             identifier_counts=members_by_type(summary.get("identifier_types", {})),
         )
 

@@ -29,6 +29,10 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 CUSTOMERS = 600
+#: Who works on the exports, as the README's "Who may use the connection" maps Customer Insights' roles
+#: to SimpleAuthManager's: the admin, a data engineer who manages connections, a marketer who runs
+#: exports, an analyst who reads their results.
+USERS = {USERNAME: "admin", "data_engineer": "op", "marketer": "user", "analyst": "viewer"}
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +61,7 @@ def airflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Airflow
     home = tmp_path_factory.mktemp("airflow-ui")
     warehouse = home / "warehouse.db"
     create_warehouse(warehouse, customers=CUSTOMERS)
-    server = AirflowServer(home / "airflow", warehouse)
+    server = AirflowServer(home / "airflow", warehouse, users=USERS)
     try:
         server.start()
         yield server

@@ -178,3 +178,21 @@ def test_xcoms_and_rendered_templates_hold_no_secret_and_no_email(
     for secret in (DEFAULT_CLIENT_SECRET, *ui_sandbox.state.issued_tokens):
         assert secret not in text
     assert EMAIL.search(text) is None
+
+
+def test_who_may_trigger_the_export_and_who_may_see_the_connections(airflow_server: AirflowServer):
+    # Each role's answer to: read the export DAG, trigger it (a dry run of one segment), list connections.
+    trigger = {"logical_date": None, "conf": {"segments": [CHOSEN[0]], "dry_run": True}}
+    answers = {
+        user: (
+            airflow_server.request_as(user, "GET", f"/dags/{EXPORT}").status_code,
+            airflow_server.request_as(user, "POST", f"/dags/{EXPORT}/dagRuns", json=trigger).status_code,
+            airflow_server.request_as(user, "GET", "/connections").status_code,
+        )
+        for user in ("analyst", "marketer", "data_engineer")
+    }
+    assert answers == {
+        "analyst": (200, 403, 403),  # reads the exports' runs and results, triggers nothing
+        "marketer": (200, 200, 403),  # triggers exports with the connection, never sees it
+        "data_engineer": (200, 200, 200),  # manages the connection too
+    }

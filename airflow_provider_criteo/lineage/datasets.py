@@ -57,7 +57,7 @@ def task_lineage(
         return None
     from airflow_provider_criteo.lineage.facets import audience_output, counted_inputs
 
-    read = _query_lineage(query)
+    read = _query_lineage(query) or OperatorLineage()
     outputs = [
         audience_output(
             CRITEO_NAMESPACE, audience_dataset_name(advertiser_id, audience), facet, identifier_counts
@@ -67,10 +67,10 @@ def task_lineage(
     ]
     single = query.table is not None or not WITH_CLAUSE.match(query.sql or "")
     return OperatorLineage(
-        inputs=counted_inputs(read.inputs if read else [], rows_read if single else None),
+        inputs=counted_inputs(read.inputs, rows_read if single else None),
         outputs=outputs,
-        run_facets=read.run_facets if read else {},
-        job_facets=read.job_facets if read else {},
+        run_facets=read.run_facets,
+        job_facets=read.job_facets,
     )
 
 

@@ -217,14 +217,18 @@ class AirflowServer:
         params = {"order_by": "run_after", **filters}
         return self.api("GET", f"/dags/{dag_id}/dagRuns", params=params).json()["dag_runs"]
 
-    def wait_for_run(self, dag_id: str, timeout: float = 180.0, **filters: Any) -> dict[str, Any]:
-        """Wait for the first run matching ``filters`` to finish; return it (state ``success`` or not)."""
+    def wait_for_run(
+        self, dag_id: str, timeout: float = 180.0, *, after: int = 0, **filters: Any
+    ) -> dict[str, Any]:
+        """Wait for the first run matching ``filters`` after the first ``after`` of them to finish; return
+        it (state ``success`` or not)."""
 
         def finished() -> dict[str, Any] | None:
-            runs = self.dag_runs(dag_id, **filters)
+            runs = self.dag_runs(dag_id, **filters)[after:]
             return runs[0] if runs and runs[0]["state"] in TERMINAL_RUN_STATES else None
 
-        return wait_until(finished, timeout, f"a finished run of {dag_id} matching {filters}", interval=1.0)
+        what = f"run #{after + 1} of {dag_id} matching {filters} to finish"
+        return wait_until(finished, timeout, what, interval=1.0)
 
     def task_log(
         self, dag_id: str, run_id: str, task_id: str, map_index: int = -1, try_number: int = 1

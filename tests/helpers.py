@@ -5,9 +5,13 @@ from __future__ import annotations
 import bisect
 import hashlib
 import json
+import os
 import sqlite3
+import subprocess
 from contextlib import closing
 from typing import TYPE_CHECKING, Any
+
+from criteo_examples import CRITEO_POOL, WAREHOUSE_CONN_ID
 
 from airflow_provider_criteo.identifiers.email import prepare_email
 from airflow_provider_criteo.identifiers.madid import prepare_madid
@@ -15,8 +19,11 @@ from airflow_provider_criteo.identifiers.phone import prepare_phone
 from airflow_provider_criteo.operators.segment_export import SegmentExportOperator
 from airflow_provider_criteo.sandbox import DEFAULT_ADVERTISER_ID, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 from airflow_provider_criteo.sandbox.rate_limit import RATE_WINDOW_SECONDS
+from demo import EXAMPLE_DAGS
+from demo.warehouse import create_warehouse
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from pathlib import Path
 
     from airflow_provider_criteo.sandbox import CriteoSandbox
@@ -144,3 +151,43 @@ def fail_amendments_after(patch: Any, count: int, error: Exception) -> None:
         return call(self, method, path, **kwargs)
 
     patch.setattr(CriteoTransport, "call", failing)
+
+
+def run_command(*command: str | Path, env: dict[str, str] | None = None, cwd: Path | None = None) -> str:
+    """Run a command; fail with its output when it fails; return its standard output."""
+    result = subprocess.run(
+        [str(part) for part in command], env=env, cwd=cwd, capture_output=True, text=True, check=False
+    )
+    output = f"{result.stdout}\n{result.stderr}"
+    assert result.returncode == 0, f"{command} exited with {result.returncode}:\n{output}"
+    return result.stdout
+
+
+def clean_airflow_env(home: Path, **settings: str) -> dict[str, str]:
+    """The environment of an ``airflow`` command run in a process of its own at ``home``: none of this
+    process's Airflow settings, nor its Python path."""
+    return {"PATH": os.environ.get("PATH", ""), "AIRFLOW_HOME": str(home), **settings}
+
+
+def run_demo(
+    airflow: Sequence[str | Path], folder: Path, sandbox: CriteoSandbox, customers: int, **settings: str
+) -> Path:
+    """The demo as a user runs it, in a new Airflow home under ``folder``: a warehouse of ``customers``,
+    then ``airflow dags test`` of the profile refresh and of the export (``airflow``: the command,
+    ``settings``: more of its environment). Returns the warehouse."""
+    warehouse = folder / "warehouse.db"
+    create_warehouse(warehouse, customers=customers)
+    warehouse_conn = {"conn_type": "sqlite", "host": str(warehouse)}
+    env = clean_airflow_env(
+        folder / "airflow",
+        AIRFLOW__CORE__DAGS_FOLDER=str(EXAMPLE_DAGS),
+        AIRFLOW__CORE__LOAD_EXAMPLES="False",
+        AIRFLOW_CONN_CRITEO_DEFAULT=json.dumps(sandbox.airflow_connection()),
+        **{f"AIRFLOW_CONN_{WAREHOUSE_CONN_ID.upper()}": json.dumps(warehouse_conn)},
+        **settings,
+    )
+    run_command(*airflow, "db", "migrate", env=env)
+    run_command(*airflow, "pools", "set", CRITEO_POOL, "2", "Criteo API calls", env=env)
+    for dag_id in ("customer_profile_refresh", "criteo_segment_export"):
+        run_command(*airflow, "dags", "test", dag_id, env=env)
+    return warehouse

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from demo.airflow_server import TERMINAL_RUN_STATES, wait_until
-
 if TYPE_CHECKING:
     from demo.airflow_server import AirflowServer
 
@@ -21,12 +19,7 @@ def export_runs(server: AirflowServer) -> list[dict[str, Any]]:
 
 def next_export(server: AirflowServer, *, before: int) -> dict[str, Any]:
     """Wait for the export run after the first ``before`` ones to finish; return it."""
-
-    def finished() -> dict[str, Any] | None:
-        runs = export_runs(server)[before:]
-        return runs[0] if runs and runs[0]["state"] in TERMINAL_RUN_STATES else None
-
-    return wait_until(finished, RUN_TIMEOUT, f"export run #{before + 1} to finish", interval=2.0)
+    return server.wait_for_run(EXPORT, RUN_TIMEOUT, after=before)
 
 
 def refresh(server: AirflowServer) -> int:

@@ -4,23 +4,19 @@ a real run, and from the operators' lineage on both warehouses."""
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import subprocess
 import sys
 from contextlib import closing
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from criteo_examples import CRITEO_POOL, SEGMENT_NAMES, WAREHOUSE_CONN_ID
+from criteo_examples import SEGMENT_NAMES
 from openlineage.client.serde import Serde
 
 from airflow_provider_criteo.lineage.datasets import CRITEO_NAMESPACE
 from airflow_provider_criteo.operators.erase import CriteoEraseOperator
 from airflow_provider_criteo.sandbox import DEFAULT_ADVERTISER_ID, DEFAULT_CLIENT_SECRET
-from demo import EXAMPLE_DAGS
-from demo.warehouse import create_warehouse
-from tests.helpers import segment_export, sha
+from tests.helpers import run_demo, segment_export, sha
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -32,38 +28,16 @@ CUSTOMERS = 600
 PEOPLE = [f"person{i}@example.com" for i in range(5)]
 
 
-def airflow(*arguments: str, env: dict[str, str]) -> None:
-    """Run ``airflow <arguments>`` in a process of its own; fail with its output when it fails."""
-    result = subprocess.run(
-        [sys.executable, "-m", "airflow", *arguments], env=env, capture_output=True, text=True
-    )
-    assert result.returncode == 0, f"airflow {' '.join(arguments)}:\n{result.stdout}\n{result.stderr}"
-
-
 @pytest.fixture
 def lineage_run(tmp_path: Path, criteo_sandbox: CriteoSandbox) -> tuple[list[dict[str, Any]], Path]:
     """The example export run for real (``airflow dags test``) with OpenLineage's file transport: every
     event it emitted, and the warehouse."""
-    warehouse = tmp_path / "warehouse.db"
-    create_warehouse(warehouse, customers=CUSTOMERS)
     events = tmp_path / "lineage.jsonl"
-    env = {
-        **{key: value for key, value in os.environ.items() if not key.startswith("AIRFLOW")},
-        "AIRFLOW_HOME": str(tmp_path / "airflow"),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(EXAMPLE_DAGS),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps(
-            {"type": "file", "log_file_path": str(events), "append": True}
-        ),
-        f"AIRFLOW_CONN_{WAREHOUSE_CONN_ID.upper()}": json.dumps(
-            {"conn_type": "sqlite", "host": str(warehouse)}
-        ),
-        "AIRFLOW_CONN_CRITEO_DEFAULT": json.dumps(criteo_sandbox.airflow_connection()),
-    }
-    airflow("db", "migrate", env=env)
-    airflow("pools", "set", CRITEO_POOL, "2", "Criteo API calls", env=env)
-    for dag_id in ("customer_profile_refresh", "criteo_segment_export"):
-        airflow("dags", "test", dag_id, env=env)
+    transport = {"type": "file", "log_file_path": str(events), "append": True}
+    airflow = [sys.executable, "-m", "airflow"]
+    warehouse = run_demo(
+        airflow, tmp_path, criteo_sandbox, CUSTOMERS, AIRFLOW__OPENLINEAGE__TRANSPORT=json.dumps(transport)
+    )
     return [json.loads(line) for line in events.read_text().splitlines()], warehouse
 
 

@@ -10,19 +10,16 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from criteo_examples import CRITEO_POOL, WAREHOUSE_CONN_ID
 
 from airflow_provider_criteo.sandbox import CriteoSandbox
-from demo import EXAMPLE_DAGS, REPO
-from demo.warehouse import create_warehouse
-from tests.helpers import demo_audiences, held_audiences
+from demo import REPO
+from tests.helpers import clean_airflow_env, demo_audiences, held_audiences, run_command, run_demo
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -37,25 +34,10 @@ AIRFLOW_VERSIONS = {
 }
 
 
-def run(*command: str | Path, env: dict[str, str] | None = None, cwd: Path | None = None) -> str:
-    """Run a command; fail with its output when it fails; return its standard output."""
-    result = subprocess.run(
-        [str(part) for part in command], env=env, cwd=cwd, capture_output=True, text=True, check=False
-    )
-    output = f"{result.stdout}\n{result.stderr}"
-    assert result.returncode == 0, f"{command} exited with {result.returncode}:\n{output}"
-    return result.stdout
-
-
-def installed_env(home: Path, **settings: str) -> dict[str, str]:
-    """The environment of a command of the new virtual environment: none of this process's Airflow."""
-    return {"PATH": os.environ.get("PATH", ""), "AIRFLOW_HOME": str(home), **settings}
-
-
 @pytest.fixture(scope="module")
 def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The sdist and the wheel, built with ``python -m build`` from a copy of the tracked files."""
-    tracked = run("git", "ls-files", cwd=REPO).splitlines()
+    tracked = run_command("git", "ls-files", cwd=REPO).splitlines()
     source = tmp_path_factory.mktemp("source")
     for name in tracked:
         if (REPO / name).is_file():
@@ -63,7 +45,7 @@ def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
             (source / name).write_bytes((REPO / name).read_bytes())
     out = tmp_path_factory.mktemp("dist")
     env = {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
-    run(sys.executable, "-m", "build", "--installer", "uv", "--outdir", out, source, env=env)
+    run_command(sys.executable, "-m", "build", "--installer", "uv", "--outdir", out, source, env=env)
     return out
 
 
@@ -72,14 +54,17 @@ def clean_venv(request: pytest.FixtureRequest, dist: Path, tmp_path_factory: pyt
     """A new virtual environment with Airflow, the demo warehouse's SQL provider and the wheel, and
     nothing else; its ``bin`` folder."""
     venv = tmp_path_factory.mktemp("venv")
-    run(UV, "venv", "--quiet", "--python", sys.executable, venv)
+    run_command(UV, "venv", "--quiet", "--python", sys.executable, venv)
     (wheel,) = dist.glob("*.whl")
     version = request.param
     python = venv / "bin" / "python"
     # The demo's warehouse is SQLite: like any warehouse, it needs its own provider beside Airflow.
-    run(UV, "pip", "install", "--quiet", "--python", python, "--constraint", AIRFLOW_VERSIONS[version],
+    constraints = AIRFLOW_VERSIONS[version]
+    run_command(UV, "pip", "install", "--quiet", "--python", python, "--constraint", constraints,
         f"apache-airflow=={version}", "apache-airflow-providers-sqlite", wheel)  # fmt: skip
-    installed = run(python, "-c", "import airflow; print(airflow.__version__)", env=installed_env(venv))
+    installed = run_command(
+        python, "-c", "import airflow; print(airflow.__version__)", env=clean_airflow_env(venv)
+    )
     assert installed.strip() == version
     return venv / "bin"
 
@@ -94,7 +79,7 @@ def sandbox() -> Iterator[CriteoSandbox]:
 def test_the_sdist_and_the_wheel_pass_twine_check_and_carry_the_license(dist: Path):
     files = sorted(dist.iterdir())
     assert sorted(path.suffix for path in files) == [".gz", ".whl"]
-    assert "PASSED" in run(sys.executable, "-m", "twine", "check", "--strict", *files)
+    assert "PASSED" in run_command(sys.executable, "-m", "twine", "check", "--strict", *files)
     (wheel,) = dist.glob("*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "airflow_provider_criteo/py.typed" in names
@@ -103,29 +88,15 @@ def test_the_sdist_and_the_wheel_pass_twine_check_and_carry_the_license(dist: Pa
 
 
 def test_the_installed_wheel_is_a_provider_airflow_lists(clean_venv: Path, tmp_path: Path):
-    env = installed_env(tmp_path / "airflow")
-    providers = run(clean_venv / "airflow", "providers", "list", "--output", "json", env=env)
+    env = clean_airflow_env(tmp_path / "airflow")
+    providers = run_command(clean_venv / "airflow", "providers", "list", "--output", "json", env=env)
     (criteo,) = [p for p in json.loads(providers) if p["package_name"] == "airflow-provider-criteo"]
     assert criteo["version"]
-    hooks = run(clean_venv / "airflow", "providers", "hooks", "--output", "json", env=env)
+    hooks = run_command(clean_venv / "airflow", "providers", "hooks", "--output", "json", env=env)
     assert "criteo" in {hook["connection_type"] for hook in json.loads(hooks)}
 
 
 def test_the_demo_runs_on_the_installed_wheel(clean_venv: Path, sandbox: CriteoSandbox, tmp_path: Path):
-    warehouse = tmp_path / "warehouse.db"
-    create_warehouse(warehouse, customers=CUSTOMERS)
-    warehouse_conn = {"conn_type": "sqlite", "host": str(warehouse)}
-    env = installed_env(
-        tmp_path / "airflow",
-        AIRFLOW__CORE__DAGS_FOLDER=str(EXAMPLE_DAGS),
-        AIRFLOW__CORE__LOAD_EXAMPLES="False",
-        AIRFLOW_CONN_CRITEO_DEFAULT=json.dumps(sandbox.airflow_connection()),
-        **{f"AIRFLOW_CONN_{WAREHOUSE_CONN_ID.upper()}": json.dumps(warehouse_conn)},
-    )
-    airflow = clean_venv / "airflow"
-    run(airflow, "db", "migrate", env=env)
-    run(airflow, "pools", "set", CRITEO_POOL, "2", "Criteo API calls", env=env)
-    for dag_id in ("customer_profile_refresh", "criteo_segment_export"):
-        run(airflow, "dags", "test", dag_id, env=env)
+    warehouse = run_demo([clean_venv / "airflow"], tmp_path, sandbox, CUSTOMERS)
 
     assert held_audiences(sandbox) == demo_audiences(warehouse)

@@ -37,6 +37,7 @@ def get_provider_info() -> dict[str, Any]:
                 ],
             }
         ],
+        "plugins": [{"name": "criteo", "plugin-class": "airflow_provider_criteo.ui.plugin.CriteoPlugin"}],
         "hooks": [
             {"integration-name": INTEGRATION, "python-modules": ["airflow_provider_criteo.hooks.criteo"]}
         ],

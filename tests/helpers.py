@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import importlib.util
 import json
 import os
 import sqlite3
 import subprocess
 from contextlib import closing
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from criteo_examples import CRITEO_POOL, WAREHOUSE_CONN_ID
@@ -24,10 +26,21 @@ from demo.warehouse import create_warehouse
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
-    from pathlib import Path
 
     from airflow_provider_criteo.sandbox import CriteoSandbox
     from airflow_provider_criteo.sandbox.journal import RecordedRequest
+
+
+#: The DAGs the end-to-end tests run with ``dag.test()``.
+TEST_DAGS = Path(__file__).parent / "dags"
+
+
+def load_dag(name: str) -> Any:
+    """The DAG ``dag`` of ``tests/dags/<name>.py``, loaded afresh."""
+    spec = importlib.util.spec_from_file_location(name, TEST_DAGS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.dag
 
 
 def criteo_connection_json(

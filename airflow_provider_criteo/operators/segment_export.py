@@ -4,11 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_criteo.defaults import (
-    DEFAULT_MAX_AUDIENCES,
-    DEFAULT_MAX_PROFILES,
-    DEFAULT_MIN_AUDIENCE_SIZE,
-)
 from airflow_provider_criteo.lineage.datasets import members_by_type, task_lineage
 from airflow_provider_criteo.operators.base import CriteoSqlOperator
 from airflow_provider_criteo.sync.modes import (
@@ -21,6 +16,7 @@ from airflow_provider_criteo.sync.modes import (
     SyncPolicy,
     check_sync_mode,
 )
+from airflow_provider_criteo.ui.links import CriteoExportLink, record_export
 from airflow_provider_criteo.workflows.export import SegmentExport
 from airflow_provider_criteo.workflows.export_options import ExportOptions
 
@@ -123,6 +119,8 @@ class SegmentExportOperator(CriteoSqlOperator):
         "history_table",
         "history_conn_id",
     )
+    #: The task instance's link to its page in the Criteo view of the Airflow UI.
+    operator_extra_links = (CriteoExportLink(),)
     # Shadows BaseOperator.dry_run(), which only renders templates and which nothing in Airflow calls:
     # the design contract names this parameter, and a template field must be an attribute.
     dry_run: bool  # type: ignore[assignment]
@@ -137,7 +135,7 @@ class SegmentExportOperator(CriteoSqlOperator):
         audience_description: str | None = None,
         sync_mode: str = SyncMode.MIRROR.value,
         hash_emails: bool = True,
-        max_profiles: int | None = DEFAULT_MAX_PROFILES,
+        max_profiles: int | None = ExportOptions.max_profiles,
         dry_run: bool = False,
         on_missing_state: str = OnMissingState.REPLACE.value,
         on_drift: str = OnDrift.WARN.value,
@@ -147,8 +145,8 @@ class SegmentExportOperator(CriteoSqlOperator):
         adopt_existing_audience: bool = False,
         history_table: str | None = None,
         history_conn_id: str | None = None,
-        max_audiences: int = DEFAULT_MAX_AUDIENCES,
-        min_audience_size: int = DEFAULT_MIN_AUDIENCE_SIZE,
+        max_audiences: int = ExportOptions.max_audiences,
+        min_audience_size: int = ExportOptions.min_audience_size,
         **kwargs: Any,
     ) -> None:
         if not _is_template(sync_mode):
@@ -202,6 +200,14 @@ class SegmentExportOperator(CriteoSqlOperator):
             policy=self.sync_policy,
             history_table=self.history_table,
             history_conn_id=self.history_conn_id,
+        )
+        record_export(
+            context,
+            advertiser_id=self.hook.resolve_advertiser(options.advertiser_id),
+            audience_name=options.target_name,
+            segment=options.segment,
+            sync_mode=options.sync_mode,
+            dry_run=options.dry_run,
         )
         query = self.query(hash_emails=self.hash_emails)
         self.summary = SegmentExport(

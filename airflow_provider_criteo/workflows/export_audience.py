@@ -37,7 +37,7 @@ class ExportAudience:
         self.store = store
         self.options = options
         self.advertiser = advertiser
-        self.name = options.audience_name or options.segment
+        self.name = options.target_name
         self.tag = ownership.ownership_tag(run["dag_id"], run["task_id"])
         self.log = log
 

@@ -35,6 +35,11 @@ class ExportOptions:
     history_table: str | None = None
     history_conn_id: str | None = None
 
+    @property
+    def target_name(self) -> str:
+        """The audience's name: ``audience_name``, else the segment's."""
+        return self.audience_name or self.segment
+
     def __post_init__(self) -> None:
         check_sync_mode(self.sync_mode)
         if not isinstance(self.dry_run, bool):

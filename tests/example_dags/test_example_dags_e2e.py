@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from criteo_examples import HISTORY_TABLE, SEGMENT_NAMES
 
-from demo.chart import as_fraction, write_history_chart
+from airflow_provider_criteo.ui.chart import as_fraction
+from demo.chart import write_history_chart
 from demo.dag_runs import DagRunFailed, run_dag, task_results
 from tests.helpers import held_audiences
 

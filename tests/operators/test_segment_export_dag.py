@@ -1,18 +1,15 @@
 from __future__ import annotations
 
 import hashlib
-import importlib.util
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 from airflow.models.xcom import XComModel
 from airflow.utils.session import create_session
 from airflow.utils.state import DagRunState, TaskInstanceState
 
-DAGS = Path(__file__).parents[1] / "dags"
+from tests.helpers import load_dag
+
 ROWS = [
     ("vip", "Alice@Example.com"),
     ("vip", "bob@example.org"),
@@ -23,19 +20,6 @@ ROWS = [
 
 def sha(address: str) -> str:
     return hashlib.sha256(address.encode()).hexdigest()
-
-
-@pytest.fixture(scope="session")
-def airflow_db():
-    """A migrated Airflow metadata database in the session's AIRFLOW_HOME (SQLite)."""
-    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True)
-
-
-def load_dag(name: str):
-    spec = importlib.util.spec_from_file_location(name, DAGS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.dag
 
 
 @pytest.fixture
@@ -51,7 +35,9 @@ def forms_dag(airflow_db):
 def summaries(run, task_id: str = "export") -> dict[str, dict]:
     """The XCom summaries of the run's export tasks, by segment."""
     with create_session() as session:
-        rows = session.scalars(XComModel.get_many(run_id=run.run_id, dag_ids=run.dag_id, task_ids=task_id))
+        rows = session.scalars(
+            XComModel.get_many(key="return_value", run_id=run.run_id, dag_ids=run.dag_id, task_ids=task_id)
+        )
         values = [XComModel.deserialize_value(row) for row in rows]
     return {value["segment"]: value for value in values}
 

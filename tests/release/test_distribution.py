@@ -83,6 +83,7 @@ def test_the_sdist_and_the_wheel_pass_twine_check_and_carry_the_license(dist: Pa
     (wheel,) = dist.glob("*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "airflow_provider_criteo/py.typed" in names
+    assert "airflow_provider_criteo/ui/templates/overview.html" in names  # the Criteo view's pages
     assert any(name.endswith(".dist-info/licenses/LICENSE") for name in names)
     assert not [name for name in names if name.startswith(("tests/", "demo/", "example_dags/"))]
 
@@ -94,6 +95,22 @@ def test_the_installed_wheel_is_a_provider_airflow_lists(clean_venv: Path, tmp_p
     assert criteo["version"]
     hooks = run_command(clean_venv / "airflow", "providers", "hooks", "--output", "json", env=env)
     assert "criteo" in {hook["connection_type"] for hook in json.loads(hooks)}
+
+
+def test_the_installed_wheel_brings_the_criteo_view(clean_venv: Path, tmp_path: Path):
+    env = clean_airflow_env(tmp_path / "airflow")
+    plugins = run_command(clean_venv / "airflow", "plugins", "--output", "json", env=env)
+    (criteo,) = [plugin for plugin in json.loads(plugins.splitlines()[-1]) if plugin["name"] == "criteo"]
+    assert "Criteo audiences" in str(criteo["external_views"])
+    assert "/criteo" in str(criteo["fastapi_apps"])
+    page = run_command(
+        clean_venv / "python",
+        "-c",
+        "from airflow_provider_criteo.ui import app, pages; app.create_app(); "
+        "print(pages.overview([], pages.History(), root=''))",
+        env=env,
+    )
+    assert "No Criteo export has run yet" in page  # the app imports, the templates are installed
 
 
 def test_the_demo_runs_on_the_installed_wheel(clean_venv: Path, sandbox: CriteoSandbox, tmp_path: Path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import pytest
@@ -11,12 +12,15 @@ from airflow_provider_criteo.sandbox import DEFAULT_CLIENT_SECRET, CriteoSandbox
 from airflow_provider_criteo.sandbox import server as sandbox_server
 from demo.airflow_server import USERNAME, AirflowServer
 from demo.warehouse import create_warehouse
+from tests.helpers import load_dag
 from tests.ui.careless_criteo import CredentialEcho, TokenRecordingState
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from playwright.sync_api import Browser, Page
+
+    from tests.warehouse import Warehouse
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's, installed by scripts/services: nothing downloads a browser
 CHROMIUM_ARGS = [
@@ -91,3 +95,26 @@ def page(browser: Browser, airflow_server: AirflowServer) -> Iterator[Page]:
     page.wait_for_url(f"{airflow_server.url}/")
     yield page
     context.close()
+
+
+@dataclass(frozen=True)
+class ExportRuns:
+    """Runs of ``criteo_export_e2e`` by ``dag.test()``: one that exported two segments, then one that
+    failed to read its segment."""
+
+    dag_id: str
+    exported: str
+    failed: str
+
+
+@pytest.fixture
+def export_runs(airflow_db: None, sqlite_warehouse: Warehouse, criteo_conn: str) -> ExportRuns:
+    """Two runs of the end-to-end export DAG against the sandbox: a success, then a failure."""
+    dag = load_dag("criteo_export_e2e")
+    sqlite_warehouse.load(
+        [("vip", "ann@example.com"), ("vip", "bob@example.org"), ("churn", "cy@example.net")]
+    )
+    exported = dag.test(run_conf={"segments": ["vip", "churn"]})
+    failed = dag.test(run_conf={"segments": ["vip"], "sql": "SELECT email FROM no_such_table"})
+    assert (exported.state, failed.state) == ("success", "failed")
+    return ExportRuns(dag.dag_id, exported.run_id, failed.run_id)

@@ -1,7 +1,8 @@
 """The Airflow UI in a real browser: the Criteo connection form, the trigger form, a run and its logs.
 
 The tests follow one user journey and run in file order: create the connection, let a profile refresh
-trigger an export, trigger an export from the form, then read its task logs.
+trigger an export, trigger an export from the form, read its task logs, check who may do what, then
+look at the audiences in the Criteo view.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import subprocess
 import sys
 from typing import TYPE_CHECKING
 
+import requests
 from playwright.sync_api import expect
 
 from airflow_provider_criteo.sandbox import DEFAULT_ADVERTISER_ID, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
@@ -196,3 +198,74 @@ def test_who_may_trigger_the_export_and_who_may_see_the_connections(airflow_serv
         "marketer": (200, 200, 403),  # triggers exports with the connection, never sees it
         "data_engineer": (200, 200, 200),  # manages the connection too
     }
+
+
+def test_the_criteo_view_shows_each_audience_with_its_last_export(
+    page: Page, airflow_server: AirflowServer, ui_sandbox: CriteoSandbox
+):
+    airflow_server.wait_for_run(EXPORT, run_type="manual", after=2)  # the last dry run above
+    asked = []
+    page.on("request", lambda request: asked.append(request.url))
+    page.goto("/plugin/criteo")  # Browse > Criteo audiences
+    view = page.frame_locator("iframe[title='Criteo audiences']")
+    expect(view.get_by_role("heading", name=f"Advertiser {DEFAULT_ADVERTISER_ID}")).to_be_visible()
+    held = held_audiences(ui_sandbox)
+    ids = {segment["attributes"]["name"]: segment["id"] for segment in ui_sandbox.segments()}
+    for name, members in held.items():
+        row = view.get_by_role("row").filter(has=view.get_by_role("link", name=name, exact=True))
+        expect(row).to_contain_text(f"id {ids[name]}")
+        expect(row).to_contain_text("success")
+        expect(row.locator("td[data-label=Members]")).to_have_text(f"{len(members):,}")
+    vip = view.get_by_role("row").filter(has=view.get_by_role("link", name=CHOSEN[0], exact=True))
+    expect(vip).to_contain_text("dry run")  # its last run was the dry run a marketer triggered
+    expect(view.locator("figure.chart svg polyline").first).to_be_attached()
+    screenshot(page, "criteo-view")
+    # Nothing from afar: every request (the UI's own blob: workers included) went to Airflow.
+    assert [url for url in asked if not url.removeprefix("blob:").startswith(airflow_server.url)] == []
+
+    (manual, *_) = airflow_server.dag_runs(EXPORT, run_type="manual")
+    churn = view.get_by_role("row").filter(has=view.get_by_role("link", name=CHOSEN[1], exact=True))
+    churn.get_by_role("link", name=manual["dag_run_id"]).click()
+    page.wait_for_url(re.compile(rf"/dags/{EXPORT}/runs/"))  # the run, in Airflow's own page
+    expect(page.get_by_text("Task Instances").first).to_be_visible()
+
+
+def test_the_export_task_links_to_its_summary_and_audience(page: Page, airflow_server: AirflowServer):
+    (manual, *_) = airflow_server.dag_runs(EXPORT, run_type="manual")
+    page.goto(f"/dags/{EXPORT}/runs/{manual['dag_run_id']}/tasks/export_segment/mapped/0")
+    page.get_by_text("Details", exact=True).click()  # the task instance's tab
+    page.get_by_role("link", name="Criteo audience").click()
+    page.wait_for_url(re.compile(r"/criteo/exports/"))
+    summary = airflow_server.api(
+        "GET",
+        f"/dags/{EXPORT}/dagRuns/{manual['dag_run_id']}/taskInstances/export_segment/xcomEntries/return_value",
+        params={"map_index": 0},
+    ).json()["value"]
+    expect(page.get_by_role("heading", name=f"Export of {CHOSEN[0]} to {CHOSEN[0]}")).to_be_visible()
+    for label, key in (("Rows read", "rows_read"), ("Added", "added"), ("Valid identifiers", "valid")):
+        heading = page.locator("th", has_text=re.compile(f"^{label}$"))
+        expect(page.locator("table.summary tr", has=heading).locator("td")).to_have_text(f"{summary[key]:,}")
+    expect(page.locator("table.cards").get_by_text("phoneNumber")).to_be_visible()
+    screenshot(page, "criteo-export-summary")
+    page.get_by_role("link", name=CHOSEN[0], exact=True).click()  # its audience, run after run
+    expect(page.locator("figure.chart svg")).to_be_visible()
+
+
+def test_the_criteo_view_reads_well_at_a_phones_width(page: Page):
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto("/criteo/")
+    expect(page.get_by_role("heading", name="Criteo audiences")).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")  # no sideways scroll
+    first = page.locator("table.cards tbody tr").first
+    expect(first.locator("td[data-label=Members]")).to_be_visible()  # a card, its fields labelled
+    screenshot(page, "criteo-view-phone")
+
+
+def test_the_criteo_view_is_only_for_signed_in_users(airflow_server: AirflowServer):
+    anonymous = requests.get(f"{airflow_server.url}/criteo/", timeout=30)
+    assert anonymous.status_code == 401
+    assert CHOSEN[0] not in anonymous.text
+    forged = requests.get(f"{airflow_server.url}/criteo/", cookies={"_token": "forged"}, timeout=30)
+    assert forged.status_code == 403
+    analyst = airflow_server.sessions["analyst"]  # signed in by the roles test above
+    assert CHOSEN[0] in analyst.get(f"{airflow_server.url}/criteo/", timeout=30).text

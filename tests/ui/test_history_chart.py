@@ -1,4 +1,4 @@
-"""The audiences' history read back from the warehouse table the exports append to."""
+"""The Criteo view's charts from the warehouse table the exports append to (ui/history.py)."""
 
 from __future__ import annotations
 

@@ -37,7 +37,6 @@ def get_provider_info() -> dict[str, Any]:
                 ],
             }
         ],
-        "plugins": [{"name": "criteo", "plugin-class": "airflow_provider_criteo.ui.plugin.CriteoPlugin"}],
         "hooks": [
             {"integration-name": INTEGRATION, "python-modules": ["airflow_provider_criteo.hooks.criteo"]}
         ],

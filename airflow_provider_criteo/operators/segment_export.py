@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_criteo.lineage.datasets import members_by_type, task_lineage
@@ -186,6 +187,7 @@ class SegmentExportOperator(CriteoSqlOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Read, prepare and send the segment; return the summary."""
+        self._record(context)
         options = ExportOptions(
             segment=self.segment,
             sync_mode=self.sync_mode,
@@ -201,19 +203,27 @@ class SegmentExportOperator(CriteoSqlOperator):
             history_table=self.history_table,
             history_conn_id=self.history_conn_id,
         )
-        record_export(
-            context,
-            advertiser_id=self.hook.resolve_advertiser(options.advertiser_id),
-            audience_name=options.target_name,
-            segment=options.segment,
-            sync_mode=options.sync_mode,
-            dry_run=options.dry_run,
-        )
         query = self.query(hash_emails=self.hash_emails)
         self.summary = SegmentExport(
             self.hook, query, options, self.snapshot_store(), **self.run_of(context)
         ).run()
         return self.summary
+
+    def _record(self, context: Context) -> None:
+        """Record the audience for the Criteo view before anything can fail: Airflow clears a try's
+        XComs as it starts, and a try that fails early must still be listed, as failed."""
+        advertiser = self.advertiser_id
+        if not advertiser:
+            with contextlib.suppress(Exception):  # the export fails on it next, saying why
+                advertiser = self.hook.resolve_advertiser()
+        record_export(
+            context,
+            advertiser_id=advertiser,
+            audience_name=self.audience_name or self.segment,
+            segment=self.segment,
+            sync_mode=self.sync_mode,
+            dry_run=self.dry_run,
+        )
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage | None:
         """OpenLineage: the tables read (with the rows read) and the audience written, with its members

@@ -16,6 +16,9 @@ if TYPE_CHECKING:
 
 COLOURS = ("#f48120", "#2b6cb0", "#2f855a", "#9b2c2c", "#6b46c1", "#319795")
 WIDTH, PANEL_HEIGHT, LEFT, RIGHT, TOP, GAP = 720, 200, 70, 170, 40, 80
+PLOT_WIDTH = WIDTH - LEFT - RIGHT
+#: The audiences a panel's legend names; past them it says how many more there are.
+LEGEND_ROWS = 10
 
 
 @dataclass(frozen=True)
@@ -38,37 +41,45 @@ class Axis:
 
     @property
     def timed(self) -> bool:
+        """Whether the exports sit by their times (every series has them)."""
         return bool(self.series) and all(s.times is not None for s in self.series)
 
     @property
     def _span(self) -> tuple[float, float]:
+        """The first and last export's time, in seconds since the epoch."""
         stamps = [t.timestamp() for s in self.series for t in s.times or ()]
         return (min(stamps), max(stamps)) if stamps else (0.0, 0.0)
 
+    @property
+    def _runs(self) -> int:
+        """The most exports of one series."""
+        return max((len(s.sizes) for s in self.series), default=0)
+
+    def _at_time(self, stamp: float) -> float:
+        low, high = self._span
+        return LEFT + PLOT_WIDTH * (stamp - low) / ((high - low) or 1.0)
+
+    def _at_number(self, index: int) -> float:
+        return LEFT + PLOT_WIDTH * index / max(self._runs - 1, 1)
+
     def x(self, series: Series, index: int) -> float:
         """The x of export ``index`` of ``series``."""
-        plot_width = WIDTH - LEFT - RIGHT
         if self.timed and series.times is not None:
-            low, high = self._span
-            return LEFT + plot_width * ((series.times[index].timestamp() - low) / ((high - low) or 1.0))
-        runs = max((len(s.sizes) for s in self.series), default=0)
-        return LEFT + index * plot_width / max(runs - 1, 1)
+            return self._at_time(series.times[index].timestamp())
+        return self._at_number(index)
 
     def ticks(self) -> list[tuple[float, str]]:
-        """The labelled positions: the first and last time, or every export's number."""
-        if self.timed:
-            low, high = self._span
-            stamps = [low] if low == high else [low, high]
-            plot_width = WIDTH - LEFT - RIGHT
-            return [
-                (
-                    LEFT + plot_width * ((stamp - low) / ((high - low) or 1.0)),
-                    datetime.datetime.fromtimestamp(stamp, datetime.UTC).strftime(_time_format(high - low)),
-                )
-                for stamp in stamps
-            ]
-        runs = max((len(s.sizes) for s in self.series), default=0)
-        return [(LEFT + i * (WIDTH - LEFT - RIGHT) / max(runs - 1, 1), str(i + 1)) for i in range(runs)]
+        """The labelled positions: the first and last time (none without any), or each export's number."""
+        if not self.timed:
+            return [(self._at_number(i), str(i + 1)) for i in range(self._runs)]
+        if not self._runs:
+            return []
+        low, high = self._span
+        label = _time_format(high - low)
+        return [
+            (self._at_time(stamp), datetime.datetime.fromtimestamp(stamp, datetime.UTC).strftime(label))
+            for stamp in sorted({low, high})
+        ]
 
 
 def _time_format(span: float) -> str:
@@ -104,10 +115,9 @@ def _panel(
     label: str,
 ) -> list[str]:
     """One chart panel: a frame, its scale and one line per audience, labelled at the right."""
-    plot_width = WIDTH - LEFT - RIGHT
     parts = [
         f'<text x="{LEFT}" y="{top - 12}" font-weight="bold">{escape(title)}</text>',
-        f'<rect x="{LEFT}" y="{top}" width="{plot_width}" height="{PANEL_HEIGHT}" '
+        f'<rect x="{LEFT}" y="{top}" width="{PLOT_WIDTH}" height="{PANEL_HEIGHT}" '
         'fill="none" stroke="#ccc"/>',
         f'<text x="{LEFT - 8}" y="{top + 4}" text-anchor="end">{label.format(high)}</text>',
         f'<text x="{LEFT - 8}" y="{top + PANEL_HEIGHT}" text-anchor="end">{label.format(0)}</text>',
@@ -118,16 +128,24 @@ def _panel(
     ]
     for index, (line, values) in enumerate(series):
         colour = COLOURS[index % len(COLOURS)]
+        # Past the colours, the lines are dashed: twelve audiences stay apart.
+        dashes = ' stroke-dasharray="6 3"' if index // len(COLOURS) % 2 else ""
         xs = [axis.x(line, i) for i in range(len(values))]
         for points in _polylines(values, xs, top, high):
-            parts.append(f'<polyline points="{points}" fill="none" stroke="{colour}" stroke-width="2"/>')
+            parts.append(
+                f'<polyline points="{points}" fill="none" stroke="{colour}" stroke-width="2"{dashes}/>'
+            )
             if " " not in points:  # a single export: a dot, not an invisible line
                 cx, cy = points.split(",")
                 parts.append(f'<circle cx="{cx}" cy="{cy}" r="3" fill="{colour}"/>')
-        legend = top + 16 + 18 * index
-        parts.append(
-            f'<text x="{WIDTH - RIGHT + 12}" y="{legend}" fill="{colour}">{escape(line.name)}</text>'
-        )
+        if index < LEGEND_ROWS:
+            legend = top + 16 + 18 * index
+            parts.append(
+                f'<text x="{WIDTH - RIGHT + 12}" y="{legend}" fill="{colour}">{escape(line.name)}</text>'
+            )
+    if len(series) > LEGEND_ROWS:
+        more = top + 16 + 18 * LEGEND_ROWS
+        parts.append(f'<text x="{WIDTH - RIGHT + 12}" y="{more}">and {len(series) - LEGEND_ROWS} more</text>')
     return parts
 
 

@@ -18,10 +18,10 @@ if TYPE_CHECKING:
 
     from sqlalchemy.orm import Session
 
-#: The most recent export task instances the view reads.
-MAX_EXPORTS = 2_000
-#: The exports an audience's chart shows.
+#: The tries of each export task the view reads: its chart's exports.
 CHART_RUNS = 30
+#: A bound on the rows read in all (export tasks times their tries).
+MAX_EXPORTS = 50_000
 
 
 @dataclass(frozen=True)
@@ -102,36 +102,58 @@ class Audience:
         )
 
 
-def read_exports(session: Session, dag_ids: Collection[str], limit: int = MAX_EXPORTS) -> list[Export]:
-    """The last ``limit`` export task instances of the DAGs ``dag_ids``, newest first, with summaries.
+def exported_dags(session: Session) -> set[str]:
+    """The DAGs that ran an export (the view asks the auth manager about these only)."""
+    from airflow.models.xcom import XComModel
+    from sqlalchemy import select
 
-    Their values are read from the metadata database, as Airflow's API server reads XComs.
+    return set(session.scalars(select(XComModel.dag_id).where(XComModel.key == EXPORT_XCOM_KEY).distinct()))
+
+
+def read_exports(
+    session: Session,
+    dag_ids: Collection[str],
+    *,
+    runs: int = CHART_RUNS,
+    task: tuple[str, str, str, int] | None = None,
+) -> list[Export]:
+    """The last ``runs`` tries of every export task (DAG, task, map index) of ``dag_ids``, with their
+    summaries, newest first; with ``task``, only that task instance.
+
+    Every export task has its rows, however often the others run. Values are read from the metadata
+    database, as Airflow's API server reads XComs.
     """
     from airflow.models.taskinstance import TaskInstance
     from airflow.models.xcom import XComModel
-    from sqlalchemy import and_, select
+    from sqlalchemy import and_, func, select
+    from sqlalchemy.orm import aliased
 
     if not dag_ids:
         return []
+    slot = (XComModel.dag_id, XComModel.task_id, XComModel.map_index)
+    marked = select(
+        XComModel,
+        func.row_number().over(partition_by=slot, order_by=XComModel.timestamp.desc()).label("rank"),
+    ).where(XComModel.key == EXPORT_XCOM_KEY, XComModel.dag_id.in_(list(dag_ids)))
+    if task is not None:
+        columns = (XComModel.dag_id, XComModel.run_id, XComModel.task_id, XComModel.map_index)
+        marked = marked.where(*(column == value for column, value in zip(columns, task, strict=True)))
+    ranked = marked.subquery()
+    record = aliased(XComModel, ranked)
     same_task = and_(
-        TaskInstance.dag_id == XComModel.dag_id,
-        TaskInstance.run_id == XComModel.run_id,
-        TaskInstance.task_id == XComModel.task_id,
-        TaskInstance.map_index == XComModel.map_index,
+        TaskInstance.dag_id == record.dag_id,
+        TaskInstance.run_id == record.run_id,
+        TaskInstance.task_id == record.task_id,
+        TaskInstance.map_index == record.map_index,
     )
-    marked = session.execute(
-        select(XComModel, TaskInstance.state, TaskInstance.end_date, TaskInstance.start_date)
+    rows = session.execute(
+        select(record, TaskInstance.state, TaskInstance.end_date, TaskInstance.start_date)
         .join(TaskInstance, same_task)
-        .where(XComModel.key == EXPORT_XCOM_KEY, XComModel.dag_id.in_(list(dag_ids)))
-        .order_by(XComModel.timestamp.desc())
-        .limit(limit)
+        .where(ranked.c.rank <= runs)
+        .order_by(record.timestamp.desc())
+        .limit(MAX_EXPORTS)
     ).all()
-    runs = {xcom.dag_run_id for xcom, *_ in marked}
-    tasks = {xcom.task_id for xcom, *_ in marked}
-    returned = select(XComModel).where(
-        XComModel.key == "return_value", XComModel.dag_run_id.in_(runs), XComModel.task_id.in_(tasks)
-    )
-    summaries = {_task_of(xcom): XComModel.deserialize_value(xcom) for xcom in session.scalars(returned)}
+    summaries = _summaries(session, [xcom for xcom, *_ in rows])
     exports = [
         Export(
             *_task_of(xcom),
@@ -140,11 +162,24 @@ def read_exports(session: Session, dag_ids: Collection[str], limit: int = MAX_EX
             record=_as_dict(XComModel.deserialize_value(xcom)),
             summary=_as_dict(summaries.get(_task_of(xcom))) or None,
         )
-        for xcom, state, ended, started in marked
+        for xcom, state, ended, started in rows
     ]
     # A custom XCom backend that keeps values elsewhere leaves only references in the database, which
     # Airflow's API server does not resolve either: such exports cannot be shown.
-    return [export for export in exports if export.advertiser_id and export.audience_name]
+    return [export for export in exports if export.audience_name]
+
+
+def _summaries(session: Session, records: list[Any]) -> dict[tuple[str, str, str, int], Any]:
+    """The return values of the task instances of ``records``."""
+    from airflow.models.xcom import XComModel
+    from sqlalchemy import select
+
+    runs = {xcom.dag_run_id for xcom in records}
+    tasks = {xcom.task_id for xcom in records}
+    returned = select(XComModel).where(
+        XComModel.key == "return_value", XComModel.dag_run_id.in_(runs), XComModel.task_id.in_(tasks)
+    )
+    return {_task_of(xcom): XComModel.deserialize_value(xcom) for xcom in session.scalars(returned)}
 
 
 def _task_of(xcom: Any) -> tuple[str, str, str, int]:

@@ -8,6 +8,7 @@ what that table holds instead.
 from __future__ import annotations
 
 import datetime
+import time
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_criteo.exceptions import CriteoConfigurationError
 from airflow_provider_criteo.segments.source import get_sql_hook, quote_name
 from airflow_provider_criteo.ui.chart import Series, as_fraction
+from airflow_provider_criteo.ui.exports import CHART_RUNS
 
 if TYPE_CHECKING:
     from collections.abc import Collection
@@ -49,23 +51,39 @@ class HistoryTable:
             )
         return cls(conn_id, table)
 
-    def series(self, dag_ids: Collection[str], runs: int) -> dict[tuple[str, str], Series]:
+    def series(self, dag_ids: Collection[str], runs: int = CHART_RUNS) -> dict[tuple[str, str], Series]:
         """Each audience's last ``runs`` exports that sent something, by (advertiser, audience name),
-        from the rows of the DAGs ``dag_ids``."""
+        from the rows of the DAGs ``dag_ids``; read at most once a minute for the same DAGs."""
+        key = (self, frozenset(dag_ids), runs)
+        cached = _CACHE.get(key)
+        if cached is None or cached[0] < time.monotonic():
+            cached = (time.monotonic() + CACHE_SECONDS, self._read(sorted(dag_ids), runs))
+            _CACHE.clear()  # one entry per table and reader is enough: the last one asked
+            _CACHE[key] = cached
+        return cached[1]
+
+    def _read(self, dag_ids: list[str], runs: int) -> dict[tuple[str, str], Series]:
+        """The series, read from the table: its newest rows of ``dag_ids`` (bound, never spliced)."""
+        if not dag_ids:
+            return {}
         hook = get_sql_hook(self.conn_id)
-        columns = ("dag_id", "advertiser_id", "audience_name", "exported_at", "audience_size", "match_rate")
-        names = ", ".join(quote_name(hook, name, max_parts=1) for name in columns)
+
+        def column(name: str) -> str:
+            return quote_name(hook, name, max_parts=1)
+
+        names = ", ".join(map(column, ("advertiser_id", "audience_name", "exported_at", "audience_size")))
         query = (
-            f"SELECT {names} FROM {quote_name(hook, self.table)} "
-            f"WHERE {quote_name(hook, 'dry_run', max_parts=1)} = 0 "
-            f"ORDER BY {quote_name(hook, 'exported_at', max_parts=1)} DESC"
+            f"SELECT {names}, {column('match_rate')} FROM {quote_name(hook, self.table)} "
+            f"WHERE COALESCE({column('dry_run')}, 0) = 0 "
+            f"AND {column('dag_id')} IN ({', '.join([hook.placeholder] * len(dag_ids))}) "
+            f"ORDER BY {column('exported_at')} DESC"
         )
-        rows = hook.run(query, handler=lambda cursor: cursor.fetchmany(MAX_ROWS)) or []
+        rows = hook.run(query, parameters=dag_ids, handler=lambda cursor: cursor.fetchmany(MAX_ROWS)) or []
         points: dict[tuple[str, str], list[tuple[Any, ...]]] = defaultdict(list)
-        for dag_id, advertiser, name, at, size, rate in rows:
-            key = (str(advertiser), str(name))
-            if dag_id in dag_ids and len(points[key]) < runs:
-                points[key].append((_time(at), size, rate))
+        for advertiser, name, at, size, rate in rows:
+            newest = points[(str(advertiser), str(name))]
+            if len(newest) < runs:
+                newest.append((_time(at), size, rate))
         return {
             key: Series(
                 key[1],
@@ -77,8 +95,15 @@ class HistoryTable:
         }
 
 
+#: How long the view reuses what it read of the history table.
+CACHE_SECONDS = 60.0
+_CACHE: dict[tuple[HistoryTable, frozenset[str], int], tuple[float, dict[tuple[str, str], Series]]] = {}
+
+
 def _time(value: Any) -> datetime.datetime:
-    """``exported_at`` as an aware time: stored as ISO-8601 text, or as a timestamp by some drivers."""
-    if isinstance(value, datetime.datetime):
-        return value if value.tzinfo else value.replace(tzinfo=datetime.UTC)
-    return datetime.datetime.fromisoformat(str(value))
+    """``exported_at`` as an aware time: the exports write UTC ISO-8601 text; a driver may hand back a
+    datetime, or a number of seconds since the epoch."""
+    if isinstance(value, int | float):
+        return datetime.datetime.fromtimestamp(value, datetime.UTC)
+    at = value if isinstance(value, datetime.datetime) else datetime.datetime.fromisoformat(str(value))
+    return at if at.tzinfo else at.replace(tzinfo=datetime.UTC)

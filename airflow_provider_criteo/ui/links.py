@@ -31,10 +31,14 @@ def record_export(context: Context, **export: Any) -> None:
         ti.xcom_push(key=EXPORT_XCOM_KEY, value=export)
 
 
+def url_path(*parts: object) -> str:
+    """Path segments joined by ``/``, each percent-encoded (a ``/`` in a name included)."""
+    return "/".join(quote(str(part), safe="") for part in parts)
+
+
 def export_path(dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> str:
     """The path of one export task's page in the view."""
-    parts = (quote(dag_id, safe=""), quote(run_id, safe=""), quote(task_id, safe=""), str(map_index))
-    return f"{URL_PREFIX}/exports/{'/'.join(parts)}"
+    return f"{URL_PREFIX}/exports/{url_path(dag_id, run_id, task_id, map_index)}"
 
 
 class CriteoExportLink(BaseOperatorLink):

@@ -1,7 +1,8 @@
 """The Criteo view's pages, rendered on the server from the templates next to this module.
 
-Plain HTML and an inline SVG chart: no script and no asset from the internet, so a page reads the same
-in Airflow's sandboxed frame, opened on its own, or on a phone. Jinja escapes every value.
+Plain HTML with an inline SVG chart and no asset from the internet, so a page reads the same in
+Airflow's frame, opened on its own, or on a phone; one small inline script hands links into Airflow
+to its UI from the frame. Jinja escapes every value.
 """
 
 from __future__ import annotations
@@ -9,12 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cache
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from airflow_provider_criteo.ui.chart import history_svg
+from airflow_provider_criteo.ui.links import URL_PREFIX, url_path
 
 if TYPE_CHECKING:
     from airflow_provider_criteo.ui.chart import Series
@@ -48,25 +49,22 @@ def _rate(value: float | None) -> str:
     return "-" if value is None else f"{value:.1%}"
 
 
-def _path(*parts: str) -> str:
-    """URL path segments, each percent-encoded."""
-    return "/".join(quote(str(part), safe="") for part in parts)
-
-
 @cache
 def _environment() -> Environment:
+    """The templates' environment, with the filters and names they use."""
     environment = Environment(
         loader=PackageLoader("airflow_provider_criteo.ui", "templates"),
         autoescape=select_autoescape(default=True),
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    environment.filters.update(count=_count, rate=_rate, path=lambda parts: _path(*parts))
-    environment.globals.update(summary_rows=SUMMARY_ROWS)
+    environment.filters.update(count=_count, rate=_rate, path=lambda parts: url_path(*parts))
+    environment.globals.update(summary_rows=SUMMARY_ROWS, prefix=URL_PREFIX)
     return environment
 
 
 def _render(template: str, **values: Any) -> str:
+    """A page from its template."""
     return _environment().get_template(template).render(**values)
 
 
@@ -78,12 +76,13 @@ class History:
     series: dict[tuple[str, str], Series] = field(default_factory=dict)
     note: str | None = None
 
-    def chart(self, audiences: list[Audience]) -> Markup:
-        """The audiences' chart: from the history table where it has them, else from their exports.
-        An SVG drawn here, its text escaped as it is drawn."""
-        return Markup(
-            history_svg([self.series.get((a.advertiser_id, a.name)) or a.series() for a in audiences])
-        )
+    def chart(self, audiences: list[Audience]) -> Markup | None:
+        """The audiences' chart: from the history table where it has them, else from their exports;
+        None before any export sent something. An SVG drawn here, its text escaped as it is drawn."""
+        series = [self.series.get((a.advertiser_id, a.name)) or a.series() for a in audiences]
+        if not any(s.sizes for s in series):
+            return None
+        return Markup(history_svg(series))
 
 
 def overview(audiences: list[Audience], history: History, *, root: str) -> str:

@@ -130,7 +130,9 @@ KILLED_EXPORT = textwrap.dedent(
     from types import SimpleNamespace
     from airflow_provider_criteo.operators.segment_export import SegmentExportOperator
 
-    ti = SimpleNamespace(dag_id="criteo", run_id="scheduled__1", task_id="export", map_index=0)
+    ti = SimpleNamespace(
+        dag_id="criteo", run_id="scheduled__1", task_id="export", map_index=0, xcom_push=dict
+    )
     SegmentExportOperator(
         task_id="export", segment="vip", sql_conn_id="warehouse", sql={sql!r},
         parameters={{"segment": "vip"}}, batch_size={batch}, max_profiles={max_profiles},
@@ -177,7 +179,9 @@ def test_worker_killed_mid_export_then_retried(
     }
     leaving = [a for a in MEMBERS if sha(a) in sent][:2]
     segment.execute(f"DELETE FROM segment_members WHERE email IN ('{leaving[0]}', '{leaving[1]}')")
-    ti = SimpleNamespace(dag_id="criteo", run_id="scheduled__1", task_id="export", map_index=0)
+    ti = SimpleNamespace(
+        dag_id="criteo", run_id="scheduled__1", task_id="export", map_index=0, xcom_push=dict
+    )
     if streamed:
         assert len(os.listdir(spill)) == 1  # the killed run's spill folder
     summary = export(segment).execute(context={"ti": ti})

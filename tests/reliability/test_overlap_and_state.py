@@ -35,8 +35,10 @@ from airflow_provider_criteo.sync.snapshots import SnapshotKey, SnapshotStore
 from tests.helpers import fail_amendments_after, segment_export, sha
 
 MEMBERS = [f"member{i}@example.com" for i in range(40)]
-TI = SimpleNamespace(dag_id="criteo", run_id="scheduled__1", task_id="export", map_index=0)
-OTHER_RUN = SimpleNamespace(dag_id="criteo", run_id="scheduled__2", task_id="export", map_index=0)
+TI = SimpleNamespace(dag_id="criteo", run_id="scheduled__1", task_id="export", map_index=0, xcom_push=dict)
+OTHER_RUN = SimpleNamespace(
+    dag_id="criteo", run_id="scheduled__2", task_id="export", map_index=0, xcom_push=dict
+)
 
 
 @pytest.fixture
@@ -212,7 +214,9 @@ PAUSED_EXPORT = textwrap.dedent(
     from types import SimpleNamespace
     from airflow_provider_criteo.operators.segment_export import SegmentExportOperator
 
-    ti = SimpleNamespace(dag_id="criteo", run_id="scheduled__1", task_id="export", map_index=0)
+    ti = SimpleNamespace(
+        dag_id="criteo", run_id="scheduled__1", task_id="export", map_index=0, xcom_push=dict
+    )
     SegmentExportOperator(
         task_id="export", segment="vip", sql_conn_id="warehouse", sql={sql!r},
         parameters={{"segment": "vip"}}, batch_size=4, min_audience_size=1,
@@ -241,7 +245,9 @@ def test_a_holder_paused_past_its_lease_stops_when_it_resumes(
         time.sleep(3)  # past the 2-second lease
         criteo_sandbox.configure(latency=0.0)
         set_members(segment, MEMBERS[20:])
-        other_run = SimpleNamespace(dag_id="criteo", run_id="manual__2", task_id="export", map_index=0)
+        other_run = SimpleNamespace(
+            dag_id="criteo", run_id="manual__2", task_id="export", map_index=0, xcom_push=dict
+        )
         with monkeypatch.context() as patch:
             patch.setenv("AIRFLOW__CRITEO__LEASE_SECONDS", "2")
             export(segment).execute(context={"ti": other_run})  # takes the lapsed lease over
@@ -358,7 +364,9 @@ def test_a_shared_location_is_fine_on_a_distributed_executor(
 
 def test_a_copied_dag_cannot_take_another_export_s_audience(segment, criteo_conn, criteo_sandbox):
     export(segment).execute(context={"ti": TI})
-    copy = SimpleNamespace(dag_id="criteo_copy", run_id="manual__1", task_id="export_other", map_index=-1)
+    copy = SimpleNamespace(
+        dag_id="criteo_copy", run_id="manual__1", task_id="export_other", map_index=-1, xcom_push=dict
+    )
     set_members(segment, MEMBERS[:26])
     for mode in ("replace", "mirror"):
         with pytest.raises(CriteoConfigurationError, match=r"managed by another export \(criteo/export\)"):

@@ -1,7 +1,10 @@
-"""Fixtures of the browser tests: a Criteo emulator, a real Airflow, and Debian's Chromium via Playwright."""
+"""Fixtures of tests/ui: a Criteo emulator, a real Airflow, Debian's Chromium, and export runs."""
 
 from __future__ import annotations
 
+import json
+import sqlite3
+from contextlib import closing
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -10,9 +13,10 @@ from playwright.sync_api import sync_playwright
 
 from airflow_provider_criteo.sandbox import DEFAULT_CLIENT_SECRET, CriteoSandbox, create_app
 from airflow_provider_criteo.sandbox import server as sandbox_server
+from airflow_provider_criteo.ui import history
 from demo.airflow_server import USERNAME, AirflowServer
 from demo.warehouse import create_warehouse
-from tests.helpers import load_dag
+from tests.helpers import criteo_connection_json, load_dag
 from tests.ui.careless_criteo import CredentialEcho, TokenRecordingState
 
 if TYPE_CHECKING:
@@ -20,7 +24,6 @@ if TYPE_CHECKING:
 
     from playwright.sync_api import Browser, Page
 
-    from tests.warehouse import Warehouse
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's, installed by scripts/services: nothing downloads a browser
 CHROMIUM_ARGS = [
@@ -99,22 +102,45 @@ def page(browser: Browser, airflow_server: AirflowServer) -> Iterator[Page]:
 
 @dataclass(frozen=True)
 class ExportRuns:
-    """Runs of ``criteo_export_e2e`` by ``dag.test()``: one that exported two segments, then one that
-    failed to read its segment."""
+    """Runs of ``criteo_export_e2e`` by ``dag.test()``: one that exported three segments, then one that
+    failed to read its segment; and the audiences the sandbox held after them, by name."""
 
     dag_id: str
     exported: str
     failed: str
+    audience_ids: dict[str, str]
 
 
-@pytest.fixture
-def export_runs(airflow_db: None, sqlite_warehouse: Warehouse, criteo_conn: str) -> ExportRuns:
-    """Two runs of the end-to-end export DAG against the sandbox: a success, then a failure."""
-    dag = load_dag("criteo_export_e2e")
-    sqlite_warehouse.load(
-        [("vip", "ann@example.com"), ("vip", "bob@example.org"), ("churn", "cy@example.net")]
-    )
-    exported = dag.test(run_conf={"segments": ["vip", "churn"]})
-    failed = dag.test(run_conf={"segments": ["vip"], "sql": "SELECT email FROM no_such_table"})
-    assert (exported.state, failed.state) == ("success", "failed")
-    return ExportRuns(dag.dag_id, exported.run_id, failed.run_id)
+#: The segments of the exporting run, in map-index order (one with a ``/`` in its name).
+EXPORTED = ["vip", "churn", "eu/vip"]
+
+
+@pytest.fixture(scope="module")
+def export_runs(
+    airflow_db: None, criteo_sandbox_server: CriteoSandbox, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ExportRuns]:
+    """Two runs of the end-to-end export DAG against the sandbox, once per module: a success, then a
+    failure. The connections ``warehouse`` and ``criteo_default`` stay defined for the module."""
+    criteo_sandbox_server.reset()
+    warehouse = tmp_path_factory.mktemp("warehouse") / "warehouse.db"
+    with closing(sqlite3.connect(warehouse)) as db, db:
+        db.execute("CREATE TABLE segment_members (segment TEXT, email TEXT)")
+        rows = [("vip", "ann@example.com"), ("vip", "bob@example.org"), ("churn", "cy@example.net")]
+        db.executemany("INSERT INTO segment_members VALUES (?, ?)", [*rows, ("eu/vip", "di@example.eu")])
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AIRFLOW_CONN_WAREHOUSE", json.dumps({"conn_type": "sqlite", "host": str(warehouse)}))
+        patch.setenv("AIRFLOW_CONN_CRITEO_DEFAULT", criteo_connection_json(criteo_sandbox_server.url))
+        # The sandbox reuses audience ids: the module's mirror state lives in a folder of its own.
+        patch.setenv("AIRFLOW__CRITEO__SNAPSHOT_LOCATION", str(warehouse.parent / "snapshots"))
+        dag = load_dag("criteo_export_e2e")
+        exported = dag.test(run_conf={"segments": EXPORTED})
+        failed = dag.test(run_conf={"segments": ["vip"], "sql": "SELECT email FROM no_such_table"})
+        assert (exported.state, failed.state) == ("success", "failed")
+        held = {s["attributes"]["name"]: s["id"] for s in criteo_sandbox_server.segments()}
+        yield ExportRuns(dag.dag_id, exported.run_id, failed.run_id, held)
+
+
+@pytest.fixture(autouse=True)
+def fresh_history_reads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test reads the history table afresh: the view's minute of caching would hide its rows."""
+    monkeypatch.setattr(history, "_CACHE", {})

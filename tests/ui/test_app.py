@@ -11,6 +11,7 @@ from urllib.parse import quote
 
 import pytest
 from airflow.api_fastapi.app import create_auth_manager
+from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity
 from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -79,14 +80,29 @@ def test_a_user_without_a_role_sees_no_audience(client: TestClient, export_runs:
     assert get_as(client, f"{URL_PREFIX}/audiences/{DEFAULT_ADVERTISER_ID}/vip", None).status_code == 404
 
 
+@pytest.mark.parametrize(
+    "denied",
+    [None, DagAccessEntity.XCOM, DagAccessEntity.TASK_INSTANCE],
+    ids=["the DAG", "its XComs", "its task instances"],
+)
 def test_exports_of_dags_the_user_may_not_read_are_left_out(
-    client: TestClient, export_runs: ExportRuns, monkeypatch: pytest.MonkeyPatch
+    client: TestClient, export_runs: ExportRuns, monkeypatch: pytest.MonkeyPatch, denied
 ):
     manager = create_auth_manager()
-    monkeypatch.setattr(manager, "is_authorized_dag", lambda **kw: kw["details"].id != export_runs.dag_id)
+    allowed = manager.is_authorized_dag
+
+    def is_authorized_dag(**asked):
+        if asked["details"].id == export_runs.dag_id and asked.get("access_entity") == denied:
+            return False
+        return allowed(**asked)
+
+    monkeypatch.setattr(manager, "is_authorized_dag", is_authorized_dag)
     page = get_as(client, f"{URL_PREFIX}/", "viewer")
     assert page.status_code == 200
-    assert "vip" not in page.text
+    assert "No Criteo export has run yet in the DAGs you may read." in page.text
+    vip = export_path(export_runs.dag_id, export_runs.exported, "export", 0)
+    assert get_as(client, vip, "viewer").status_code == 404
+    assert get_as(client, f"{URL_PREFIX}/audiences/{DEFAULT_ADVERTISER_ID}/vip", "viewer").status_code == 404
 
 
 def test_the_export_page_shows_the_summary_as_a_table(client: TestClient, export_runs: ExportRuns):
@@ -96,13 +112,14 @@ def test_the_export_page_shows_the_summary_as_a_table(client: TestClient, export
     assert '<tr><th scope="row">Added</th><td class="num">2</td></tr>' in page
     assert '<tr><th scope="row">Rows read</th><td class="num">2</td></tr>' in page
     failed = get_as(client, export_path(export_runs.dag_id, export_runs.failed, "export", 0), "viewer").text
-    assert "This try has returned no summary: it failed" in failed
+    assert "This try failed before returning its summary" in failed
 
 
 def test_the_audience_page_lists_its_exports_and_draws_its_chart(client: TestClient, export_runs: ExportRuns):
     page = get_as(client, f"{URL_PREFIX}/audiences/{DEFAULT_ADVERTISER_ID}/vip", "viewer").text
     assert page.index(export_runs.failed) < page.index(export_runs.exported)  # newest first
-    assert page.count("<polyline") + page.count("<circle") >= 2  # size and match rate of one export
+    assert page.count("<circle") == 2  # one export that sent something: a dot of size, one of match rate
+    assert page.count("<polyline") == 2
     assert "<script src" not in page
     assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")  # nothing from afar
 
@@ -119,6 +136,16 @@ def test_charts_come_from_the_history_table_where_it_is_configured(
     page = get_as(client, f"{URL_PREFIX}/audiences/{DEFAULT_ADVERTISER_ID}/vip", "viewer").text
     assert ">3,333</text>" in page  # the size scale is the history's
     assert page.count("<polyline") == 2  # three points each: size and match rate
+    assert "<circle" not in page
+
+
+def test_an_audience_with_a_slash_in_its_name_has_its_page(client: TestClient, export_runs: ExportRuns):
+    overview = get_as(client, f"{URL_PREFIX}/", "viewer").text
+    link = f"{URL_PREFIX}/audiences/{DEFAULT_ADVERTISER_ID}/eu%2Fvip"
+    assert f'href="{link}"' in overview
+    page = get_as(client, link, "viewer")
+    assert page.status_code == 200
+    assert f"Audience {export_runs.audience_ids['eu/vip']} of advertiser" in page.text
 
 
 def test_an_unreadable_history_table_leaves_the_page_and_says_so(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import uuid
 from typing import TYPE_CHECKING
 
@@ -12,6 +13,8 @@ from airflow_provider_criteo.ui.history import HistoryTable
 from airflow_provider_criteo.workflows.history import append_history
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from tests.warehouse import Warehouse
 
 
@@ -27,7 +30,7 @@ def summary(audience: str, size: int | None, rate: float | None, dry_run: bool =
 
 
 @pytest.fixture
-def history(warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch) -> HistoryTable:
+def history(warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch) -> Iterator[HistoryTable]:
     """The history table configured for the view, as ``[criteo] history_table`` of the warehouse."""
     table = f"criteo_history_{uuid.uuid4().hex[:8]}"
     monkeypatch.setenv("AIRFLOW__CRITEO__HISTORY_TABLE", table)
@@ -54,6 +57,19 @@ def test_each_audience_has_its_last_exports_oldest_first(history: HistoryTable):
     assert vip.times is not None
     assert vip.times[0] <= vip.times[1]
     assert vip.times[0].tzinfo is not None
+
+
+def test_rows_of_older_tables_are_read_as_utc_exports(history: HistoryTable, warehouse: Warehouse):
+    append_history(history.conn_id, history.table, summary("vip", 1, 0.5), {"dag_id": "exports"})
+    # A row as an earlier version wrote it: no dry_run column then (NULL), a time without its zone.
+    warehouse.execute(
+        f"INSERT INTO {history.table} (exported_at, dag_id, advertiser_id, audience_name, audience_size) "
+        "VALUES ('2026-12-01T10:00:00', 'exports', '12345', 'vip', 7)"
+    )
+    vip = history.series({"exports"})[("12345", "vip")]
+    assert vip.sizes == [7, 1]  # the older row first
+    assert vip.times is not None
+    assert vip.times[0] == datetime.datetime(2026, 12, 1, 10, tzinfo=datetime.UTC)
 
 
 def test_a_table_without_its_connection_is_a_configuration_error(monkeypatch: pytest.MonkeyPatch):

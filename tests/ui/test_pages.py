@@ -57,7 +57,7 @@ def test_a_dry_run_and_a_running_export_say_so():
     html = pages.export(dry, Audience("12345", "vip", [dry]), root="")
     assert '<span class="state state-running">running</span>' in html
     assert '<span class="tag">dry run</span>' in html
-    assert "This try has returned no summary." in html
+    assert "This try has returned no summary yet." in html
 
 
 def test_the_export_page_lists_each_identifier_type_and_form():
@@ -74,3 +74,10 @@ def test_the_export_page_lists_each_identifier_type_and_form():
     assert html.count('data-label="Type"') == 3
     assert "phoneNumber" in html
     assert "md5" in html
+
+
+def test_an_advertiser_without_any_export_that_sent_something_has_no_chart():
+    dry = export({"audience_id": "7", "added": 10}, dry_run=True)
+    html = pages.overview([Audience("12345", "vip", [dry])], pages.History(), root="")
+    assert "<svg" not in html
+    assert "No export of these audiences has sent anything yet" in html

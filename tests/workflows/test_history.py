@@ -10,7 +10,7 @@ from airflow_provider_criteo.workflows.history import HISTORY_COLUMNS
 def test_each_run_appends_its_summary(warehouse, criteo_conn):
     warehouse.load([("vip", "alice@example.com"), ("vip", "bob@example.com"), ("vip", "nope")])
     table = f"{warehouse.table}_history"
-    ti = SimpleNamespace(dag_id="crm", run_id="manual__1", task_id="export", map_index=-1)
+    ti = SimpleNamespace(dag_id="crm", run_id="manual__1", task_id="export", map_index=-1, xcom_push=dict)
     for _ in range(2):
         SegmentExportOperator(
             task_id="export",

@@ -174,6 +174,14 @@ def _expect_valid(check: Any, what: str) -> None:
         ) from error
 
 
+#: The fields each grant of Criteo's token endpoint needs besides the client's credentials.
+_GRANT_FIELDS = {
+    "client_credentials": (),
+    "authorization_code": ("code", "redirect_uri"),
+    "refresh_token": ("refresh_token",),
+}
+
+
 def _validate_token_exchange(
     method: str, request_body: Any, status: int | None, response_body: Any, *, check_request: bool
 ) -> None:
@@ -182,9 +190,14 @@ def _validate_token_exchange(
         form = request_body if isinstance(request_body, dict) else {}
         if not isinstance(request_body, dict):
             form = dict(urllib.parse.parse_qsl(_as_bytes(request_body).decode("utf-8")))
-        assert form.get("grant_type") == "client_credentials", "the token request must use client_credentials"
-        assert form.get("client_id"), "the token request needs a client_id"
-        assert form.get("client_secret"), "the token request needs a client_secret"
+        # Criteo's grants (docs/criteo-consent.md): client credentials, and an authorization-code app's
+        # code (with the redirect URI of its consent request) or refresh token.
+        grant = form.get("grant_type")
+        assert grant in _GRANT_FIELDS, f"the token request's grant_type {grant!r} is not Criteo's"
+        for field in ("client_id", "client_secret", *_GRANT_FIELDS[grant]):
+            assert form.get(field), f"the {grant} token request needs a {field}"
+    else:
+        grant = None
     if status is None:
         return
     assert isinstance(response_body, dict), "token responses are JSON objects"
@@ -193,7 +206,11 @@ def _validate_token_exchange(
         assert response_body["access_token"]
         assert response_body.get("token_type") == "Bearer"
         assert "refresh_token" in response_body
-        assert response_body["refresh_token"] is None
+        if grant == "client_credentials":
+            assert response_body["refresh_token"] is None
+        elif grant is not None:
+            assert isinstance(response_body["refresh_token"], str)
+            assert response_body["refresh_token"]
         assert isinstance(response_body.get("expires_in"), int)
     elif "error" in response_body:
         assert 400 <= status < 500, f"an OAuth error body with status {status}"

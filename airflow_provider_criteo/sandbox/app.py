@@ -1,4 +1,5 @@
-"""The emulator as an ASGI application: Criteo's API, ``/oauth2/token`` and the ``/_sandbox`` routes."""
+"""The emulator as an ASGI application: Criteo's API, ``/oauth2/token``, the consent page and the
+``/_sandbox`` routes."""
 
 from __future__ import annotations
 
@@ -6,10 +7,9 @@ from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 
-from airflow_provider_criteo.sandbox.auth import TOKEN_PATH
 from airflow_provider_criteo.sandbox.control import add_control_routes
 from airflow_provider_criteo.sandbox.dispatch import handle_api
-from airflow_provider_criteo.sandbox.responses import handle_token
+from airflow_provider_criteo.sandbox.oauth import add_oauth_routes
 from airflow_provider_criteo.sandbox.serving import RAW_SEND, serve
 
 if TYPE_CHECKING:
@@ -38,13 +38,10 @@ def create_app(state: SandboxState) -> FastAPI:
     )
     app.state.sandbox = state
     add_control_routes(app, state)
-
-    async def token(request: Request) -> Response:
-        return await serve(state, request, handle_token)
+    add_oauth_routes(app, state, _EVERY_METHOD)
 
     async def api(request: Request) -> Response:
         return await serve(state, request, handle_api)
 
-    app.add_route(TOKEN_PATH, token, methods=_EVERY_METHOD)
     app.add_route("/{path:path}", api, methods=_EVERY_METHOD)
     return app

@@ -1,4 +1,5 @@
-"""OAuth2 client credentials and bearer checks: the token form, the ``Authorization`` header, scopes."""
+"""OAuth2 token requests and bearer checks: the token form of each grant, the ``Authorization`` header,
+scopes."""
 
 from __future__ import annotations
 
@@ -18,6 +19,12 @@ AUDIENCE_MANAGE_SCOPE = "MarketingSolutions_Audience_Manage"
 ALL_SCOPES = (AUDIENCE_READ_SCOPE, AUDIENCE_MANAGE_SCOPE)
 _FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
 _CREDENTIAL_FIELDS = ("grant_type", "client_id", "client_secret")
+#: The grants Criteo's token endpoint takes, with the fields each needs besides the credentials.
+GRANT_FIELDS = {
+    "client_credentials": (),
+    "authorization_code": ("code", "redirect_uri"),
+    "refresh_token": ("refresh_token",),
+}
 #: The OAuth error of an injected fault on the token endpoint, by status (others get the envelope).
 _FAULT_ERRORS = {400: "invalid_request", 401: "invalid_client"}
 
@@ -55,8 +62,8 @@ def oauth_fault_body(status: int, detail: str) -> dict[str, Any] | None:
     return oauth_error_body(_FAULT_ERRORS[status], detail) if status in _FAULT_ERRORS else None
 
 
-def client_credentials(call: Call) -> tuple[str, str]:
-    """The client id and secret of a ``POST /oauth2/token`` client-credentials form, or its refusal."""
+def token_form(call: Call) -> dict[str, str]:
+    """The fields of a ``POST /oauth2/token`` form with everything its grant needs, or its refusal."""
     if call.method != "POST":
         raise OAuthError(405, "invalid_request", "Use POST.", {"allow": "POST"})
     if call.media_type != _FORM_MEDIA_TYPE:
@@ -72,9 +79,14 @@ def client_credentials(call: Call) -> tuple[str, str]:
     missing = [name for name in _CREDENTIAL_FIELDS if not fields.get(name)]
     if missing:
         raise OAuthError(400, "invalid_request", f"Missing parameters: {', '.join(missing)}.")
-    if fields["grant_type"] != "client_credentials":
-        raise OAuthError(400, "unsupported_grant_type", "Only client_credentials is supported.")
-    return fields["client_id"], fields["client_secret"]
+    if fields["grant_type"] not in GRANT_FIELDS:
+        raise OAuthError(
+            400, "unsupported_grant_type", f"grant_type must be one of {', '.join(GRANT_FIELDS)}."
+        )
+    missing = [name for name in GRANT_FIELDS[fields["grant_type"]] if not fields.get(name)]
+    if missing:
+        raise OAuthError(400, "invalid_request", f"Missing parameters: {', '.join(missing)}.")
+    return fields
 
 
 def presented_token(authorization: str | None) -> str:

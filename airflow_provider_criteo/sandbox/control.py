@@ -84,7 +84,13 @@ def add_control_routes(app: FastAPI, state: SandboxState) -> None:
             "consent": app_.consent,
             "scopes": sorted(app_.scopes),
             "application_id": app_.application_id,
+            "redirect_uris": list(app_.redirect_uris),
         }
+
+    @control("/apps/{client_id}/revoke-consent", "POST")
+    def revoke_consent(body: dict[str, Any], request: Request) -> Any:
+        state.revoke_consent(request.path_params["client_id"])
+        return {"revoked": True}
 
     @control("/segments/{segment_id}/read-only", "PUT")
     def read_only(body: dict[str, Any], request: Request) -> Any:
@@ -95,6 +101,7 @@ def add_control_routes(app: FastAPI, state: SandboxState) -> None:
     for path, method, action, answer in (
         ("/requests", "DELETE", state.clear_requests, "cleared"),
         ("/expire-tokens", "POST", state.expire_tokens, "expired"),
+        ("/expire-refresh-tokens", "POST", state.expire_refresh_tokens, "expired"),
         ("/reset", "POST", state.reset, "reset"),
     ):
         control(path, method)(_acknowledging(action, answer))

@@ -8,8 +8,8 @@ from airflow_provider_criteo.sandbox.auth import (
     AUDIENCE_MANAGE_SCOPE,
     AUDIENCE_READ_SCOPE,
     OAuthError,
-    client_credentials,
     require_scope,
+    token_form,
 )
 from airflow_provider_criteo.sandbox.calls import Outcome
 from airflow_provider_criteo.sandbox.models import utc_now
@@ -38,19 +38,22 @@ _NO_CACHE = {"cache-control": "no-store", "pragma": "no-cache"}
 
 
 def handle_token(state: SandboxState, call: Call) -> Outcome:
-    """``POST /oauth2/token`` with the client-credentials grant."""
+    """``POST /oauth2/token``: client credentials, or an authorization code or refresh token of an
+    authorization-code app (which gets a new refresh token each time)."""
     try:
-        client_id, client_secret = client_credentials(call)
+        fields = token_form(call)
+        refresh_token = state.grant(fields)
     except OAuthError as refusal:
         return refusal.outcome()
-    issued = state.issue_token(client_id, client_secret)
+    client_id = fields["client_id"]
+    issued = state.issue_token(client_id, fields["client_secret"])
     if issued is None:
         return OAuthError(401, "invalid_client", "Unknown client id or wrong client secret.").outcome()
     token, lifetime = issued
     body = {
         "access_token": token,
         "token_type": "Bearer",
-        "refresh_token": None,
+        "refresh_token": refresh_token,
         "expires_in": round(lifetime),
     }
     return Outcome(200, body, dict(_NO_CACHE), client_id)

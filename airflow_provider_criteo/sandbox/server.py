@@ -69,6 +69,9 @@ class CriteoSandbox:
         self.configure = self.state.configure
         self.inject_fault = self.state.inject_fault
         self.expire_tokens = self.state.expire_tokens
+        self.approve = self.state.approve
+        self.revoke_consent = self.state.revoke_consent
+        self.expire_refresh_tokens = self.state.expire_refresh_tokens
         self.set_read_only = self.state.set_read_only
         self.segments = self.state.segments
         self.members = self.state.members

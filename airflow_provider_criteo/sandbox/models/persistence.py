@@ -24,7 +24,12 @@ def check_format(data: Mapping[str, Any]) -> None:
 
 def app_record(app: SandboxApp) -> dict[str, Any]:
     """An app, JSON-ready."""
-    return {**asdict(app), "advertiser_ids": list(app.advertiser_ids), "scopes": sorted(app.scopes)}
+    return {
+        **asdict(app),
+        "advertiser_ids": list(app.advertiser_ids),
+        "scopes": sorted(app.scopes),
+        "redirect_uris": list(app.redirect_uris),
+    }
 
 
 def app_from_record(record: Mapping[str, Any]) -> SandboxApp:
@@ -36,6 +41,7 @@ def app_from_record(record: Mapping[str, Any]) -> SandboxApp:
         record["consent"],
         frozenset(record["scopes"]),
         record["application_id"],
+        tuple(record.get("redirect_uris", ())),  # state files of earlier versions have none
     )
 
 

@@ -5,13 +5,22 @@ from __future__ import annotations
 import secrets
 import threading
 import time
+import urllib.parse
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_criteo.sandbox.auth import ALL_SCOPES, bearer_token, presented_token, unauthorized
+from airflow_provider_criteo.sandbox.auth import (
+    ALL_SCOPES,
+    OAuthError,
+    bearer_token,
+    presented_token,
+    unauthorized,
+)
 from airflow_provider_criteo.sandbox.models.apps import (
     DEFAULT_ADVERTISER_ID,
     DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET,
+    Consents,
     SandboxApp,
     Token,
 )
@@ -36,6 +45,16 @@ if TYPE_CHECKING:
     from airflow_provider_criteo.sandbox.settings import Settings
 
 
+#: Criteo takes up to 30 redirect URIs per authorization-code app.
+MAX_REDIRECT_URIS = 30
+
+
+def _is_https_url(uri: str) -> bool:
+    """Whether ``uri`` is an absolute HTTPS URL with a host (Criteo requires HTTPS redirect URIs)."""
+    parsed = urllib.parse.urlsplit(uri)
+    return parsed.scheme == "https" and bool(parsed.hostname)
+
+
 class SandboxState(Traffic):
     """Everything the emulator knows, guarded by one re-entrant lock (``state.lock``).
 
@@ -57,6 +76,7 @@ class SandboxState(Traffic):
         self.advertisers: dict[str, str] = {}
         self.audience_segments = AudienceSegments(self.lock)
         self._tokens: dict[str, Token] = {}
+        self.consents = Consents()
         self._next_application_id = 1
         self.reset()
 
@@ -74,6 +94,7 @@ class SandboxState(Traffic):
             self.advertisers.clear()
             self.audience_segments.clear()
             self._tokens.clear()
+            self.consents.clear()
             self.reset_traffic()
             self._next_application_id = 1
             client_id, client_secret, advertiser_id = self._default_app
@@ -84,15 +105,26 @@ class SandboxState(Traffic):
         client_id: str,
         client_secret: str,
         advertiser_ids: Iterable[str] = (DEFAULT_ADVERTISER_ID,),
-        consent: bool = True,
+        consent: bool | None = None,
         scopes: Iterable[str] = ALL_SCOPES,
+        redirect_uris: Iterable[str] = (),
     ) -> SandboxApp:
-        """Register (or replace) an application allowed to act for ``advertiser_ids``."""
-        if isinstance(advertiser_ids, str) or isinstance(scopes, str):
-            raise TypeError("advertiser_ids and scopes must be lists of strings, not a string")
+        """Register (or replace) an application allowed to act for ``advertiser_ids``.
+
+        With ``redirect_uris`` it is an authorization-code app: its advertisers' consent is given on
+        the consent page (so ``consent`` defaults to false), and Criteo takes at most 30 redirect URIs,
+        each HTTPS.
+        """
+        if isinstance(advertiser_ids, str) or isinstance(scopes, str) or isinstance(redirect_uris, str):
+            raise TypeError("advertiser_ids, scopes and redirect_uris must be lists of strings, not a string")
         ids = tuple(str(advertiser_id) for advertiser_id in advertiser_ids)
         if not client_id or not client_secret:
             raise ValueError("client_id and client_secret must not be empty")
+        uris = tuple(redirect_uris)
+        if len(uris) > MAX_REDIRECT_URIS or not all(_is_https_url(uri) for uri in uris):
+            raise ValueError(f"Criteo takes at most {MAX_REDIRECT_URIS} redirect URIs, each https://host/...")
+        if consent is None:
+            consent = not uris
         with self.lock:
             existing = self.apps.get(client_id)
             if existing is None:
@@ -100,11 +132,42 @@ class SandboxState(Traffic):
                 self._next_application_id += 1
             else:
                 application_id = existing.application_id
-            app = SandboxApp(client_id, client_secret, ids, bool(consent), frozenset(scopes), application_id)
+            app = SandboxApp(
+                client_id, client_secret, ids, bool(consent), frozenset(scopes), application_id, uris
+            )
             self.apps[client_id] = app
+            self.consents.revoke(client_id)  # a replaced app's codes and refresh tokens are gone
             for advertiser_id in ids:
                 self.advertisers.setdefault(advertiser_id, f"Sandbox advertiser {advertiser_id}")
             return app
+
+    def approve(self, client_id: str, redirect_uri: str) -> str:
+        """An administrator approves the consent request of an authorization-code app: its advertisers
+        grant it consent, and the code for ``redirect_uri`` is returned.
+
+        :raises KeyError: for an unknown app; ``ValueError`` for a client-credentials app or an
+            unregistered redirect URI (Criteo blocks the redirection).
+        """
+        with self.lock:
+            app = self.apps[client_id]
+            if not app.uses_consent:
+                raise ValueError(f"{client_id} is not an authorization-code app")
+            if redirect_uri not in app.redirect_uris:
+                raise ValueError(f"{redirect_uri} is not a redirect URI of {client_id}")
+            self.apps[client_id] = replace(app, consent=True)
+            return self.consents.issue_code(client_id, redirect_uri)
+
+    def revoke_consent(self, client_id: str) -> None:
+        """The advertisers withdraw the app's consent (in Criteo's consent dashboard): its calls are
+        refused with 403 and its refresh tokens with ``invalid_grant``."""
+        with self.lock:
+            self.apps[client_id] = replace(self.apps[client_id], consent=False)
+            self.consents.revoke(client_id)
+
+    def expire_refresh_tokens(self) -> None:
+        """Make every refresh token expired."""
+        with self.lock:
+            self.consents.expire_refresh_tokens()
 
     def set_read_only(self, segment_id: int | str, read_only: bool = True) -> None:
         """Make a segment's contact list read-only (as one Criteo or a partner maintains), or writable."""
@@ -159,6 +222,27 @@ class SandboxState(Traffic):
         self.load_dict(read_json(path))
 
     # -- used by the API handlers ----------------------------------------------------------------
+
+    def grant(self, fields: Mapping[str, str]) -> str | None:
+        """Check a token request's credentials and grant (:func:`~..auth.token_form`'s fields); the new
+        refresh token of an authorization-code app, ``None`` for client credentials.
+
+        :raises OAuthError: ``invalid_client`` for bad credentials, ``unauthorized_client`` for a grant
+            the app does not use (emulator choice), ``invalid_grant`` for a bad code or refresh token.
+        """
+        with self.lock:
+            app = self.apps.get(fields["client_id"])
+            if app is None or not secrets.compare_digest(app.client_secret, fields["client_secret"]):
+                raise OAuthError(401, "invalid_client", "Unknown client id or wrong client secret.")
+            grant_type = fields["grant_type"]
+            if (grant_type == "client_credentials") == app.uses_consent:
+                flow = "the authorization code flow" if app.uses_consent else "client credentials"
+                raise OAuthError(400, "unauthorized_client", f"This application uses {flow}.")
+            if grant_type == "authorization_code":
+                return self.consents.redeem_code(app.client_id, fields["code"], fields["redirect_uri"])
+            if grant_type == "refresh_token":
+                return self.consents.rotate(app.client_id, fields["refresh_token"])
+            return None
 
     def issue_token(self, client_id: str, client_secret: str) -> tuple[str, float] | None:
         """A new access token and its lifetime for valid credentials, else ``None``."""

@@ -3,7 +3,7 @@
 Every segment's export is a task that either worker may take; they share Criteo's rate limit (scaled
 down here, so that the exports must wait for it) and one snapshot location. The tests share one
 deployment: the export the first profile refresh schedules, then a worker killed in the middle of the
-next one.
+next one, then the Criteo view of what they did.
 """
 
 from __future__ import annotations
@@ -11,12 +11,13 @@ from __future__ import annotations
 import sqlite3
 from contextlib import closing
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from criteo_examples import SEGMENT_NAMES
 
 from airflow_provider_criteo.identifiers.email import prepare_email
 from airflow_provider_criteo.sandbox.rate_limit import RATE_WINDOW_SECONDS
-from demo.airflow_server import wait_until
+from demo.airflow_server import USERNAME, wait_until
 from demo.distributed import WORKERS
 from tests.deployment.conftest import LOST_AFTER_SECONDS, RATE_LIMIT
 from tests.deployment.runs import RUN_TIMEOUT, export_runs, exports_of, next_export, refresh
@@ -113,3 +114,21 @@ def _digest(email: str | None) -> str | None:
     """The identifier Criteo holds for an address, or None for one that is not sent."""
     normalized, _ = prepare_email(email)
     return None if normalized is None else sha(normalized)
+
+
+def test_the_criteo_view_reads_the_exports_from_postgres(
+    celery_airflow: AirflowServer, criteo: CriteoSandbox, first_export: dict[str, Any]
+):
+    # The metadata database is PostgreSQL here (XComs as JSONB): the view lists every audience with its
+    # last export, the run the kill test retried, and the members Criteo holds.
+    (last, *_) = reversed(export_runs(celery_airflow))
+    celery_airflow.api("GET", "/version")  # signs the admin in
+    page = celery_airflow.sessions[USERNAME].get(f"{celery_airflow.url}/criteo/", timeout=30)
+    assert page.status_code == 200
+    rows = page.text.split("<tr>")[2:]  # after the heading row
+    held = held_audiences(criteo)
+    assert len(rows) == len(held)
+    for name, members in held.items():
+        (row,) = [row for row in rows if f">{name}</a>" in row]
+        assert quote(last["dag_run_id"], safe="") in row
+        assert f'data-label="Members">{len(members):,}</td>' in row

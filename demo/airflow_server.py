@@ -73,7 +73,8 @@ class AirflowServer:
     ``settings`` are its executor's and any other settings (environment variables); ``workers`` are
     more components, each with the ``airflow`` arguments that start it and its own settings; ``users``
     are SimpleAuthManager's, each with its role (``viewer``, ``user``, ``op``, ``admin``), the admin's
-    password being ``password``.
+    password being ``password``. With ``tls`` (a certificate file and its key, see
+    :func:`demo.tls.self_signed_certificate`) it serves HTTPS, and its workers trust that certificate.
     """
 
     home: Path
@@ -84,11 +85,17 @@ class AirflowServer:
     workers: dict[str, tuple[tuple[str, ...], dict[str, str]]] = field(default_factory=dict)
     users: dict[str, str] = field(default_factory=lambda: {USERNAME: "admin"})
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    tls: tuple[str, str] | None = None
 
     @property
     def url(self) -> str:
         """The UI's and REST API's base URL."""
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
+
+    @property
+    def verify(self) -> str | bool:
+        """What a client of the server verifies its certificate with (``requests``' ``verify``)."""
+        return self.tls[0] if self.tls else True
 
     @cached_property
     def env(self) -> dict[str, str]:
@@ -116,8 +123,17 @@ class AirflowServer:
             "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
             "AIRFLOW__API__SECRET_KEY": secrets.token_urlsafe(16),
             "AIRFLOW__CORE__FERNET_KEY": Fernet.generate_key().decode(),
+            **self._tls_settings,
             **self.settings,
         }
+
+    @property
+    def _tls_settings(self) -> dict[str, str]:
+        """The API server's certificate and key; the workers verify the server against the certificate."""
+        if self.tls is None:
+            return {}
+        certificate, key = self.tls
+        return {"AIRFLOW__API__SSL_CERT": certificate, "AIRFLOW__API__SSL_KEY": key}
 
     def start(self) -> None:
         """Set up the metadata database, start every component and wait until the DAGs are parsed."""
@@ -197,13 +213,16 @@ class AirflowServer:
         if user not in self.sessions:
             token = requests.post(
                 f"{self.url}/auth/token",
+                verify=self.verify,
                 json={"username": user, "password": self.passwords[user]},
                 timeout=30,
             )
             token.raise_for_status()
             self.sessions[user] = requests.Session()
             self.sessions[user].headers["Authorization"] = f"Bearer {token.json()['access_token']}"
-        return self.sessions[user].request(method, f"{self.url}/api/v2{path}", timeout=30, **kwargs)
+        # verify per request: a session's own is overridden by REQUESTS_CA_BUNDLE, where it is set.
+        url = f"{self.url}/api/v2{path}"
+        return self.sessions[user].request(method, url, timeout=30, verify=self.verify, **kwargs)
 
     def api(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         """Call the REST API (``/api/v2`` + ``path``) as the admin; fail on an error status."""
@@ -240,7 +259,7 @@ class AirflowServer:
 
     def _healthy(self) -> bool:
         try:
-            health = requests.get(f"{self.url}/api/v2/monitor/health", timeout=5).json()
+            health = requests.get(f"{self.url}/api/v2/monitor/health", timeout=5, verify=self.verify).json()
         except (requests.ConnectionError, ValueError):
             self._check_running()
             return False

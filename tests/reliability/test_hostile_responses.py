@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import datetime
 import http.server
-import ipaddress
 import json
 import threading
 import time
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from airflow_provider_criteo.client.transport import MAX_RESPONSE_BYTES
 from airflow_provider_criteo.exceptions import (
@@ -23,6 +17,7 @@ from airflow_provider_criteo.exceptions import (
 )
 from airflow_provider_criteo.hooks.criteo import CriteoHook
 from airflow_provider_criteo.sandbox import CriteoSandbox
+from demo.tls import self_signed_certificate
 from tests.helpers import criteo_connection_json
 
 pytestmark = pytest.mark.off_spec
@@ -96,33 +91,7 @@ def test_a_huge_body_is_refused_unread(hook, criteo_sandbox):
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory):
     """A self-signed certificate for 127.0.0.1: (cert file, key file)."""
-    folder = tmp_path_factory.mktemp("tls")
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_file, key_file = folder / "cert.pem", folder / "key.pem"
-    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    return str(cert_file), str(key_file)
+    return self_signed_certificate(tmp_path_factory.mktemp("tls"))
 
 
 def test_tls_is_verified_and_cannot_be_switched_off_silently(certificate, monkeypatch):

@@ -174,7 +174,8 @@ def _expect_valid(check: Any, what: str) -> None:
         ) from error
 
 
-#: The fields each grant of Criteo's token endpoint needs besides the client's credentials.
+#: The fields each grant of Criteo's token endpoint needs besides the client's credentials, written from
+#: Criteo's documentation (docs/criteo-consent.md), not imported from the sandbox: an independent check.
 _GRANT_FIELDS = {
     "client_credentials": (),
     "authorization_code": ("code", "redirect_uri"),

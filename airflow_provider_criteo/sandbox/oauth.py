@@ -5,7 +5,8 @@ administrator's browser back to the app.
 Criteo serves it at ``https://consent.criteo.com/request`` behind its own sign-in; the emulator serves
 it at ``/request`` on its own host, signed in as an administrator of the app's advertisers (emulator
 choice). A request naming an unknown app or an unregistered redirect URI is answered here, never sent
-anywhere (Criteo blocks the redirection).
+anywhere (Criteo blocks the redirection). The consent pages are another host's at Criteo: they are not
+journaled, rate-limited or faulted like the API.
 """
 
 from __future__ import annotations
@@ -42,41 +43,42 @@ def add_oauth_routes(app: FastAPI, state: SandboxState, methods: list[str]) -> N
 
     async def consent_request(request: Request) -> Response:
         fields = {name: request.query_params.get(name, "") for name in _FIELDS}
-        refusal = _refusal(state, fields)
-        return refusal or HTMLResponse(_page(state, fields))
+        try:
+            advertisers = state.consent_request(fields["client_id"], fields["redirect_uri"])
+        except ValueError as blocked:
+            return _blocked(blocked)
+        return _wrong_response_type(fields) or HTMLResponse(_page(fields, advertisers))
 
     async def decision(request: Request) -> Response:
         form = await request.form()
         fields = {name: str(form.get(name, "")) for name in _FIELDS}
-        refusal = _refusal(state, fields)
-        if refusal is not None:
-            return refusal
-        if form.get("decision") == "approve":
-            answer = {"code": state.approve(fields["client_id"], fields["redirect_uri"])}
-        else:
-            answer = {"error": "access_denied"}
-        return _back(fields, answer)
+        try:
+            state.consent_request(fields["client_id"], fields["redirect_uri"])
+            refusal = _wrong_response_type(fields)
+            if refusal is not None:
+                return refusal
+            if form.get("decision") != "approve":
+                return _back(fields, {"error": "access_denied"})
+            return _back(fields, {"code": state.approve(fields["client_id"], fields["redirect_uri"])})
+        except ValueError as blocked:
+            return _blocked(blocked)
 
     app.add_route(TOKEN_PATH, token, methods=methods)
     app.add_route(CONSENT_PATH, consent_request, methods=["GET"])
     app.add_route(CONSENT_PATH, decision, methods=["POST"])
 
 
-def _refusal(state: SandboxState, fields: Mapping[str, str]) -> Response | None:
-    """The answer to a request that cannot be shown: a page for one the app cannot receive, a redirect
-    with ``error`` for one it can."""
-    app = state.apps.get(fields["client_id"])
-    if app is None or not app.uses_consent:
-        return HTMLResponse(
-            _message("Unknown application", "No authorization-code app has this client_id."), 400
-        )
-    if fields["redirect_uri"] not in app.redirect_uris:
-        return HTMLResponse(
-            _message("Redirection blocked", "The redirect_uri is not declared in the application."), 400
-        )
-    if fields["response_type"] != "code":
-        return _back(fields, {"error": "unsupported_response_type"})
-    return None
+def _blocked(reason: ValueError) -> Response:
+    """The page for a request that cannot go back to any app: no redirection."""
+    return HTMLResponse(_message("Request blocked", str(reason)), 400)
+
+
+def _wrong_response_type(fields: Mapping[str, str]) -> Response | None:
+    """The app's answer to a request for anything but a code (RFC 6749 4.1.2.1), else None."""
+    if fields["response_type"] == "code":
+        return None
+    error = "invalid_request" if not fields["response_type"] else "unsupported_response_type"
+    return _back(fields, {"error": error})
 
 
 def _back(fields: Mapping[str, str], answer: Mapping[str, str]) -> Response:
@@ -86,19 +88,17 @@ def _back(fields: Mapping[str, str], answer: Mapping[str, str]) -> Response:
     return RedirectResponse(f"{fields['redirect_uri']}{separator}{query}", status_code=303)
 
 
-def _page(state: SandboxState, fields: Mapping[str, str]) -> str:
+def _page(fields: Mapping[str, str], advertisers: list[tuple[str, str]]) -> str:
     """The consent request: which app asks, for which advertisers, with *Approve* and *Deny*."""
-    app = state.apps[fields["client_id"]]
-    advertisers = "".join(
-        f"<li>{html.escape(name)} ({html.escape(advertiser_id)})</li>"
-        for advertiser_id, name in ((a, state.advertisers.get(a, a)) for a in app.advertiser_ids)
+    listed = "".join(
+        f"<li>{html.escape(name)} ({html.escape(advertiser_id)})</li>" for advertiser_id, name in advertisers
     )
     hidden = "".join(
         f'<input type="hidden" name="{name}" value="{html.escape(value)}">' for name, value in fields.items()
     )
     body = (
-        f"<p>Application <strong>{html.escape(app.client_id)}</strong> asks to access these "
-        f"advertisers' data:</p><ul>{advertisers}</ul>"
+        f"<p>Application <strong>{html.escape(fields['client_id'])}</strong> asks to access these "
+        f"advertisers' data:</p><ul>{listed}</ul>"
         f'<form method="post" action="{CONSENT_PATH}">{hidden}'
         '<button name="decision" value="approve">Approve</button> '
         '<button name="decision" value="deny">Deny</button></form>'

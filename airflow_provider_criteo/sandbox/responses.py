@@ -42,21 +42,16 @@ def handle_token(state: SandboxState, call: Call) -> Outcome:
     authorization-code app (which gets a new refresh token each time)."""
     try:
         fields = token_form(call)
-        refresh_token = state.grant(fields)
+        token, lifetime, refresh_token = state.grant(fields)
     except OAuthError as refusal:
         return refusal.outcome()
-    client_id = fields["client_id"]
-    issued = state.issue_token(client_id, fields["client_secret"])
-    if issued is None:
-        return OAuthError(401, "invalid_client", "Unknown client id or wrong client secret.").outcome()
-    token, lifetime = issued
     body = {
         "access_token": token,
         "token_type": "Bearer",
         "refresh_token": refresh_token,
         "expires_in": round(lifetime),
     }
-    return Outcome(200, body, dict(_NO_CACHE), client_id)
+    return Outcome(200, body, dict(_NO_CACHE), fields["client_id"])
 
 
 # -- the versioned API: each handler answers the full body; dispatch makes it schema-minimal -------

@@ -94,9 +94,20 @@ def test_a_code_is_spent_once_and_only_with_its_redirect_uri(agency: CriteoSandb
     code = decide(agency, "approve")["code"]
     elsewhere = "https://elsewhere.example.com/callback"
     assert refused(exchanged(agency, code, elsewhere))["error"] == "invalid_grant"
-    second = decide(agency, "approve")["code"]
-    assert exchanged(agency, second).status_code == 200
-    assert refused(exchanged(agency, second))["error"] == "invalid_grant"  # replayed
+    assert exchanged(agency, code).status_code == 200  # a wrong redirect_uri did not spend it
+    assert refused(exchanged(agency, code))["error"] == "invalid_grant"  # replayed
+
+
+def test_another_apps_code_or_refresh_token_is_refused_and_stays_its_owners(agency: CriteoSandbox):
+    agency.add_app("other-app", "other-secret", redirect_uris=[CALLBACK])
+    other = {"client_id": "other-app", "client_secret": "other-secret"}
+    code = decide(agency, "approve")["code"]
+    stolen = token(agency, **other, grant_type="authorization_code", code=code, redirect_uri=CALLBACK)
+    assert refused(stolen)["error"] == "invalid_grant"
+    refresh_token = exchanged(agency, code).json()["refresh_token"]
+    stolen = token(agency, **other, grant_type="refresh_token", refresh_token=refresh_token)
+    assert refused(stolen)["error"] == "invalid_grant"
+    assert refreshed(agency, refresh_token).status_code == 200
 
 
 def test_each_refresh_rotates_the_refresh_token_and_spends_the_old_one(agency: CriteoSandbox):
@@ -171,17 +182,98 @@ def test_each_app_uses_its_own_grant(agency: CriteoSandbox):
 
 
 @pytest.mark.parametrize(
-    "uri", ["http://airflow.example.com/callback", "https:///callback", "airflow.example.com/callback"]
+    "uris",
+    [
+        ["http://airflow.example.com/callback"],
+        ["https:///callback"],
+        ["airflow.example.com/callback"],
+        ["https://airflow.example.com/callback#fragment"],
+        [f"https://airflow.example.com/{i}" for i in range(31)],
+    ],
+    ids=["http", "no host", "no scheme", "a fragment", "31 of them"],
 )
-def test_redirect_uris_must_be_https_as_criteo_requires(uri: str):
+def test_redirect_uris_are_criteos_https_uris_at_most_thirty(uris: list[str]):
     with pytest.raises(ValueError, match="https"):
-        SandboxState().add_app(APP, SECRET, redirect_uris=[uri])
+        SandboxState().add_app(APP, SECRET, redirect_uris=uris)
 
 
-def test_redirect_uris_survive_a_state_file(agency: CriteoSandbox, tmp_path):
+def test_a_redirect_uri_that_is_not_a_string_is_a_bad_request(criteo_sandbox: CriteoSandbox):
+    answer = requests.post(
+        f"{criteo_sandbox.url}/_sandbox/apps",
+        json={"client_id": APP, "client_secret": SECRET, "redirect_uris": [123]},
+        timeout=10,
+    )
+    assert answer.status_code == 400
+
+
+def test_a_state_file_keeps_redirect_uris_and_consent_not_codes_or_refresh_tokens(
+    agency: CriteoSandbox, tmp_path
+):
+    refresh_token = exchanged(agency, decide(agency, "approve")["code"]).json()["refresh_token"]
+    code = decide(agency, "approve")["code"]
     path = tmp_path / "state.json"
     agency.state.save(path)
-    restored = SandboxState()
-    restored.load(path)
-    assert restored.apps[APP].redirect_uris == (CALLBACK,)
-    assert not restored.apps[APP].consent
+    agency.state.load(path)
+    app = agency.state.apps[APP]
+    assert (app.redirect_uris, app.consent) == ((CALLBACK,), True)
+    assert refused(refreshed(agency, refresh_token))["error"] == "invalid_grant"  # in memory only
+    assert refused(exchanged(agency, code))["error"] == "invalid_grant"
+
+
+def test_a_replaced_app_loses_its_codes_and_refresh_tokens(agency: CriteoSandbox):
+    refresh_token = exchanged(agency, decide(agency, "approve")["code"]).json()["refresh_token"]
+    agency.add_app(APP, SECRET, redirect_uris=[CALLBACK])
+    assert refused(refreshed(agency, refresh_token))["error"] == "invalid_grant"
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"client_id": "sandbox-client-id"},
+        {"client_id": "unknown"},
+        {"redirect_uri": "https://attacker.example.com/"},
+    ],
+    ids=["a client-credentials app", "an unknown app", "an undeclared redirect URI"],
+)
+def test_a_tampered_decision_is_blocked_not_followed(agency: CriteoSandbox, changes):
+    fields = {"response_type": "code", "client_id": APP, "redirect_uri": CALLBACK, "state": "s", **changes}
+    answer = requests.post(
+        f"{agency.url}/request", data={**fields, "decision": "approve"}, allow_redirects=False, timeout=10
+    )
+    assert answer.status_code == 400
+    assert "location" not in answer.headers
+    assert not agency.state.apps[APP].consent
+
+
+def test_the_state_is_escaped_on_the_page_and_encoded_on_the_way_back(agency: CriteoSandbox):
+    hostile = '"><script>alert(1)</script>'
+    page = requests.get(consent_link(agency, state=hostile), timeout=10).text
+    assert "<script>alert" not in page
+    assert decide(agency, "approve", state=hostile)["state"] == hostile
+
+
+def test_without_a_state_none_goes_back_and_a_query_in_the_redirect_uri_is_kept(
+    criteo_sandbox: CriteoSandbox,
+):
+    with_query = f"{CALLBACK}?tenant=a"
+    criteo_sandbox.add_app(APP, SECRET, redirect_uris=[with_query])
+    answer = requests.post(
+        f"{criteo_sandbox.url}/request",
+        data={"response_type": "code", "client_id": APP, "redirect_uri": with_query, "decision": "deny"},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert answer.headers["location"] == f"{with_query}&error=access_denied"
+
+
+def test_the_control_api_revokes_a_consent_and_expires_refresh_tokens(agency: CriteoSandbox):
+    refresh_token = exchanged(agency, decide(agency, "approve")["code"]).json()["refresh_token"]
+    assert requests.post(f"{agency.url}/_sandbox/apps/unknown/revoke-consent", timeout=10).status_code == 404
+    assert requests.post(f"{agency.url}/_sandbox/expire-refresh-tokens", timeout=10).json() == {
+        "expired": True
+    }
+    assert refused(refreshed(agency, refresh_token))["error"] == "invalid_grant"
+    assert requests.post(f"{agency.url}/_sandbox/apps/{APP}/revoke-consent", timeout=10).json() == {
+        "revoked": True
+    }
+    assert not agency.state.apps[APP].consent

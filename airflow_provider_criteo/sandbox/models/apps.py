@@ -1,10 +1,10 @@
 """Criteo API applications (client-credentials and authorization-code apps), the advertisers they act
 for, their access tokens, and the codes and refresh tokens of authorization-code consent.
 
-What Criteo documents of consent and what it leaves open is in ``docs/criteo-consent.md``. Emulator
-choices, where Criteo says nothing: a code is single use and lives 10 minutes; every refresh rotates
-the refresh token and the previous one is spent at once; a bad, spent, expired or revoked code or
-refresh token is ``400 invalid_grant``; a revoked consent kills every refresh token of the app.
+What Criteo documents of consent and what it leaves open is in ``docs/criteo-consent.md``, with the
+emulator's choices where Criteo says nothing (codes single use for 10 minutes, refresh tokens rotated
+at every refresh, ``400 invalid_grant``, ...). Codes and refresh tokens live in memory only, like
+access tokens: a state file does not keep them.
 """
 
 from __future__ import annotations
@@ -92,20 +92,27 @@ class Consents:
         return code
 
     def redeem_code(self, client_id: str, code: str, redirect_uri: str) -> str:
-        """Spend ``code`` (once): a new refresh token, or ``invalid_grant``."""
-        grant = self._codes.pop(code, None)
-        if grant is None or grant.client_id != client_id or grant.expires_at <= time.time():
-            raise _invalid_grant("The authorization code is unknown, spent, expired or not this app's.")
+        """Spend ``code`` (once): a new refresh token, or ``invalid_grant``. Presented by another app or
+        with another redirect URI, it is refused and stays the app's (emulator choice)."""
+        grant = self._live(self._codes, code, client_id, "The authorization code")
         if grant.redirect_uri != redirect_uri:
             raise _invalid_grant("redirect_uri does not match the one of the authorization request.")
+        del self._codes[code]
         return self._new_refresh_token(client_id)
 
     def rotate(self, client_id: str, refresh_token: str) -> str:
         """Spend ``refresh_token`` for a new one, or ``invalid_grant``."""
-        grant = self._refresh_tokens.pop(refresh_token, None)
-        if grant is None or grant.client_id != client_id or grant.expires_at <= time.time():
-            raise _invalid_grant("The refresh token is unknown, spent, expired or revoked.")
+        self._live(self._refresh_tokens, refresh_token, client_id, "The refresh token")
+        del self._refresh_tokens[refresh_token]
         return self._new_refresh_token(client_id)
+
+    @staticmethod
+    def _live(issued: dict[str, Grant], token: str, client_id: str, what: str) -> Grant:
+        """The grant of ``token`` if it is ``client_id``'s and unexpired, else ``invalid_grant``."""
+        grant = issued.get(token)
+        if grant is None or grant.client_id != client_id or grant.expires_at <= time.time():
+            raise _invalid_grant(f"{what} is unknown, spent, expired, revoked or not this app's.")
+        return grant
 
     def revoke(self, client_id: str) -> None:
         """The advertiser withdrew its consent: every code and refresh token of the app is dead."""

@@ -49,10 +49,13 @@ if TYPE_CHECKING:
 MAX_REDIRECT_URIS = 30
 
 
-def _is_https_url(uri: str) -> bool:
-    """Whether ``uri`` is an absolute HTTPS URL with a host (Criteo requires HTTPS redirect URIs)."""
+def _is_redirect_uri(uri: object) -> bool:
+    """Whether ``uri`` is an absolute HTTPS URL with a host and no fragment (Criteo requires HTTPS;
+    RFC 6749 3.1.2 forbids a fragment, where the code would never reach the app)."""
+    if not isinstance(uri, str):
+        raise TypeError(f"a redirect URI is a string, not {uri!r}")
     parsed = urllib.parse.urlsplit(uri)
-    return parsed.scheme == "https" and bool(parsed.hostname)
+    return parsed.scheme == "https" and bool(parsed.hostname) and not parsed.fragment
 
 
 class SandboxState(Traffic):
@@ -121,8 +124,11 @@ class SandboxState(Traffic):
         if not client_id or not client_secret:
             raise ValueError("client_id and client_secret must not be empty")
         uris = tuple(redirect_uris)
-        if len(uris) > MAX_REDIRECT_URIS or not all(_is_https_url(uri) for uri in uris):
-            raise ValueError(f"Criteo takes at most {MAX_REDIRECT_URIS} redirect URIs, each https://host/...")
+        if len(uris) > MAX_REDIRECT_URIS or not all(_is_redirect_uri(uri) for uri in uris):
+            raise ValueError(
+                f"Criteo takes at most {MAX_REDIRECT_URIS} redirect URIs, each https://host/... "
+                "without a #fragment"
+            )
         if consent is None:
             consent = not uris
         with self.lock:
@@ -141,20 +147,29 @@ class SandboxState(Traffic):
                 self.advertisers.setdefault(advertiser_id, f"Sandbox advertiser {advertiser_id}")
             return app
 
+    def consent_request(self, client_id: str, redirect_uri: str) -> list[tuple[str, str]]:
+        """The (id, name) of the advertisers whose consent an authorization-code app asks for.
+
+        :raises ValueError: for an unknown or client-credentials app, or an undeclared redirect URI
+            (Criteo blocks the redirection).
+        """
+        with self.lock:
+            app = self.apps.get(client_id)
+            if app is None or not app.uses_consent:
+                raise ValueError("No authorization-code app has this client_id.")
+            if redirect_uri not in app.redirect_uris:
+                raise ValueError("The redirect_uri is not declared in the application.")
+            return [(a, self.advertisers.get(a, a)) for a in app.advertiser_ids]
+
     def approve(self, client_id: str, redirect_uri: str) -> str:
         """An administrator approves the consent request of an authorization-code app: its advertisers
         grant it consent, and the code for ``redirect_uri`` is returned.
 
-        :raises KeyError: for an unknown app; ``ValueError`` for a client-credentials app or an
-            unregistered redirect URI (Criteo blocks the redirection).
+        :raises ValueError: as :meth:`consent_request`.
         """
         with self.lock:
-            app = self.apps[client_id]
-            if not app.uses_consent:
-                raise ValueError(f"{client_id} is not an authorization-code app")
-            if redirect_uri not in app.redirect_uris:
-                raise ValueError(f"{redirect_uri} is not a redirect URI of {client_id}")
-            self.apps[client_id] = replace(app, consent=True)
+            self.consent_request(client_id, redirect_uri)
+            self.apps[client_id] = replace(self.apps[client_id], consent=True)
             return self.consents.issue_code(client_id, redirect_uri)
 
     def revoke_consent(self, client_id: str) -> None:
@@ -211,6 +226,7 @@ class SandboxState(Traffic):
             self.audience_segments.load(segments, data["next_segment_id"])
             self._next_application_id = data["next_application_id"]
             self._tokens.clear()
+            self.consents.clear()
             self.clear_rates()
 
     def save(self, path: str | os.PathLike[str]) -> None:
@@ -223,26 +239,33 @@ class SandboxState(Traffic):
 
     # -- used by the API handlers ----------------------------------------------------------------
 
-    def grant(self, fields: Mapping[str, str]) -> str | None:
-        """Check a token request's credentials and grant (:func:`~..auth.token_form`'s fields); the new
-        refresh token of an authorization-code app, ``None`` for client credentials.
+    def grant(self, fields: Mapping[str, str]) -> tuple[str, float, str | None]:
+        """Answer a token request (:func:`~..auth.token_form`'s fields): a new access token, its lifetime
+        and, for an authorization-code app, its new refresh token (``None`` for client credentials).
 
-        :raises OAuthError: ``invalid_client`` for bad credentials, ``unauthorized_client`` for a grant
-            the app does not use (emulator choice), ``invalid_grant`` for a bad code or refresh token.
+        :raises OAuthError: ``invalid_client`` for bad credentials; ``unauthorized_client`` for a grant
+            the app does not use, ``invalid_grant`` for a bad code or refresh token or a withdrawn
+            consent (emulator choices).
         """
         with self.lock:
-            app = self.apps.get(fields["client_id"])
-            if app is None or not secrets.compare_digest(app.client_secret, fields["client_secret"]):
+            client_id, secret = fields["client_id"], fields["client_secret"]
+            app = self.apps.get(client_id)
+            if app is None or not secrets.compare_digest(app.client_secret, secret):
                 raise OAuthError(401, "invalid_client", "Unknown client id or wrong client secret.")
             grant_type = fields["grant_type"]
             if (grant_type == "client_credentials") == app.uses_consent:
                 flow = "the authorization code flow" if app.uses_consent else "client credentials"
                 raise OAuthError(400, "unauthorized_client", f"This application uses {flow}.")
+            refresh_token = None
             if grant_type == "authorization_code":
-                return self.consents.redeem_code(app.client_id, fields["code"], fields["redirect_uri"])
-            if grant_type == "refresh_token":
-                return self.consents.rotate(app.client_id, fields["refresh_token"])
-            return None
+                refresh_token = self.consents.redeem_code(client_id, fields["code"], fields["redirect_uri"])
+            elif grant_type == "refresh_token":
+                if not app.consent:
+                    raise OAuthError(400, "invalid_grant", "The advertisers withdrew this app's consent.")
+                refresh_token = self.consents.rotate(client_id, fields["refresh_token"])
+            issued = self.issue_token(client_id, secret)
+            assert issued is not None  # the credentials were checked under the same lock
+            return (*issued, refresh_token)
 
     def issue_token(self, client_id: str, client_secret: str) -> tuple[str, float] | None:
         """A new access token and its lifetime for valid credentials, else ``None``."""

@@ -182,7 +182,8 @@ class SegmentExportOperator(CriteoSqlOperator):
         self.max_audiences = max_audiences
         self.min_audience_size = min_audience_size
         self.sync_policy = sync_policy
-        #: The summary of the last ``execute``, for OpenLineage.
+        #: The last ``execute``'s export and its summary, for OpenLineage.
+        self.export: SegmentExport | None = None
         self.summary: dict[str, Any] | None = None
 
     def execute(self, context: Context) -> dict[str, Any]:
@@ -204,10 +205,23 @@ class SegmentExportOperator(CriteoSqlOperator):
             history_conn_id=self.history_conn_id,
         )
         query = self.query(hash_emails=self.hash_emails)
-        self.summary = SegmentExport(
-            self.hook, query, options, self.snapshot_store(), **self.run_of(context)
-        ).run()
+        self.export = SegmentExport(self.hook, query, options, self.snapshot_store(), **self.run_of(context))
+        self.summary = self.export.run()
         return self.summary
+
+    def get_openlineage_facets_on_failure(self, task_instance: Any) -> OperatorLineage | None:
+        """OpenLineage of a failed export: the tables read, and the audience it may have changed before
+        failing (without counts) once it had found or created it."""
+        export = self.export
+        audience = export.audience_id if export else None  # a dry run never takes an audience
+        return task_lineage(
+            self.query(hash_emails=self.hash_emails),
+            rows_read=None,
+            advertiser_id=export.advertiser if export else None,
+            audience_ids=[audience] if audience else [],
+            facet="criteoAudience",
+            identifier_counts={},
+        )
 
     def _record(self, context: Context) -> None:
         """Record the audience for the Criteo view before anything can fail: Airflow clears a try's

@@ -22,6 +22,10 @@ if TYPE_CHECKING:
 class SegmentExport(Workflow[ExportOptions]):
     """One export of a segment to its Criteo audience, with ``options`` saying what and how."""
 
+    #: The advertiser and the audience, once found or created: what a failed export may have changed.
+    advertiser: str | None = None
+    audience_id: str | None = None
+
     def _run(self) -> dict[str, Any]:
         """Read, prepare and send the segment; return the summary (the task's XCom value).
 
@@ -31,7 +35,7 @@ class SegmentExport(Workflow[ExportOptions]):
         options = self.options
         preflight.check_consent(self.hook, dry_run=options.dry_run, log=self.log)
         self.store.check_shared()
-        advertiser = self.hook.resolve_advertiser(options.advertiser_id)
+        advertiser = self.advertiser = self.hook.resolve_advertiser(options.advertiser_id)
         target = ExportAudience(
             self.hook, self.store, options, advertiser, run=self.run_identity, log=self.log
         )
@@ -49,6 +53,7 @@ class SegmentExport(Workflow[ExportOptions]):
         elif options.max_profiles is None:
             preflight.check_advertiser(self.hook, advertiser)
             audience_id, created, sync = target.taken(self.owner)
+            self.audience_id = audience_id
             if created:
                 with sync.streaming(options.sync_mode, self.query.forms()) as early:
                     read = self._read(advertiser, checked=True, on_run=early)
@@ -59,6 +64,7 @@ class SegmentExport(Workflow[ExportOptions]):
         else:
             read = self._read(advertiser)
             audience_id, created, sync = target.taken(self.owner)
+            self.audience_id = audience_id
             result = sync.run(options.sync_mode, read.members, created)
         summary = ExportSummary.of(
             read,

@@ -13,6 +13,7 @@ import pytest
 from criteo_examples import SEGMENT_NAMES
 from openlineage.client.serde import Serde
 
+from airflow_provider_criteo.exceptions import CriteoApiError
 from airflow_provider_criteo.lineage.datasets import CRITEO_NAMESPACE
 from airflow_provider_criteo.operators.erase import CriteoEraseOperator
 from airflow_provider_criteo.sandbox import DEFAULT_ADVERTISER_ID, DEFAULT_CLIENT_SECRET
@@ -154,3 +155,37 @@ def test_a_warehouse_that_cannot_be_named_still_leaves_the_audience_written(
     lineage = export.get_openlineage_facets_on_complete(None)
     assert lineage.inputs == []
     assert [d.namespace for d in lineage.outputs] == [CRITEO_NAMESPACE]
+
+
+def test_a_failed_export_reports_what_it_read_and_the_audience_it_may_have_changed(
+    sqlite_warehouse: Warehouse, criteo_conn, criteo_sandbox: CriteoSandbox
+):
+    sqlite_warehouse.load([("vip", address) for address in PEOPLE])
+    criteo_sandbox.inject_fault(path="contact-list", method="PATCH", status=403)  # after the audience exists
+    export = segment_export(sqlite_warehouse, min_audience_size=1)
+    with pytest.raises(CriteoApiError):
+        export.execute(context={})
+
+    lineage = export.get_openlineage_facets_on_failure(None)
+    assert [table.name for table in lineage.inputs] == ["main.segment_members"]
+    (segment,) = criteo_sandbox.segments()
+    (audience,) = lineage.outputs
+    assert (audience.namespace, audience.name) == (
+        CRITEO_NAMESPACE,
+        f"advertisers/{DEFAULT_ADVERTISER_ID}/audiences/{segment['id']}",
+    )
+    assert audience.facets["criteoAudience"].identifierTypes == {}  # no counts of a failed export
+
+
+def test_an_export_that_failed_before_its_audience_reports_only_what_it_read(
+    sqlite_warehouse: Warehouse, criteo_conn, criteo_sandbox: CriteoSandbox
+):
+    sqlite_warehouse.load([("vip", address) for address in PEOPLE])
+    criteo_sandbox.inject_fault(path="audience-segments/search", status=403)
+    export = segment_export(sqlite_warehouse, min_audience_size=1)
+    with pytest.raises(CriteoApiError):
+        export.execute(context={})
+
+    lineage = export.get_openlineage_facets_on_failure(None)
+    assert [table.name for table in lineage.inputs] == ["main.segment_members"]
+    assert lineage.outputs == []

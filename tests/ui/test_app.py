@@ -162,3 +162,15 @@ def test_an_unreadable_history_table_leaves_the_page_and_says_so(
     assert page.status_code == 200
     assert "The history table could not be read (OperationalError)" in page.text
     assert "Advertiser" in page.text
+
+
+def test_links_into_airflow_keep_its_base_path(export_runs: ExportRuns, monkeypatch: pytest.MonkeyPatch):
+    # Airflow served under https://host/airflow/ ([api] base_url): the API server's root path.
+    monkeypatch.setenv("AIRFLOW__API_AUTH__JWT_SECRET", "a-test-secret-" * 6)
+    create_auth_manager().init()
+    airflow = FastAPI()
+    airflow.mount(URL_PREFIX, create_app())
+    with TestClient(airflow, root_path="/airflow") as client:
+        page = get_as(client, f"/airflow{URL_PREFIX}/", "viewer").text
+    assert f'href="/airflow/dags/{export_runs.dag_id}/runs/{quote(export_runs.failed, safe="")}"' in page
+    assert f'href="/airflow{URL_PREFIX}/audiences/{DEFAULT_ADVERTISER_ID}/eu%2Fvip"' in page

@@ -233,7 +233,7 @@ class SegmentExportOperator(CriteoSqlOperator):
         record_export(
             context,
             advertiser_id=advertiser,
-            audience_name=self.audience_name or self.segment,
+            audience_name=ExportOptions.name_of(self.audience_name, self.segment),
             segment=self.segment,
             sync_mode=self.sync_mode,
             dry_run=self.dry_run,

@@ -86,11 +86,6 @@ class Audience:
         """Criteo's id of the audience, from the latest summary that has one."""
         return next((str(e.get("audience_id")) for e in self.exports if e.get("audience_id")), None)
 
-    @property
-    def key(self) -> str:
-        """Its anchor and filter in the view."""
-        return f"{self.advertiser_id}/{self.name}"
-
     def series(self, runs: int = CHART_RUNS) -> Series:
         """Its size and match rate over its last ``runs`` exports that sent something, oldest first."""
         sent = [e for e in self.exports if e.summary and e.when and not e.dry_run][:runs][::-1]

@@ -38,7 +38,12 @@ class ExportOptions:
     @property
     def target_name(self) -> str:
         """The audience's name: ``audience_name``, else the segment's."""
-        return self.audience_name or self.segment
+        return self.name_of(self.audience_name, self.segment)
+
+    @staticmethod
+    def name_of(audience_name: str | None, segment: str) -> str:
+        """The name of the audience of ``segment``: ``audience_name`` when given."""
+        return audience_name or segment
 
     def __post_init__(self) -> None:
         check_sync_mode(self.sync_mode)
